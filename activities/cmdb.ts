@@ -1,0 +1,47 @@
+import { eq } from 'drizzle-orm';
+import * as t from '../db/schema.js';
+import { clock, type ActivityDeps } from './deps.js';
+
+export interface SoftwareInstallInput {
+  requestId: string;
+  deviceId: string;
+  packageId: string;
+  product: string;
+  version: string;
+}
+
+export function softwareCiId(deviceId: string, packageId: string): string {
+  return `SW-${deviceId}-${packageId}`;
+}
+
+export function createCmdbActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  const now = clock(deps);
+  return {
+    /** Records the installed software as a CI related `installed_on` the device CI. Upserts, so retries are safe. */
+    async recordSoftwareInstall(input: SoftwareInstallInput): Promise<{ ciId: string }> {
+      const ciId = softwareCiId(input.deviceId, input.packageId);
+      const at = now();
+      db.transaction((tx) => {
+        const device = tx.select({ id: t.cmdbCis.id }).from(t.cmdbCis).where(eq(t.cmdbCis.id, input.deviceId)).get();
+        if (!device) throw new Error(`device CI ${input.deviceId} is missing from the CMDB`);
+        const attributes = {
+          product: input.product,
+          packageId: input.packageId,
+          version: input.version,
+          installedAt: at,
+          requestId: input.requestId,
+        };
+        tx.insert(t.cmdbCis)
+          .values({ id: ciId, ciClass: 'software_install', name: input.product, attributes, createdAt: at, updatedAt: at })
+          .onConflictDoUpdate({ target: t.cmdbCis.id, set: { attributes, updatedAt: at } })
+          .run();
+        tx.insert(t.cmdbRelationships)
+          .values({ sourceCiId: ciId, targetCiId: input.deviceId, type: 'installed_on', requestId: input.requestId })
+          .onConflictDoNothing()
+          .run();
+      });
+      return { ciId };
+    },
+  };
+}

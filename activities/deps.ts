@@ -1,0 +1,16 @@
+import type { DB } from '../db/client.js';
+
+/** What activities need from the outside world; worker.ts builds the real ones, tests pass their own. */
+export interface ActivityDeps {
+  db: DB;
+  /** Folders holding deployment packages (see runtime/packages.ts). */
+  packagesDirs: readonly string[];
+  /** Base URL for links in notifications. */
+  publicUrl: string;
+  /** Clock, injectable so tests get stable timestamps. */
+  now?: () => Date;
+}
+
+export function clock(deps: ActivityDeps): () => string {
+  return () => (deps.now ? deps.now() : new Date()).toISOString();
+}

@@ -1,0 +1,29 @@
+import { createAuditActivities } from './audit.js';
+import { createChangeActivities } from './change.js';
+import { createCmdbActivities } from './cmdb.js';
+import type { ActivityDeps } from './deps.js';
+import { createDeploymentActivities } from './deployment.js';
+import { createEntitlementActivities } from './entitlement.js';
+import { createLicenseActivities } from './license.js';
+import { createNotifyActivities } from './notify.js';
+import { createRequestActivities } from './requests.js';
+import { createTaskActivities } from './tasks.js';
+
+export type { ActivityDeps } from './deps.js';
+
+/** All activities, built over their dependencies; workflows proxy `ReturnType<typeof createActivities>`. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createEntitlementActivities(deps),
+    ...createLicenseActivities(deps),
+    ...createChangeActivities(deps),
+    ...createDeploymentActivities(deps),
+    ...createCmdbActivities(deps),
+    ...createNotifyActivities(deps),
+    ...createTaskActivities(deps),
+    ...createAuditActivities(deps),
+    ...createRequestActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,69 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { DB } from '../db/client.js';
+import type { Config } from '../runtime/config.js';
+import auth from './plugins/auth.js';
+import problems from './plugins/problems.js';
+import agentRoutes from './routes/agent.js';
+import catalogRoutes from './routes/catalog.js';
+import cmdbRoutes from './routes/cmdb.js';
+import devRoutes from './routes/dev.js';
+import healthRoutes from './routes/health.js';
+import requestsRoutes from './routes/requests.js';
+
+export interface AppDeps {
+  db: DB;
+  temporal: Client;
+  config: Config;
+  /** Signs user tokens. Required; server.ts reads it from REQFLOW_SECRET or DATA_DIR in dev mode. */
+  secret: string;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the API from its dependencies; server.ts owns the process (listen, logging, shutdown). */
+export async function buildApp(deps: AppDeps) {
+  const { db, temporal, config } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // Requests are small JSON documents; anything larger is a mistake or an attack.
+    bodyLimit: 64 * 1024,
+    // Long polls end on close instead of holding shutdown for their full wait.
+    forceCloseConnections: 'idle',
+  })
+    .withTypeProvider<TypeBoxTypeProvider>()
+    // TypeBox's own checker: no type coercion and no silent removal of unknown
+    // properties in bodies, so `{"deviceId": 42}` or an unexpected field is a 400.
+    .setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  await app.register(problems);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'reqflow API',
+        version: '1',
+        description: 'Durable IT service-request fulfillment on Temporal. Errors are application/problem+json (RFC 9457).',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'User token (POST /api/dev/login in dev mode)' },
+          deviceToken: { type: 'http', scheme: 'bearer', description: 'Device agent token' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(auth, { db, secret: deps.secret });
+
+  await app.register(healthRoutes, { db, temporal });
+  if (config.devMode) await app.register(devRoutes, { prefix: '/api/dev', db });
+  await app.register(catalogRoutes, { prefix: '/api/catalog', db });
+  await app.register(requestsRoutes, { prefix: '/api/requests', db, temporal, config });
+  await app.register(agentRoutes, { prefix: '/api/agent', db, temporal, config });
+  await app.register(cmdbRoutes, { prefix: '/api/cmdb', db });
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,47 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import type { Config } from '../runtime/config.js';
+import type { UserPrincipal } from './plugins/auth.js';
+import type { RequestView } from './schemas/requests.js';
+
+type RequestRow = typeof t.requests.$inferSelect;
+
+/**
+ * Who may see a request: its requester, its beneficiary, operators, and the
+ * fulfillment groups that hold a task on it. Everyone else gets a 404, so the
+ * existence of someone else's request is not disclosed.
+ */
+export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
+  if (user.isOperator || row.requesterId === user.id || row.beneficiaryId === user.id) return true;
+  if (user.groups.length === 0) return false;
+  const task = db
+    .select({ id: t.tasks.id })
+    .from(t.tasks)
+    .where(and(eq(t.tasks.requestId, row.id), inArray(t.tasks.groupId, user.groups)))
+    .get();
+  return task !== undefined;
+}
+
+export function toView(config: Config, row: RequestRow): RequestView {
+  return {
+    id: row.id,
+    type: row.type,
+    catalogItemId: row.catalogItemId,
+    requester: row.requesterId,
+    beneficiary: row.beneficiaryId,
+    deviceId: row.deviceId,
+    justification: row.justification,
+    status: row.status,
+    steps: row.steps,
+    approvals: row.approvals,
+    outcome: row.outcome ?? null,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    fulfilledAt: row.fulfilledAt,
+    links: {
+      self: `/api/requests/${row.id}`,
+      temporalUi: `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(row.id)}`,
+    },
+  };
+}

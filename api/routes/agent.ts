@@ -1,0 +1,159 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Type } from 'typebox';
+import type { DB } from '../../db/client.js';
+import * as t from '../../db/schema.js';
+import type { DeploymentReport } from '../../domain/request.js';
+import type { Config } from '../../runtime/config.js';
+import { loadPackage } from '../../runtime/packages.js';
+import { deploymentResultSignal } from '../../workflows/standard-service.js';
+import { conflict, notFound } from '../errors.js';
+import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
+import { authProblems, problemRef } from '../schemas/common.js';
+
+// The long poll re-reads the jobs table this often. Jobs are queued by the worker,
+// another process, so there is no in-process event to wait on; a cheap indexed
+// SQLite read every 250 ms keeps "job starts within a second" without one.
+const POLL_INTERVAL_MS = 250;
+const OUTPUT_TAIL = 4000;
+
+interface AgentDeps {
+  db: DB;
+  temporal: Client;
+  config: Config;
+}
+
+const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temporal, config }) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('preHandler', app.authenticateDevice);
+
+  /** Hands out the device's queued jobs, and jobs whose previous delivery was never reported. */
+  function claimJobs(deviceId: string) {
+    return db.transaction(
+      (tx) => {
+        const now = Date.now();
+        const candidates = tx
+          .select()
+          .from(t.deploymentJobs)
+          .where(and(eq(t.deploymentJobs.deviceId, deviceId), inArray(t.deploymentJobs.state, ['queued', 'running'])))
+          .orderBy(asc(t.deploymentJobs.queuedAt))
+          .all();
+        const claimed = [];
+        for (const job of candidates) {
+          const pkg = loadPackage(config.packagesDirs, job.packageId);
+          // A running job is handed out again only after it could have run all three
+          // scripts to their limits: the agent died mid-job. `detect` makes that safe.
+          const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;
+          if (job.state === 'running' && job.startedAt && Date.parse(job.startedAt) + leaseMs > now) continue;
+          tx.update(t.deploymentJobs)
+            .set({ state: 'running', startedAt: new Date(now).toISOString() })
+            .where(eq(t.deploymentJobs.id, job.id))
+            .run();
+          claimed.push({ id: job.id, requestId: job.requestId, action: job.action, attempt: job.attempt, package: pkg });
+        }
+        tx.update(t.devices).set({ lastSeenAt: new Date(now).toISOString() }).where(eq(t.devices.id, deviceId)).run();
+        return claimed;
+      },
+      { behavior: 'immediate' },
+    );
+  }
+
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        tags: ['agent'],
+        summary: 'Long poll: deployment jobs for the calling device',
+        description: 'Answers as soon as a job is queued for this device, or after waitSeconds with an empty list.',
+        security: [{ deviceToken: [] }],
+        querystring: JobsQuery,
+        response: { 200: Type.Object({ jobs: Type.Array(AgentJob) }), ...authProblems },
+      },
+    },
+    async (request, reply) => {
+      const wait = Math.min(request.query.waitSeconds ?? 0, config.agentPollMaxSeconds);
+      const deadline = Date.now() + wait * 1000;
+      let gone = false;
+      reply.raw.once('close', () => {
+        gone = true;
+      });
+      for (;;) {
+        const jobs = claimJobs(request.deviceId);
+        if (jobs.length > 0 || Date.now() >= deadline || gone || closing) return { jobs };
+        await sleep(POLL_INTERVAL_MS);
+      }
+    },
+  );
+
+  app.post(
+    '/jobs/:id/result',
+    {
+      schema: {
+        tags: ['agent'],
+        summary: "Report a job's exit code and output tail",
+        security: [{ deviceToken: [] }],
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }),
+        body: JobResultBody,
+        response: {
+          200: Type.Object({ id: Type.String(), state: Type.String() }),
+          ...authProblems,
+          404: problemRef,
+          409: problemRef,
+        },
+      },
+    },
+    async (request) => {
+      const job = db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.id, request.params.id)).get();
+      // Another device's job is indistinguishable from a missing one.
+      if (!job || job.deviceId !== request.deviceId) throw notFound(`Job ${request.params.id} not found.`);
+      const body = request.body;
+      const succeeded = body.outcome === 'succeeded' || body.outcome === 'already_installed';
+      const state = succeeded ? 'succeeded' : 'failed';
+      if (job.state === 'succeeded' || job.state === 'failed') {
+        if (job.state === state && job.exitCode === body.exitCode) return { id: job.id, state: job.state };
+        throw conflict(`Job ${job.id} was already reported as ${job.state}.`);
+      }
+      if (job.state === 'expired') {
+        throw conflict(`Job ${job.id} expired before this result arrived; the request no longer waits for it.`);
+      }
+      const finishedAt = body.finishedAt ?? new Date().toISOString();
+      const outputTail = body.output.slice(-OUTPUT_TAIL);
+      const report: DeploymentReport = {
+        jobId: job.id,
+        attempt: job.attempt,
+        succeeded,
+        exitCode: body.exitCode,
+        outcome: body.outcome,
+        outputTail,
+        finishedAt,
+      };
+      // Signal first, then record: if recording fails the agent retries, and the
+      // workflow ignores a second report for the same attempt.
+      try {
+        await temporal.workflow.getHandle(job.requestId).signal(deploymentResultSignal, report);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        request.log.warn({ jobId: job.id, requestId: job.requestId }, 'result for a request whose workflow is closed');
+      }
+      db.update(t.deploymentJobs)
+        .set({
+          state,
+          exitCode: body.exitCode,
+          outcome: body.outcome,
+          outputTail,
+          finishedAt,
+          ...(body.startedAt ? { startedAt: body.startedAt } : {}),
+        })
+        .where(eq(t.deploymentJobs.id, job.id))
+        .run();
+      return { id: job.id, state };
+    },
+  );
+};
+
+export default agentRoutes;

@@ -1,0 +1,87 @@
+import { and, desc, eq, or, type SQL } from 'drizzle-orm';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import * as t from '../../db/schema.js';
+import { notFound } from '../errors.js';
+import { canSee, toView } from '../request-access.js';
+import { authProblems, problemRef } from '../schemas/common.js';
+import { CreateRequestBody, CreateRequestHeaders, ListRequestsQuery, RequestId, RequestView } from '../schemas/requests.js';
+import { submitRequest, type SubmitDeps } from '../submit-request.js';
+
+const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) => {
+  const { db, config } = deps;
+  app.addHook('preHandler', app.authenticate);
+
+  app.post(
+    '/',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Submit a request for a catalog item',
+        description:
+          'Starts the request workflow. When the entitlement result is ready within a short wait the answer already carries it. ' +
+          'The same Idempotency-Key from the same user returns the same request.',
+        security: [{ bearerAuth: [] }],
+        headers: CreateRequestHeaders,
+        body: CreateRequestBody,
+        response: { 202: RequestView, ...authProblems, 403: problemRef, 422: problemRef, 501: problemRef, 503: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const { row } = await submitRequest(deps, request.principal, request.body, request.headers['idempotency-key']);
+      const view = toView(config, row);
+      return reply.code(202).header('location', view.links.self).send(view);
+    },
+  );
+
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'My requests (operators: all), newest first',
+        security: [{ bearerAuth: [] }],
+        querystring: ListRequestsQuery,
+        response: { 200: Type.Object({ items: Type.Array(RequestView) }), ...authProblems },
+      },
+    },
+    async (request) => {
+      const user = request.principal;
+      const { status, type, limit = 50, offset = 0 } = request.query;
+      const filters: (SQL | undefined)[] = [
+        status ? eq(t.requests.status, status) : undefined,
+        type ? eq(t.requests.type, type) : undefined,
+        user.isOperator ? undefined : or(eq(t.requests.requesterId, user.id), eq(t.requests.beneficiaryId, user.id)),
+      ];
+      const rows = db
+        .select()
+        .from(t.requests)
+        .where(and(...filters))
+        .orderBy(desc(t.requests.createdAt), desc(t.requests.id))
+        .limit(limit)
+        .offset(offset)
+        .all();
+      return { items: rows.map((r) => toView(config, r)) };
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'One request: status, steps, approvals, outcome',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: RequestId }),
+        response: { 200: RequestView, ...authProblems, 404: problemRef },
+      },
+    },
+    async (request) => {
+      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
+      if (!row || !canSee(db, request.principal, row)) throw notFound(`Request ${request.params.id} not found.`);
+      return toView(config, row);
+    },
+  );
+};
+
+export default requestsRoutes;

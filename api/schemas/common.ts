@@ -1,0 +1,19 @@
+import { Type } from 'typebox';
+
+/** RFC 9457 problem details. */
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem' },
+);
+
+export const problemRef = Type.Ref('Problem');
+
+/** The responses every authenticated route can give besides its own. */
+export const authProblems = { 400: problemRef, 401: problemRef } as const;

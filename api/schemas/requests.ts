@@ -1,0 +1,79 @@
+import { Type, type Static } from 'typebox';
+import { REQUEST_STATUSES, REQUEST_TYPES, STEP_STATES } from '../../domain/status.js';
+
+export const RequestId = Type.String({ pattern: '^REQ-[0-9A-Z]{4,40}$', description: 'Request id, also the workflow id' });
+
+export const CreateRequestBody = Type.Object(
+  {
+    catalogItemId: Type.String({ minLength: 1, maxLength: 100 }),
+    deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    justification: Type.Optional(Type.String({ maxLength: 2000 })),
+    onBehalfOf: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    fields: Type.Optional(
+      Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 4000 }), { maxProperties: 50 }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateRequestBody = Static<typeof CreateRequestBody>;
+
+export const CreateRequestHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$', description: 'Retries with the same key return the same request' }),
+  ),
+});
+
+const Step = Type.Object({
+  name: Type.String(),
+  state: Type.Enum(STEP_STATES),
+  startedAt: Type.String(),
+  endedAt: Type.Optional(Type.String()),
+  detail: Type.Optional(Type.String()),
+  attempt: Type.Optional(Type.Integer()),
+});
+
+const Approval = Type.Object({
+  kind: Type.String(),
+  approver: Type.String(),
+  decision: Type.Union([Type.Literal('approve'), Type.Literal('deny')]),
+  comment: Type.Optional(Type.String()),
+  decidedAt: Type.String(),
+});
+
+const Outcome = Type.Object({
+  message: Type.String(),
+  reason: Type.Optional(Type.String()),
+  launchUrl: Type.Optional(Type.String()),
+  surveyUrl: Type.Optional(Type.String()),
+  taskId: Type.Optional(Type.String()),
+  changeId: Type.Optional(Type.String()),
+});
+
+export const RequestView = Type.Object({
+  id: Type.String(),
+  type: Type.Enum(REQUEST_TYPES),
+  catalogItemId: Type.String(),
+  requester: Type.String(),
+  beneficiary: Type.String(),
+  deviceId: Type.Union([Type.String(), Type.Null()]),
+  justification: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Enum(REQUEST_STATUSES),
+  steps: Type.Array(Step),
+  approvals: Type.Array(Approval),
+  outcome: Type.Union([Outcome, Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  fulfilledAt: Type.Union([Type.String(), Type.Null()]),
+  links: Type.Object({ self: Type.String(), temporalUi: Type.String() }),
+});
+export type RequestView = Static<typeof RequestView>;
+
+export const ListRequestsQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Enum(REQUEST_STATUSES)),
+    type: Type.Optional(Type.Enum(REQUEST_TYPES)),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  },
+  { additionalProperties: false },
+);

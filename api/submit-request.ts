@@ -1,0 +1,193 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import { and, eq } from 'drizzle-orm';
+import { createHash, randomBytes } from 'node:crypto';
+import type { DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import type { StandardServiceInput } from '../domain/request.js';
+import { isFinalStatus } from '../domain/status.js';
+import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
+import type { Config } from '../runtime/config.js';
+import { admissionUpdate, type standardServiceRequest } from '../workflows/standard-service.js';
+import { forbidden, HttpProblem, unavailable, unprocessable } from './errors.js';
+import type { UserPrincipal } from './plugins/auth.js';
+import type { CreateRequestBody } from './schemas/requests.js';
+
+export interface SubmitDeps {
+  db: DB;
+  temporal: Client;
+  config: Config;
+}
+
+type RequestRow = typeof t.requests.$inferSelect;
+
+// Crockford base32: no I, L, O or U, so an id read over the phone is not misheard.
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+function base32(bytes: Uint8Array, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[bytes[i]! % 32];
+  return out;
+}
+
+/**
+ * The request id is the workflow id. With an Idempotency-Key it is derived from
+ * (requester, key), so a retry or double click lands on the same workflow.
+ */
+export function requestIdFor(requester: string, idempotencyKey: string | undefined): string {
+  const bytes = idempotencyKey
+    ? createHash('sha256').update(`${requester}\n${idempotencyKey}`).digest()
+    : randomBytes(10);
+  return `REQ-${base32(bytes, 10)}`;
+}
+
+function fingerprintOf(requester: string, body: CreateRequestBody): string {
+  const fields = Object.entries(body.fields ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const canonical = JSON.stringify([
+    requester,
+    body.catalogItemId,
+    body.deviceId ?? null,
+    body.justification ?? null,
+    body.onBehalfOf ?? null,
+    fields,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Who may order for someone else: their manager, the service desk and operators. */
+function mayRequestFor(db: DB, user: UserPrincipal, beneficiaryId: string): boolean {
+  if (user.isOperator || user.groups.includes('service-desk')) return true;
+  const b = db.select({ managerId: t.users.managerId }).from(t.users).where(eq(t.users.id, beneficiaryId)).get();
+  return b?.managerId === user.id;
+}
+
+/** Checks the body against the catalog and the people and devices it names; throws a 4xx problem. */
+function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
+  const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, body.catalogItemId)).get();
+  if (!item || !item.active) throw unprocessable(`Unknown catalog item "${body.catalogItemId}"; see GET /api/catalog.`);
+  let beneficiary = user.id;
+  if (body.onBehalfOf && body.onBehalfOf !== user.id) {
+    const other = db
+      .select({ id: t.users.id })
+      .from(t.users)
+      .where(and(eq(t.users.id, body.onBehalfOf), eq(t.users.active, true)))
+      .get();
+    if (!other) throw unprocessable(`Unknown user "${body.onBehalfOf}" in onBehalfOf.`);
+    if (!mayRequestFor(db, user, other.id)) {
+      throw forbidden(`Only ${other.id}'s manager or the service desk may request on their behalf.`);
+    }
+    beneficiary = other.id;
+  }
+  for (const field of item.formFields) {
+    if (field.required && field.type !== 'device' && !body.fields?.[field.name]?.trim()) {
+      throw unprocessable(`Field "${field.name}" (${field.label}) is required for ${item.name}.`);
+    }
+  }
+  if (item.type !== 'standard_service') {
+    throw new HttpProblem(
+      501,
+      'Not Implemented',
+      `${item.name} is a ${item.type} request; ordering that type is not available yet.`,
+    );
+  }
+  if (!body.deviceId) throw unprocessable(`${item.name} is installed on a device: send deviceId.`);
+  const device = db.select().from(t.devices).where(eq(t.devices.id, body.deviceId)).get();
+  if (!device || device.ownerId !== beneficiary) {
+    throw unprocessable(`Device "${body.deviceId}" is not registered to ${beneficiary}.`);
+  }
+  return { item, beneficiary, deviceId: device.id };
+}
+
+/**
+ * Submits a request: validates it, records the projection row, and starts its
+ * workflow with update-with-start so the answer can carry the entitlement result
+ * (early return) when it is ready within `submitWaitMs`. Returns the row to show.
+ */
+export async function submitRequest(
+  deps: SubmitDeps,
+  user: UserPrincipal,
+  body: CreateRequestBody,
+  idempotencyKey: string | undefined,
+): Promise<{ row: RequestRow; created: boolean }> {
+  const { db, temporal, config } = deps;
+  const { item, beneficiary, deviceId } = validate(db, user, body);
+  const id = requestIdFor(user.id, idempotencyKey);
+  const fingerprint = fingerprintOf(user.id, body);
+  const read = () => db.select().from(t.requests).where(eq(t.requests.id, id)).get();
+
+  const existing = read();
+  if (existing) {
+    if (existing.fingerprint !== fingerprint) {
+      throw unprocessable('This Idempotency-Key was already used for a different request; use a new key.');
+    }
+    if (isFinalStatus(existing.status)) return { row: existing, created: false };
+  }
+
+  const inserted = db
+    .insert(t.requests)
+    .values({
+      id,
+      type: item.type,
+      catalogItemId: item.id,
+      requesterId: user.id,
+      beneficiaryId: beneficiary,
+      deviceId,
+      justification: body.justification ?? null,
+      fields: body.fields ?? null,
+      status: 'submitted',
+      idempotencyKey: idempotencyKey ?? null,
+      fingerprint,
+    })
+    .onConflictDoNothing()
+    .run();
+
+  const input: StandardServiceInput = {
+    requestId: id,
+    catalogItemId: item.id,
+    requester: user.id,
+    beneficiary,
+    deviceId,
+    ...(body.justification ? { justification: body.justification } : {}),
+    options: config.standardService,
+  };
+  const startOptions = {
+    workflowId: id,
+    taskQueue: config.temporal.taskQueue,
+    args: [input] as [StandardServiceInput],
+    // Same id while running: join it. Same id after it closed: never run the request twice.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [
+      { key: RequestTypeKey, value: item.type },
+      { key: RequestStatusKey, value: 'submitted' },
+      { key: CatalogItemKey, value: item.id },
+      { key: RequesterKey, value: user.id },
+    ],
+  } satisfies WorkflowStartOptions<typeof standardServiceRequest>;
+
+  try {
+    await temporal.withDeadline(Date.now() + config.submitWaitMs, () =>
+      temporal.workflow.executeUpdateWithStart(admissionUpdate, {
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof standardServiceRequest>('standardServiceRequest', startOptions),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+      // The wait ran out (no worker yet, a slow check) or the update was refused: make
+      // sure the workflow exists, which is idempotent thanks to the conflict policy.
+      try {
+        await temporal.workflow.start<typeof standardServiceRequest>('standardServiceRequest', startOptions);
+      } catch (startErr) {
+        if (!(startErr instanceof WorkflowExecutionAlreadyStartedError)) {
+          // Nothing was started: undo the row so a failed submission changes nothing.
+          if (inserted.changes > 0) db.delete(t.requests).where(eq(t.requests.id, id)).run();
+          throw unavailable(`The request could not be started: Temporal is not reachable (${String(startErr)}).`);
+        }
+      }
+    }
+  }
+  return { row: read()!, created: inserted.changes > 0 };
+}

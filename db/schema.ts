@@ -1,0 +1,282 @@
+import { sql } from 'drizzle-orm';
+import { integer, sqliteTable, text, uniqueIndex, index, primaryKey } from 'drizzle-orm/sqlite-core';
+import {
+  CHANGE_MODELS,
+  CHANGE_STATES,
+  JOB_ACTIONS,
+  JOB_STATES,
+  REQUEST_STATUSES,
+  REQUEST_TYPES,
+  SEAT_STATES,
+  TASK_STATES,
+} from '../domain/status.js';
+import type { Approval, RequestOutcome, RequestStep } from '../domain/request.js';
+
+// Timestamps are ISO-8601 UTC strings: they sort as text, read well in the
+// database shell and are what the workflows produce.
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+
+export const roles = sqliteTable('roles', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+});
+
+export const users = sqliteTable('users', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  email: text().notNull(),
+  roleId: text('role_id')
+    .notNull()
+    .references(() => roles.id),
+  managerId: text('manager_id'),
+  active: integer({ mode: 'boolean' }).notNull().default(true),
+});
+
+/** Fulfillment groups, the CAB and the operators: who may act on what. */
+export const groups = sqliteTable('groups', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  kind: text({ enum: ['fulfillment', 'cab', 'operators', 'auditors'] }).notNull(),
+});
+
+export const groupMembers = sqliteTable(
+  'group_members',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+);
+
+export const devices = sqliteTable('devices', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  ownerId: text('owner_id')
+    .notNull()
+    .references(() => users.id),
+  platform: text().notNull(),
+  /** sha256 of the device's agent token; the token itself is never stored. */
+  tokenHash: text('token_hash'),
+  lastSeenAt: text('last_seen_at'),
+});
+
+export const licensePools = sqliteTable('license_pools', {
+  id: text().primaryKey(),
+  product: text().notNull(),
+  totalSeats: integer('total_seats').notNull(),
+});
+
+export interface FormField {
+  name: string;
+  label: string;
+  type: 'text' | 'textarea' | 'device';
+  required: boolean;
+}
+
+export const catalogItems = sqliteTable('catalog_items', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  type: text({ enum: REQUEST_TYPES }).notNull(),
+  description: text().notNull(),
+  sensitivity: text({ enum: ['normal', 'sensitive'] })
+    .notNull()
+    .default('normal'),
+  changeModel: text('change_model', { enum: CHANGE_MODELS }),
+  packageId: text('package_id'),
+  licensePoolId: text('license_pool_id').references(() => licensePools.id),
+  /** Roles entitled to the item; null means everyone. */
+  allowedRoles: text('allowed_roles', { mode: 'json' }).$type<string[] | null>(),
+  securityGroup: text('security_group'),
+  serviceOwnerId: text('service_owner_id').references(() => users.id),
+  fulfillmentGroupId: text('fulfillment_group_id').references(() => groups.id),
+  launchUrl: text('launch_url'),
+  formFields: text('form_fields', { mode: 'json' }).$type<FormField[]>().notNull().default([]),
+  active: integer({ mode: 'boolean' }).notNull().default(true),
+});
+
+export const requests = sqliteTable(
+  'requests',
+  {
+    id: text().primaryKey(),
+    type: text({ enum: REQUEST_TYPES }).notNull(),
+    catalogItemId: text('catalog_item_id')
+      .notNull()
+      .references(() => catalogItems.id),
+    requesterId: text('requester_id')
+      .notNull()
+      .references(() => users.id),
+    beneficiaryId: text('beneficiary_id')
+      .notNull()
+      .references(() => users.id),
+    deviceId: text('device_id'),
+    justification: text(),
+    fields: text({ mode: 'json' }).$type<Record<string, string>>(),
+    status: text({ enum: REQUEST_STATUSES }).notNull(),
+    steps: text({ mode: 'json' }).$type<RequestStep[]>().notNull().default([]),
+    approvals: text({ mode: 'json' }).$type<Approval[]>().notNull().default([]),
+    outcome: text({ mode: 'json' }).$type<RequestOutcome | null>(),
+    /** Snapshot version from the workflow; a write with a lower version is ignored. */
+    version: integer().notNull().default(0),
+    idempotencyKey: text('idempotency_key'),
+    /** Hash of the submitted body, to refuse an Idempotency-Key reused for a different request. */
+    fingerprint: text().notNull(),
+    createdAt: text('created_at').notNull().default(now),
+    updatedAt: text('updated_at').notNull().default(now),
+    fulfilledAt: text('fulfilled_at'),
+  },
+  (t) => [
+    index('requests_requester_idx').on(t.requesterId),
+    index('requests_beneficiary_idx').on(t.beneficiaryId),
+    index('requests_status_idx').on(t.status),
+  ],
+);
+
+export const licenseAssignments = sqliteTable(
+  'license_assignments',
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    poolId: text('pool_id')
+      .notNull()
+      .references(() => licensePools.id),
+    requestId: text('request_id').notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    deviceId: text('device_id'),
+    state: text({ enum: SEAT_STATES }).notNull(),
+    reservedAt: text('reserved_at').notNull().default(now),
+    assignedAt: text('assigned_at'),
+    releasedAt: text('released_at'),
+  },
+  // One seat per request: a retried reservation finds the seat it already holds.
+  (t) => [uniqueIndex('license_assignments_request_idx').on(t.poolId, t.requestId)],
+);
+
+export const changes = sqliteTable('changes', {
+  id: text().primaryKey(),
+  requestId: text('request_id').notNull().unique(),
+  catalogItemId: text('catalog_item_id')
+    .notNull()
+    .references(() => catalogItems.id),
+  model: text({ enum: CHANGE_MODELS }).notNull(),
+  preAuthorized: integer('pre_authorized', { mode: 'boolean' }).notNull(),
+  state: text({ enum: CHANGE_STATES }).notNull(),
+  summary: text().notNull(),
+  openedAt: text('opened_at').notNull().default(now),
+  closedAt: text('closed_at'),
+  closeNote: text('close_note'),
+});
+
+export const deploymentJobs = sqliteTable(
+  'deployment_jobs',
+  {
+    id: text().primaryKey(),
+    requestId: text('request_id').notNull(),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devices.id),
+    packageId: text('package_id').notNull(),
+    action: text({ enum: JOB_ACTIONS }).notNull(),
+    attempt: integer().notNull(),
+    state: text({ enum: JOB_STATES }).notNull(),
+    exitCode: integer('exit_code'),
+    outcome: text(),
+    outputTail: text('output_tail'),
+    queuedAt: text('queued_at').notNull().default(now),
+    startedAt: text('started_at'),
+    finishedAt: text('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('deployment_jobs_attempt_idx').on(t.requestId, t.action, t.attempt),
+    index('deployment_jobs_device_idx').on(t.deviceId, t.state),
+  ],
+);
+
+export const cmdbCis = sqliteTable(
+  'cmdb_cis',
+  {
+    id: text().primaryKey(),
+    ciClass: text('class', { enum: ['computer', 'software_install'] }).notNull(),
+    name: text().notNull(),
+    attributes: text({ mode: 'json' }).$type<Record<string, string | number | boolean | null>>().notNull(),
+    createdAt: text('created_at').notNull().default(now),
+    updatedAt: text('updated_at').notNull().default(now),
+  },
+  (t) => [index('cmdb_cis_class_idx').on(t.ciClass)],
+);
+
+export const cmdbRelationships = sqliteTable(
+  'cmdb_relationships',
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    sourceCiId: text('source_ci_id')
+      .notNull()
+      .references(() => cmdbCis.id),
+    targetCiId: text('target_ci_id')
+      .notNull()
+      .references(() => cmdbCis.id),
+    type: text({ enum: ['installed_on', 'used_by'] }).notNull(),
+    requestId: text('request_id'),
+    createdAt: text('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('cmdb_relationships_unique_idx').on(t.sourceCiId, t.targetCiId, t.type)],
+);
+
+export const notifications = sqliteTable('notifications', {
+  id: integer().primaryKey({ autoIncrement: true }),
+  /** Idempotency key (request id and step): a retried activity never notifies twice. */
+  key: text().notNull().unique(),
+  requestId: text('request_id'),
+  recipientId: text('recipient_id')
+    .notNull()
+    .references(() => users.id),
+  subject: text().notNull(),
+  body: text().notNull(),
+  links: text({ mode: 'json' }).$type<Record<string, string>>().notNull().default({}),
+  status: text({ enum: ['pending', 'sent'] })
+    .notNull()
+    .default('pending'),
+  createdAt: text('created_at').notNull().default(now),
+  sentAt: text('sent_at'),
+});
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text().primaryKey(),
+    key: text().notNull().unique(),
+    requestId: text('request_id'),
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id),
+    title: text().notNull(),
+    description: text().notNull(),
+    state: text({ enum: TASK_STATES }).notNull().default('open'),
+    createdAt: text('created_at').notNull().default(now),
+    completedAt: text('completed_at'),
+  },
+  (t) => [index('tasks_group_idx').on(t.groupId, t.state)],
+);
+
+/** Append-only; each entry's hash covers the previous entry's hash. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    seq: integer().primaryKey(),
+    /** Idempotency key, so a retried activity appends once. */
+    key: text().notNull().unique(),
+    at: text().notNull(),
+    actor: text().notNull(),
+    action: text().notNull(),
+    requestId: text('request_id'),
+    subject: text(),
+    details: text({ mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text().notNull(),
+  },
+  (t) => [index('audit_log_request_idx').on(t.requestId)],
+);

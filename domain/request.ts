@@ -1,0 +1,84 @@
+import type { RequestStatus, RequestType, StepState } from './status.js';
+
+/** One step of a request as a person reads it in `steps[]`. */
+export interface RequestStep {
+  name: string;
+  state: StepState;
+  startedAt: string;
+  endedAt?: string;
+  detail?: string;
+  attempt?: number;
+}
+
+/** A decision that allowed (or refused) the request: a person's, or a pre-authorization rule's. */
+export interface Approval {
+  kind: 'standard_change' | 'cab' | 'manager' | 'owner' | 'group';
+  approver: string;
+  decision: 'approve' | 'deny';
+  comment?: string;
+  decidedAt: string;
+}
+
+export interface RequestOutcome {
+  /** A sentence the requester can read. */
+  message: string;
+  reason?: string;
+  launchUrl?: string;
+  surveyUrl?: string;
+  taskId?: string;
+  changeId?: string;
+}
+
+/**
+ * What the workflow knows about its request. The workflow is the truth; this
+ * snapshot is what its query returns and what the requests table projects.
+ * `version` grows with every change so a late projection write never wins.
+ */
+export interface RequestSnapshot {
+  id: string;
+  type: RequestType;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  status: RequestStatus;
+  steps: RequestStep[];
+  approvals: Approval[];
+  outcome: RequestOutcome | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  fulfilledAt: string | null;
+}
+
+/** Tunables of the standard-service path; the API fills them from configuration. */
+export interface StandardServiceOptions {
+  /** How long to wait for the device to report a deployment result (ms-format string, e.g. '24h'). */
+  deviceWaitTimeout: string;
+  /** Total deployment attempts, the first one included. */
+  maxDeployAttempts: number;
+  /** How often to look for a free license seat when the pool is empty. */
+  seatRetryInterval: string;
+  /** How long to keep waiting for a seat before giving up. */
+  seatWaitTimeout: string;
+}
+
+export interface StandardServiceInput {
+  requestId: string;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  deviceId: string;
+  justification?: string;
+  options: StandardServiceOptions;
+}
+
+/** A device's report of one deployment job, delivered to the workflow as a signal. */
+export interface DeploymentReport {
+  jobId: string;
+  attempt: number;
+  succeeded: boolean;
+  exitCode: number | null;
+  outcome: 'succeeded' | 'already_installed' | 'failed' | 'timed_out';
+  outputTail: string;
+  finishedAt: string;
+}

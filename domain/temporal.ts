@@ -1,0 +1,12 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Default task queue; tests and parallel stacks override it through TEMPORAL_TASK_QUEUE. */
+export const DEFAULT_TASK_QUEUE = 'reqflow';
+
+// Search attributes operators filter on in the Temporal UI (DESIGN.md §6).
+export const RequestTypeKey = defineSearchAttributeKey('RequestType', SearchAttributeType.KEYWORD);
+export const RequestStatusKey = defineSearchAttributeKey('RequestStatus', SearchAttributeType.KEYWORD);
+export const CatalogItemKey = defineSearchAttributeKey('CatalogItem', SearchAttributeType.KEYWORD);
+export const RequesterKey = defineSearchAttributeKey('Requester', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTE_KEYS = [RequestTypeKey, RequestStatusKey, CatalogItemKey, RequesterKey] as const;

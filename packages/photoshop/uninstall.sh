@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+rm -rf 'Applications/Adobe Photoshop'
+echo "Removed Adobe Photoshop"

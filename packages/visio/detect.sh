@@ -1,0 +1,3 @@
+#!/bin/sh
+# Exit 0 when this exact version is installed under the device's install root (the working directory).
+[ "$(cat 'Applications/Microsoft Visio/VERSION' 2>/dev/null)" = "$PACKAGE_VERSION" ]

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+rm -rf 'Applications/Microsoft Visio'
+echo "Removed Microsoft Visio"

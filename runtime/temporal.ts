@@ -1,0 +1,61 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+import proto from '@temporalio/proto';
+import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
+import type { Config } from './config.js';
+
+/**
+ * Connection options from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY, TLS settings or a Temporal envconfig profile
+ * (TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE) — the same variables the Temporal CLI reads.
+ */
+function connectOptions(config: Config) {
+  const fromEnv = loadClientConnectConfig();
+  return {
+    ...fromEnv.connectionOptions,
+    address: fromEnv.connectionOptions.address ?? config.temporal.address,
+  };
+}
+
+export async function connectClient(config: Config): Promise<Client> {
+  const opts = connectOptions(config);
+  const connection = await Connection.connect({ ...opts, tls: opts.tls ?? undefined });
+  return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  return NativeConnection.connect(connectOptions(config));
+}
+
+/**
+ * Registers the search attributes of DESIGN.md §6 on the namespace. Idempotent:
+ * the embedded dev server registers them at start already, and a cluster keeps them.
+ * On Temporal Cloud the operator service refuses this call; there they are created
+ * once with `tcld`, so a permission error is reported, not fatal.
+ */
+export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {
+  const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
+  if (missing.length === 0) return;
+  const searchAttributes: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
+  for (const key of missing) searchAttributes[key.name] = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+}
+
+/** Waits until the Temporal frontend answers, or throws after `timeoutMs`. */
+export async function waitForTemporal(config: Config, timeoutMs: number): Promise<Client> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const client = await connectClient(config);
+      await client.connection.workflowService.describeNamespace({ namespace: config.temporal.namespace });
+      return client;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`Temporal at ${config.temporal.address} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
+}

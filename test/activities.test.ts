@@ -1,0 +1,191 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { eq } from 'drizzle-orm';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { GENESIS_HASH, auditHash } from '../activities/audit.js';
+import { createActivities, type Activities } from '../activities/index.js';
+import { openMemoryDatabase, type DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import { seed } from '../db/seed.js';
+import type { RequestSnapshot } from '../domain/request.js';
+import { repoRoot } from '../runtime/config.js';
+import { join } from 'node:path';
+
+let db: DB;
+let acts: Activities;
+const env = new MockActivityEnvironment();
+const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => env.run(fn, ...args);
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err: unknown = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+beforeEach(() => {
+  db = openMemoryDatabase();
+  seed(db);
+  acts = createActivities({ db, packagesDirs: [join(repoRoot, 'packages')], publicUrl: 'http://portal.test' });
+});
+
+describe('checkEntitlement', () => {
+  it('admits an engineer asking for Visio on her own laptop', async () => {
+    const e = await run(acts.checkEntitlement, {
+      requestId: 'REQ-1',
+      catalogItemId: 'visio',
+      beneficiary: 'alice',
+      deviceId: 'LAPTOP-ALICE',
+    });
+    expect(e).toMatchObject({ itemName: 'Microsoft Visio', changeModel: 'standard', packageId: 'visio', licensePoolId: 'visio' });
+    expect(e.basis).toContain('engineer');
+  });
+
+  it('refuses a role that is not entitled, non-retryably, with a readable reason', async () => {
+    const f = await failureOf(
+      run(acts.checkEntitlement, { requestId: 'REQ-2', catalogItemId: 'visio', beneficiary: 'carol', deviceId: 'LAPTOP-CAROL' }),
+    );
+    expect(f.type).toBe('NotEntitled');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toContain('Finance analyst');
+    expect(f.message).toContain('engineer, designer');
+  });
+
+  it("refuses someone else's device", async () => {
+    const f = await failureOf(
+      run(acts.checkEntitlement, { requestId: 'REQ-3', catalogItemId: 'visio', beneficiary: 'alice', deviceId: 'LAPTOP-BOB' }),
+    );
+    expect(f.type).toBe('NotEntitled');
+    expect(f.message).toContain('LAPTOP-BOB is not registered to alice');
+  });
+});
+
+describe('license seats', () => {
+  const seat = (requestId: string) => ({ requestId, poolId: 'visio', userId: 'alice', deviceId: 'LAPTOP-ALICE' });
+
+  it('reserves one seat per request, idempotently', async () => {
+    const a = await run(acts.reserveLicenseSeat, seat('REQ-A'));
+    const again = await run(acts.reserveLicenseSeat, seat('REQ-A'));
+    expect(again.seatId).toBe(a.seatId);
+    expect(again.inUse).toBe(1);
+    expect(db.select().from(t.licenseAssignments).all()).toHaveLength(1);
+  });
+
+  it('refuses when the pool is empty, and a released seat can be taken again', async () => {
+    for (const id of ['REQ-A', 'REQ-B', 'REQ-C']) await run(acts.reserveLicenseSeat, seat(id));
+    const f = await failureOf(run(acts.reserveLicenseSeat, seat('REQ-D')));
+    expect(f.type).toBe('LicensePoolEmpty');
+    expect(f.message).toContain('3 of 3');
+    await run(acts.releaseLicenseSeat, { requestId: 'REQ-B', poolId: 'visio' });
+    await run(acts.releaseLicenseSeat, { requestId: 'REQ-B', poolId: 'visio' });
+    const d = await run(acts.reserveLicenseSeat, seat('REQ-D'));
+    expect(d.inUse).toBe(3);
+  });
+
+  it('assigns only a reserved seat', async () => {
+    await run(acts.reserveLicenseSeat, seat('REQ-A'));
+    await run(acts.assignLicenseSeat, { requestId: 'REQ-A', poolId: 'visio' });
+    const row = db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, 'REQ-A')).get();
+    expect(row?.state).toBe('assigned');
+    const f = await failureOf(run(acts.assignLicenseSeat, { requestId: 'REQ-Z', poolId: 'visio' }));
+    expect(f.type).toBe('SeatNotReserved');
+  });
+});
+
+describe('changes, deployment, CMDB', () => {
+  it('records one change per request and keeps the first closing', async () => {
+    const input = {
+      requestId: 'REQ-AB12',
+      catalogItemId: 'visio',
+      model: 'standard' as const,
+      authorizedBy: 'pre-authorized Standard Change',
+      summary: 'Install Visio',
+    };
+    const a = await run(acts.recordChange, input);
+    const b = await run(acts.recordChange, input);
+    expect(a.changeId).toBe('CHG-AB12');
+    expect(b.changeId).toBe(a.changeId);
+    await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_successful', note: 'ok' });
+    await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_failed', note: 'late' });
+    const row = db.select().from(t.changes).get();
+    expect(row).toMatchObject({ state: 'closed_successful', preAuthorized: true });
+  });
+
+  it('queues a job once per attempt and refuses an unknown package', async () => {
+    const job = { requestId: 'REQ-AB12', deviceId: 'LAPTOP-ALICE', packageId: 'visio', action: 'install' as const, attempt: 1 };
+    const a = await run(acts.queueDeployment, job);
+    await run(acts.queueDeployment, job);
+    expect(a.jobId).toBe('JOB-AB12-I1');
+    expect(a.packageVersion).toMatch(/^\d+\./);
+    expect(db.select().from(t.deploymentJobs).all()).toHaveLength(1);
+    expect(await run(acts.expireDeployment, { jobId: a.jobId })).toEqual({ expired: true });
+    expect(await run(acts.expireDeployment, { jobId: a.jobId })).toEqual({ expired: false });
+    const f = await failureOf(run(acts.queueDeployment, { ...job, packageId: 'no-such-package' }));
+    expect(f.type).toBe('PackageNotFound');
+  });
+
+  it('links installed software to the device once', async () => {
+    const input = { requestId: 'REQ-1', deviceId: 'LAPTOP-ALICE', packageId: 'visio', product: 'Microsoft Visio', version: '16' };
+    await run(acts.recordSoftwareInstall, input);
+    await run(acts.recordSoftwareInstall, input);
+    const rels = db.select().from(t.cmdbRelationships).all();
+    expect(rels).toHaveLength(1);
+    expect(rels[0]).toMatchObject({ sourceCiId: 'SW-LAPTOP-ALICE-visio', targetCiId: 'LAPTOP-ALICE', type: 'installed_on' });
+  });
+});
+
+describe('notifications, tasks, audit, projection', () => {
+  it('queues a notification once per key with absolute links', async () => {
+    const n = { key: 'REQ-1:fulfilled', recipient: 'alice', subject: 's', body: 'b', links: { survey: '/surveys/REQ-1', launch: 'https://x' } };
+    await run(acts.notify, n);
+    await run(acts.notify, n);
+    const rows = db.select().from(t.notifications).all();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.links).toEqual({ survey: 'http://portal.test/surveys/REQ-1', launch: 'https://x' });
+  });
+
+  it('opens one task per key', async () => {
+    const task = { key: 'REQ-1:deployment', requestId: 'REQ-1', groupId: 'service-desk', title: 't', description: 'd' };
+    const a = await run(acts.openManualTask, task);
+    const b = await run(acts.openManualTask, task);
+    expect(b.taskId).toBe(a.taskId);
+    await run(acts.cancelManualTask, { taskId: a.taskId });
+    expect(db.select().from(t.tasks).get()?.state).toBe('cancelled');
+  });
+
+  it('chains audit entries by hash and appends a retried entry once', async () => {
+    await run(acts.recordAudit, { key: 'k1', actor: 'reqflow', action: 'seat.reserved', requestId: 'REQ-1' });
+    await run(acts.recordAudit, { key: 'k1', actor: 'reqflow', action: 'seat.reserved', requestId: 'REQ-1' });
+    await run(acts.recordAudit, { key: 'k2', actor: 'reqflow', action: 'software.installed', details: { ci: 'SW-1' } });
+    const rows = db.select().from(t.auditLog).orderBy(t.auditLog.seq).all();
+    expect(rows.map((r) => r.seq)).toEqual([1, 2]);
+    expect(rows[0]?.prevHash).toBe(GENESIS_HASH);
+    expect(rows[1]?.prevHash).toBe(rows[0]?.hash);
+    for (const r of rows) expect(auditHash(r)).toBe(r.hash);
+  });
+
+  it('projects a snapshot and ignores an older version', async () => {
+    const base: RequestSnapshot = {
+      id: 'REQ-P1',
+      type: 'standard_service',
+      catalogItemId: 'visio',
+      requester: 'alice',
+      beneficiary: 'alice',
+      status: 'fulfilling',
+      steps: [],
+      approvals: [],
+      outcome: null,
+      version: 5,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:05.000Z',
+      fulfilledAt: null,
+    };
+    await run(acts.syncRequest, { snapshot: base, deviceId: 'LAPTOP-ALICE' });
+    await run(acts.syncRequest, { snapshot: { ...base, status: 'checking_entitlement', version: 2 } });
+    expect(db.select().from(t.requests).get()).toMatchObject({ status: 'fulfilling', version: 5, deviceId: 'LAPTOP-ALICE' });
+    await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilled', version: 6 } });
+    expect(db.select().from(t.requests).get()?.status).toBe('fulfilled');
+  });
+});

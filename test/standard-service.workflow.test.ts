@@ -1,0 +1,348 @@
+import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Activities } from '../activities/index.js';
+import type { DeploymentReport, RequestSnapshot, StandardServiceInput, StandardServiceOptions } from '../domain/request.js';
+import { RequestStatusKey } from '../domain/temporal.js';
+import {
+  admissionUpdate,
+  cabDecisionSignal,
+  deploymentResultSignal,
+  standardServiceRequest,
+  statusQuery,
+} from '../workflows/standard-service.js';
+
+// One environment and one bundle for the file; every test gets its own task queue
+// and workflow id. Activities are typed fakes: these tests are about the workflow's
+// branches, the activities have their own tests against a real database.
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    logger: new DefaultLogger('WARN'),
+  });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+type DeviceBehaviour = 'succeeded' | 'failed' | 'silent';
+
+interface Scenario {
+  notEntitled?: boolean;
+  /** How many reservations find the pool empty before one succeeds (Infinity: never). */
+  poolEmptyFor?: number;
+  /** What the device reports for attempts 1, 2, 3...; missing entries mean 'succeeded'. */
+  device?: DeviceBehaviour[];
+  changeModel?: 'standard' | 'normal';
+  cmdbBroken?: boolean;
+}
+
+interface Call {
+  name: keyof Activities;
+  input: unknown;
+}
+
+function fakeActivities(scenario: Scenario, calls: Call[], handle: () => WorkflowHandle): Activities {
+  let reservations = 0;
+  const record = (name: keyof Activities, input: unknown) => calls.push({ name, input });
+  return {
+    async checkEntitlement(input) {
+      record('checkEntitlement', input);
+      if (scenario.notEntitled) {
+        throw ApplicationFailure.create({
+          type: 'NotEntitled',
+          message: 'Your role (Finance analyst) is not entitled to Microsoft Visio.',
+          nonRetryable: true,
+        });
+      }
+      return {
+        itemName: 'Microsoft Visio',
+        changeModel: scenario.changeModel ?? 'standard',
+        packageId: 'visio',
+        licensePoolId: 'visio',
+        launchUrl: 'https://apps.example.com/launch/visio',
+        fulfillmentGroupId: 'service-desk',
+        basis: 'role engineer is entitled to visio',
+      };
+    },
+    async reserveLicenseSeat(input) {
+      record('reserveLicenseSeat', input);
+      reservations++;
+      if (reservations <= (scenario.poolEmptyFor ?? 0)) {
+        throw ApplicationFailure.create({ type: 'LicensePoolEmpty', message: 'No free seat: 3 of 3 in use.', nonRetryable: true });
+      }
+      return { seatId: 7, inUse: 3, total: 3 };
+    },
+    async assignLicenseSeat(input) {
+      record('assignLicenseSeat', input);
+    },
+    async releaseLicenseSeat(input) {
+      record('releaseLicenseSeat', input);
+    },
+    async recordChange(input) {
+      record('recordChange', input);
+      return { changeId: 'CHG-1' };
+    },
+    async closeChange(input) {
+      record('closeChange', input);
+    },
+    async queueDeployment(input) {
+      record('queueDeployment', input);
+      const behaviour = scenario.device?.[input.attempt - 1] ?? 'succeeded';
+      const jobId = `JOB-${input.attempt}`;
+      if (behaviour !== 'silent') {
+        // The device: reports shortly after the job is queued, as the agent would via the API.
+        const report: DeploymentReport = {
+          jobId,
+          attempt: input.attempt,
+          succeeded: behaviour === 'succeeded',
+          exitCode: behaviour === 'succeeded' ? 0 : 3,
+          outcome: behaviour,
+          outputTail: behaviour === 'succeeded' ? 'installed' : 'disk full',
+          finishedAt: new Date().toISOString(),
+        };
+        setTimeout(() => void handle().signal(deploymentResultSignal, report), 50);
+      }
+      return { jobId, packageVersion: '16.0' };
+    },
+    async expireDeployment(input) {
+      record('expireDeployment', input);
+      return { expired: true };
+    },
+    async recordSoftwareInstall(input) {
+      record('recordSoftwareInstall', input);
+      if (scenario.cmdbBroken) {
+        throw ApplicationFailure.create({ type: 'CmdbUnavailable', message: 'CMDB rejected the CI', nonRetryable: true });
+      }
+      return { ciId: 'SW-LAPTOP-ALICE-visio' };
+    },
+    async notify(input) {
+      record('notify', input);
+    },
+    async openManualTask(input) {
+      record('openManualTask', input);
+      return { taskId: `TASK-${input.key.split(':')[1]}` };
+    },
+    async cancelManualTask(input) {
+      record('cancelManualTask', input);
+    },
+    async recordAudit(input) {
+      record('recordAudit', input);
+      return { seq: 1 };
+    },
+    async syncRequest() {
+      // The projection is covered by the activity and end-to-end tests.
+    },
+  };
+}
+
+const fastOptions: StandardServiceOptions = {
+  deviceWaitTimeout: '20s',
+  maxDeployAttempts: 3,
+  seatRetryInterval: '500ms',
+  seatWaitTimeout: '20s',
+};
+
+async function runScenario(
+  scenario: Scenario,
+  options: Partial<StandardServiceOptions> = {},
+  during?: (handle: WorkflowHandle<typeof standardServiceRequest>) => Promise<void>,
+) {
+  const taskQueue = `wf-test-${randomUUID()}`;
+  const requestId = `REQ-T${randomUUID().slice(0, 8).toUpperCase()}`;
+  const calls: Call[] = [];
+  const handle = () => env.client.workflow.getHandle<typeof standardServiceRequest>(requestId);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: fakeActivities(scenario, calls, handle),
+  });
+  const input: StandardServiceInput = {
+    requestId,
+    catalogItemId: 'visio',
+    requester: 'alice',
+    beneficiary: 'alice',
+    deviceId: 'LAPTOP-ALICE',
+    justification: 'diagrams',
+    options: { ...fastOptions, ...options },
+  };
+  return worker.runUntil(async () => {
+    const admission = await env.client.workflow.executeUpdateWithStart(admissionUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation(standardServiceRequest, {
+        workflowId: requestId,
+        taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+    if (during) await during(handle());
+    const result = await handle().result();
+    const description = await handle().describe();
+    const names = calls.map((c) => c.name);
+    return { admission, result, calls, names, description, requestId };
+  });
+}
+
+const stepsNamed = (s: RequestSnapshot, name: string) => s.steps.filter((x) => x.name === name);
+
+/** Queries the workflow until its snapshot satisfies `ok` (bounded by the test timeout). */
+async function waitFor(h: WorkflowHandle, ok: (s: RequestSnapshot) => boolean): Promise<RequestSnapshot> {
+  for (;;) {
+    const s = await h.query(statusQuery);
+    if (ok(s)) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('standardServiceRequest', () => {
+  it('fulfills an entitled request: seat, Standard Change, deployment, CMDB, license, notification', async () => {
+    const { admission, result, calls, names, description } = await runScenario({});
+    expect(admission.status).toBe('approved');
+    expect(admission.approvals[0]).toMatchObject({ kind: 'standard_change', decision: 'approve' });
+    expect(result.status).toBe('fulfilled');
+    expect(result.fulfilledAt).not.toBeNull();
+    expect(result.outcome).toMatchObject({ launchUrl: 'https://apps.example.com/launch/visio', changeId: 'CHG-1' });
+    expect(result.outcome?.surveyUrl).toContain('/surveys/');
+    expect(names).toEqual([
+      'checkEntitlement',
+      'reserveLicenseSeat',
+      'recordChange',
+      'queueDeployment',
+      'recordSoftwareInstall',
+      'assignLicenseSeat',
+      'closeChange',
+      'notify',
+    ]);
+    expect(calls.find((c) => c.name === 'closeChange')?.input).toMatchObject({ state: 'closed_successful' });
+    expect(calls.find((c) => c.name === 'notify')?.input).toMatchObject({ subject: 'Microsoft Visio installed successfully' });
+    expect(result.steps.map((s) => s.name)).toEqual([
+      'check_entitlement',
+      'reserve_license_seat',
+      'record_change',
+      'deploy',
+      'update_cmdb',
+      'assign_license_seat',
+      'close_change',
+      'notify_requester',
+    ]);
+    expect(result.steps.every((s) => s.state === 'completed' && s.endedAt)).toBe(true);
+    expect(description.typedSearchAttributes.get(RequestStatusKey)).toBe('fulfilled');
+  });
+
+  it('rejects a request the beneficiary is not entitled to, with the reason', async () => {
+    const { admission, result, names } = await runScenario({ notEntitled: true });
+    expect(admission.status).toBe('rejected');
+    expect(result.status).toBe('rejected');
+    expect(result.outcome?.reason).toContain('not entitled');
+    expect(names).toEqual(['checkEntitlement', 'notify']);
+  });
+
+  it('waits for a license seat when the pool is empty, and goes on when one frees up', async () => {
+    const { admission, result, calls, names } = await runScenario({ poolEmptyFor: 3 });
+    expect(admission.status).toBe('awaiting_task');
+    expect(calls.find((c) => c.name === 'openManualTask')?.input).toMatchObject({ groupId: 'service-desk' });
+    expect(names).toContain('cancelManualTask');
+    expect(result.status).toBe('fulfilled');
+    const wait = stepsNamed(result, 'wait_for_license_seat')[0];
+    expect(wait?.state).toBe('completed');
+    expect(names.filter((n) => n === 'reserveLicenseSeat')).toHaveLength(4);
+  });
+
+  it('gives up on the seat after the wait, escalated and without deploying', async () => {
+    const { result, names } = await runScenario({ poolEmptyFor: Infinity }, { seatWaitTimeout: '2s' });
+    expect(result.status).toBe('failed');
+    expect(result.outcome?.reason).toBe('license_pool_empty');
+    expect(names).not.toContain('queueDeployment');
+    expect(names).not.toContain('releaseLicenseSeat');
+    expect(stepsNamed(result, 'wait_for_license_seat')[0]?.state).toBe('failed');
+  });
+
+  it('retries a failed script and records every attempt', async () => {
+    const { result, names } = await runScenario({ device: ['failed', 'failed', 'succeeded'] });
+    expect(result.status).toBe('fulfilled');
+    const deploys = stepsNamed(result, 'deploy');
+    expect(deploys.map((d) => [d.attempt, d.state])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'completed'],
+    ]);
+    expect(deploys[0]?.detail).toContain('exited with code 3');
+    expect(names.filter((n) => n === 'queueDeployment')).toHaveLength(3);
+  });
+
+  it('compensates and escalates when every attempt fails', async () => {
+    const { result, calls, names } = await runScenario({ device: ['failed', 'failed', 'failed'] });
+    expect(result.status).toBe('failed');
+    expect(result.outcome).toMatchObject({ reason: 'deployment_failed', taskId: 'TASK-deployment' });
+    expect(names).toContain('releaseLicenseSeat');
+    expect(calls.filter((c) => c.name === 'closeChange').map((c) => c.input)).toEqual([
+      expect.objectContaining({ state: 'closed_failed' }),
+    ]);
+    expect(calls.find((c) => c.name === 'openManualTask')?.input).toMatchObject({ key: expect.stringContaining(':deployment') });
+    expect(names).not.toContain('recordSoftwareInstall');
+    expect(names).not.toContain('assignLicenseSeat');
+    expect(stepsNamed(result, 'release_license_seat')[0]?.state).toBe('compensated');
+    expect(stepsNamed(result, 'close_change_failed')[0]?.state).toBe('compensated');
+  });
+
+  it('withdraws the job and compensates when the device never connects', async () => {
+    const { result, names } = await runScenario({ device: ['silent'] }, { deviceWaitTimeout: '2s' });
+    expect(result.status).toBe('failed');
+    expect(result.outcome?.reason).toBe('device_unreachable');
+    expect(names).toContain('expireDeployment');
+    expect(names).toContain('releaseLicenseSeat');
+    expect(names).toContain('openManualTask');
+  });
+
+  it('holds a Normal Change for the CAB, and deploys after approval', async () => {
+    const { admission, result, names } = await runScenario({ changeModel: 'normal' }, {}, async (h) => {
+      await h.signal(cabDecisionSignal, { decision: 'approve', approver: 'erin', comment: 'ok for Q4' });
+    });
+    expect(admission.status).toBe('awaiting_approval');
+    expect(result.status).toBe('fulfilled');
+    expect(result.approvals).toEqual([expect.objectContaining({ kind: 'cab', approver: 'erin', decision: 'approve' })]);
+    expect(names.indexOf('recordChange')).toBeGreaterThan(-1);
+  });
+
+  it('ends a Normal Change denied by the CAB as denied, releasing the seat', async () => {
+    const { result, names } = await runScenario({ changeModel: 'normal' }, {}, async (h) => {
+      await h.signal(cabDecisionSignal, { decision: 'deny', approver: 'erin', comment: 'use draw.io' });
+    });
+    expect(result.status).toBe('denied');
+    expect(result.outcome?.reason).toBe('use draw.io');
+    expect(names).toContain('releaseLicenseSeat');
+    expect(names).not.toContain('recordChange');
+  });
+
+  it('unwinds on cancellation while waiting for the device', async () => {
+    const { result, calls, names } = await runScenario({ device: ['silent'] }, {}, async (h) => {
+      await waitFor(h, (s) => stepsNamed(s, 'deploy')[0]?.state === 'waiting');
+      await h.cancel();
+    });
+    expect(result.status).toBe('cancelled');
+    expect(names).toContain('expireDeployment');
+    expect(names).toContain('releaseLicenseSeat');
+    expect(calls.find((c) => c.name === 'closeChange')?.input).toMatchObject({ state: 'closed_failed' });
+  });
+
+  it('escalates instead of failing silently when a step fails for good', async () => {
+    const { result, names } = await runScenario({ cmdbBroken: true });
+    expect(result.status).toBe('failed');
+    expect(result.outcome).toMatchObject({ reason: 'CmdbUnavailable', taskId: 'TASK-error' });
+    expect(result.outcome?.message).toContain('CMDB rejected the CI');
+    expect(names).toContain('releaseLicenseSeat');
+    expect(names).not.toContain('assignLicenseSeat');
+  });
+});

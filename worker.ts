@@ -1,0 +1,42 @@
+import { Worker } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createActivities } from './activities/index.js';
+import { openDatabase } from './db/client.js';
+import { loadConfig } from './runtime/config.js';
+import { connectWorker } from './runtime/temporal.js';
+
+// tsx runs the .ts sources; `npm run build` emits .js beside them in dist/.
+function workflowsPath(): string {
+  const ts = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+  return existsSync(ts) ? ts : fileURLToPath(new URL('./workflows/index.js', import.meta.url));
+}
+
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const db = openDatabase(config.databaseFile);
+  const connection = await connectWorker(config);
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowsPath: workflowsPath(),
+      activities: createActivities({ db, packagesDirs: config.packagesDirs, publicUrl: config.publicUrl }),
+      // Give in-flight activities (SQLite writes) time to finish on Ctrl-C; anything
+      // cut off is retried by Temporal when a worker comes back.
+      shutdownGraceTime: '10s',
+    });
+    console.log(`worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
+    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown, which ends run().
+    await worker.run();
+  } finally {
+    await connection.close();
+    db.$client.close();
+  }
+}
+
+run().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow type, and nothing else.
+export { standardServiceRequest } from './standard-service.js';

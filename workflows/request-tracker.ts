@@ -1,0 +1,140 @@
+import { proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { Approval, RequestOutcome, RequestSnapshot, RequestStep } from '../domain/request.js';
+import type { RequestStatus, RequestType, StepState } from '../domain/status.js';
+import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
+
+// The projection write is local: it is a quick SQLite upsert on the worker's own
+// database, and a local activity costs no extra task round trip per step.
+const { syncRequest } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', maximumInterval: '10s' },
+});
+
+export interface TrackedRequest {
+  requestId: string;
+  type: RequestType;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  deviceId?: string;
+  justification?: string;
+}
+
+/** `Date.now()` in a workflow is the deterministic workflow-task time. */
+const nowIso = () => new Date(Date.now()).toISOString();
+
+/**
+ * Keeps a request's status, steps and approvals, shared by every request workflow.
+ * Each change bumps the version, updates the search attributes operators filter on
+ * and projects the snapshot into the requests table.
+ */
+export class RequestTracker {
+  readonly snapshot: RequestSnapshot;
+
+  constructor(private readonly req: TrackedRequest) {
+    const at = new Date(workflowInfo().startTime).toISOString();
+    this.snapshot = {
+      id: req.requestId,
+      type: req.type,
+      catalogItemId: req.catalogItemId,
+      requester: req.requester,
+      beneficiary: req.beneficiary,
+      status: 'submitted',
+      steps: [],
+      approvals: [],
+      outcome: null,
+      version: 0,
+      createdAt: at,
+      updatedAt: at,
+      fulfilledAt: null,
+    };
+  }
+
+  get status(): RequestStatus {
+    return this.snapshot.status;
+  }
+
+  async setStatus(status: RequestStatus): Promise<void> {
+    if (this.snapshot.status === status) return;
+    this.snapshot.status = status;
+    if (status === 'fulfilled') this.snapshot.fulfilledAt = nowIso();
+    await this.publish();
+  }
+
+  /** Opens a step and returns it so the caller can finish it. */
+  async startStep(name: string, detail?: string, state: StepState = 'running', attempt?: number): Promise<RequestStep> {
+    const step: RequestStep = { name, state, startedAt: nowIso() };
+    if (detail !== undefined) step.detail = detail;
+    if (attempt !== undefined) step.attempt = attempt;
+    this.snapshot.steps.push(step);
+    await this.publish();
+    return step;
+  }
+
+  async updateStep(step: RequestStep, change: { state?: StepState; detail?: string }): Promise<void> {
+    if (change.state) step.state = change.state;
+    if (change.detail !== undefined) step.detail = change.detail;
+    if (change.state && change.state !== 'running' && change.state !== 'waiting') step.endedAt = nowIso();
+    await this.publish();
+  }
+
+  /** Runs `fn` as a step: completed with `detail(result)` on success, failed with the error's message otherwise. */
+  async step<T>(name: string, fn: () => Promise<T>, detail?: (result: T) => string, attempt?: number): Promise<T> {
+    const step = await this.startStep(name, undefined, 'running', attempt);
+    try {
+      const result = await fn();
+      await this.updateStep(step, { state: 'completed', ...(detail ? { detail: detail(result) } : {}) });
+      return result;
+    } catch (err) {
+      await this.updateStep(step, { state: 'failed', detail: messageOf(err) });
+      throw err;
+    }
+  }
+
+  async addApproval(approval: Approval): Promise<void> {
+    this.snapshot.approvals.push(approval);
+    await this.publish();
+  }
+
+  async finish(status: RequestStatus, outcome: RequestOutcome): Promise<RequestSnapshot> {
+    this.snapshot.outcome = outcome;
+    this.snapshot.status = status;
+    if (status === 'fulfilled') this.snapshot.fulfilledAt = nowIso();
+    await this.publish();
+    return this.snapshot;
+  }
+
+  private async publish(): Promise<void> {
+    this.snapshot.version += 1;
+    this.snapshot.updatedAt = nowIso();
+    upsertSearchAttributes([
+      { key: RequestTypeKey, value: this.snapshot.type },
+      { key: RequestStatusKey, value: this.snapshot.status },
+      { key: CatalogItemKey, value: this.snapshot.catalogItemId },
+      { key: RequesterKey, value: this.snapshot.requester },
+    ]);
+    await syncRequest({
+      snapshot: JSON.parse(JSON.stringify(this.snapshot)) as RequestSnapshot,
+      ...(this.req.deviceId ? { deviceId: this.req.deviceId } : {}),
+      ...(this.req.justification ? { justification: this.req.justification } : {}),
+    });
+  }
+}
+
+/** The human-readable message of an activity failure (its cause carries the ApplicationFailure). */
+export function messageOf(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && 'cause' in e && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The ApplicationFailure type behind an activity failure, if any. */
+export function failureType(err: unknown): string | undefined {
+  let e: unknown = err;
+  while (e instanceof Error) {
+    if ('type' in e && typeof e.type === 'string') return e.type;
+    e = 'cause' in e ? e.cause : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,402 @@
+import { msToNumber } from '@temporalio/common/lib/time.js';
+import {
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { Entitlement } from '../activities/entitlement.js';
+import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
+import { failureType, messageOf, RequestTracker } from './request-tracker.js';
+
+export const statusQuery = defineQuery<RequestSnapshot>('status');
+
+/**
+ * Early return for POST /api/requests: completes once the request is admitted
+ * (entitled and a seat reserved), refused, or parked waiting for a seat, so the
+ * portal shows the answer in the same HTTP call when it comes quickly.
+ */
+export const admissionUpdate = defineUpdate<RequestSnapshot>('admission');
+
+/** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
+export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deploymentResult');
+
+export interface CabDecision {
+  decision: 'approve' | 'deny';
+  approver: string;
+  comment?: string;
+}
+/** The CAB's decision on a Normal Change. */
+export const cabDecisionSignal = defineSignal<[CabDecision]>('cabDecision');
+
+// Business refusals are non-retryable ApplicationFailures raised by the activities;
+// everything else (SQLite busy, a crashed worker) is retried with backoff.
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2 },
+});
+
+/**
+ * ITIL "Request to Fulfill" for a Standard Service: software deployed to the
+ * requester's device under a pre-authorized Standard Change (or a CAB-approved
+ * Normal Change). Entitlement -> license seat -> change -> deployment job run by
+ * the device agent (retried) -> CMDB -> license assigned -> notify. Anything that
+ * cannot finish unwinds what it did and escalates to a service-desk task.
+ */
+export async function standardServiceRequest(input: StandardServiceInput): Promise<RequestSnapshot> {
+  const { requestId, options } = input;
+  const tracker = new RequestTracker({ ...input, type: 'standard_service' });
+  let admitted = false;
+  const reports = new Map<number, DeploymentReport>();
+  let cabDecision: CabDecision | undefined;
+
+  setHandler(statusQuery, () => tracker.snapshot);
+  setHandler(admissionUpdate, async () => {
+    await condition(() => admitted);
+    return tracker.snapshot;
+  });
+  setHandler(deploymentResultSignal, (report) => {
+    // The first report of an attempt counts; a duplicate delivery changes nothing.
+    if (!reports.has(report.attempt)) reports.set(report.attempt, report);
+  });
+  setHandler(cabDecisionSignal, (decision) => {
+    cabDecision ??= decision;
+  });
+
+  // Undo stack: each completed side effect pushes its compensation.
+  const compensations: { name: string; run: () => Promise<unknown> }[] = [];
+  const compensate = async (reason: string) => {
+    for (const c of compensations.reverse()) {
+      const step = await tracker.startStep(c.name, reason);
+      await c.run();
+      await tracker.updateStep(step, { state: 'compensated' });
+    }
+    compensations.length = 0;
+  };
+
+  try {
+    await tracker.setStatus('checking_entitlement');
+    let item: Entitlement;
+    try {
+      item = await tracker.step(
+        'check_entitlement',
+        () => acts.checkEntitlement(input),
+        (e) => `Entitled: ${e.basis}; device ${input.deviceId} belongs to ${input.beneficiary}.`,
+      );
+    } catch (err) {
+      if (failureType(err) !== 'NotEntitled') throw err;
+      const reason = messageOf(err);
+      await acts.notify({
+        key: `${requestId}:rejected`,
+        requestId,
+        recipient: input.requester,
+        subject: `Your request ${requestId} was rejected`,
+        body: reason,
+        links: { request: `/api/requests/${requestId}` },
+      });
+      admitted = true;
+      return await tracker.finish('rejected', { message: `Request rejected: ${reason}`, reason });
+    }
+
+    if (item.licensePoolId) {
+      const poolId = item.licensePoolId;
+      const seat = await reserveSeat(poolId);
+      if (!seat) {
+        await compensate('No license seat became free in time.');
+        return await tracker.finish('failed', {
+          message: `No ${item.itemName} license seat became free within ${options.seatWaitTimeout}; nothing was installed. The service desk has a task to add seats.`,
+          reason: 'license_pool_empty',
+        });
+      }
+      compensations.push({
+        name: 'release_license_seat',
+        run: () => acts.releaseLicenseSeat({ requestId, poolId }),
+      });
+    }
+
+    if (item.changeModel === 'standard') {
+      await tracker.addApproval({
+        kind: 'standard_change',
+        approver: 'reqflow',
+        decision: 'approve',
+        comment: `Pre-authorized Standard Change: ${item.basis}, license seat reserved.`,
+        decidedAt: new Date(Date.now()).toISOString(),
+      });
+    } else {
+      const decision = await awaitCabDecision();
+      if (decision.decision === 'deny') {
+        await compensate('The CAB denied the Normal Change.');
+        await acts.notify({
+          key: `${requestId}:denied`,
+          requestId,
+          recipient: input.requester,
+          subject: `Your request for ${item.itemName} was denied`,
+          body: `The Change Advisory Board (${decision.approver}) denied the change: ${decision.comment ?? 'no comment'}.`,
+        });
+        return await tracker.finish('denied', {
+          message: `The CAB denied the change${decision.comment ? `: ${decision.comment}` : '.'}`,
+          reason: decision.comment ?? 'denied by the CAB',
+        });
+      }
+    }
+    await tracker.setStatus('approved');
+    admitted = true;
+
+    const { changeId } = await tracker.step(
+      'record_change',
+      () =>
+        acts.recordChange({
+          requestId,
+          catalogItemId: input.catalogItemId,
+          model: item.changeModel,
+          authorizedBy: item.changeModel === 'standard' ? 'pre-authorized Standard Change' : (cabDecision?.approver ?? 'CAB'),
+          summary: `Install ${item.itemName} on ${input.deviceId} for ${input.beneficiary} (${requestId})`,
+        }),
+      (r) => `${item.changeModel === 'standard' ? 'Standard Change (pre-authorized, no CAB)' : 'Normal Change (CAB-approved)'} ${r.changeId}`,
+    );
+    compensations.push({
+      name: 'close_change_failed',
+      run: () => acts.closeChange({ requestId, state: 'closed_failed', note: 'Deployment did not complete.' }),
+    });
+
+    await tracker.setStatus('fulfilling');
+    const deployed = await deploy(item);
+    if (!deployed.ok) {
+      await compensate(deployed.reason);
+      const { taskId } = await tracker.step(
+        'escalate_to_service_desk',
+        () =>
+          acts.openManualTask({
+            key: `${requestId}:deployment`,
+            requestId,
+            groupId: item.fulfillmentGroupId,
+            title: `Install ${item.itemName} on ${input.deviceId} by hand`,
+            description: `${deployed.reason} Requested by ${input.requester} for ${input.beneficiary}. Change ${changeId} was closed as failed and the license seat released.`,
+          }),
+        (r) => `Task ${r.taskId} opened for ${item.fulfillmentGroupId}.`,
+      );
+      await acts.notify({
+        key: `${requestId}:failed`,
+        requestId,
+        recipient: input.requester,
+        subject: `${item.itemName} could not be installed automatically`,
+        body: `${deployed.reason} The service desk has been asked to help (task ${taskId}).`,
+        links: { request: `/api/requests/${requestId}` },
+      });
+      return await tracker.finish('failed', {
+        message: `${deployed.reason} Escalated to the service desk (task ${taskId}).`,
+        reason: deployed.code,
+        taskId,
+        changeId,
+      });
+    }
+
+    const { ciId } = await tracker.step(
+      'update_cmdb',
+      () =>
+        acts.recordSoftwareInstall({
+          requestId,
+          deviceId: input.deviceId,
+          packageId: item.packageId,
+          product: item.itemName,
+          version: deployed.version,
+        }),
+      (r) => `Software CI ${r.ciId} installed_on ${input.deviceId}.`,
+    );
+    if (item.licensePoolId) {
+      const poolId = item.licensePoolId;
+      await tracker.step(
+        'assign_license_seat',
+        () => acts.assignLicenseSeat({ requestId, poolId }),
+        () => `Seat in pool ${poolId} assigned to ${input.beneficiary}.`,
+      );
+    }
+    await tracker.step(
+      'close_change',
+      () => acts.closeChange({ requestId, state: 'closed_successful', note: `Installed; CI ${ciId}.` }),
+      () => `${changeId} closed successful.`,
+    );
+    compensations.length = 0;
+    const launchUrl = item.launchUrl ?? undefined;
+    const surveyUrl = `/surveys/${requestId}`;
+    await tracker.step(
+      'notify_requester',
+      () =>
+        acts.notify({
+          key: `${requestId}:fulfilled`,
+          requestId,
+          recipient: input.requester,
+          subject: `${item.itemName} installed successfully`,
+          body: `${item.itemName} is installed on ${input.deviceId}. Tell us how it went in a one-question survey.`,
+          links: { ...(launchUrl ? { launch: launchUrl } : {}), survey: surveyUrl },
+        }),
+      () => `Notified ${input.requester}.`,
+    );
+    return await tracker.finish('fulfilled', {
+      message: `${item.itemName} installed successfully on ${input.deviceId}.`,
+      ...(launchUrl ? { launchUrl } : {}),
+      surveyUrl,
+      changeId,
+    });
+  } catch (err) {
+    if (err instanceof ActivityFailure && !isCancellation(err)) {
+      // A step failed for good (a non-retryable failure nobody planned for): never
+      // fail silently. Unwind, hand the request to people, and say so.
+      admitted = true;
+      const reason = messageOf(err);
+      await compensate(`A step failed: ${reason}`);
+      const { taskId } = await acts.openManualTask({
+        key: `${requestId}:error`,
+        requestId,
+        groupId: 'service-desk',
+        title: `Request ${requestId} needs a person`,
+        description: `Automation stopped: ${reason}`,
+      });
+      return await tracker.finish('failed', {
+        message: `Automation stopped (${reason}); escalated to the service desk (task ${taskId}).`,
+        reason: failureType(err) ?? 'error',
+        taskId,
+      });
+    }
+    if (!isCancellation(err)) throw err;
+    // Cancelled (by the requester or an operator): unwind what was done, even though
+    // the workflow's own scope is cancelled.
+    return await CancellationScope.nonCancellable(async () => {
+      admitted = true;
+      await compensate('The request was cancelled.');
+      return tracker.finish('cancelled', { message: 'The request was cancelled; nothing remains installed or reserved.' });
+    });
+  }
+
+  /** Reserves a seat; when the pool is empty, escalates and retries on a timer until the wait runs out. */
+  async function reserveSeat(poolId: string): Promise<boolean> {
+    try {
+      await tracker.step(
+        'reserve_license_seat',
+        () => acts.reserveLicenseSeat({ requestId, poolId, userId: input.beneficiary, deviceId: input.deviceId }),
+        (s) => `Seat reserved (${s.inUse} of ${s.total} in use).`,
+      );
+      return true;
+    } catch (err) {
+      if (failureType(err) !== 'LicensePoolEmpty') throw err;
+    }
+    const { taskId } = await acts.openManualTask({
+      key: `${requestId}:license-pool-empty`,
+      requestId,
+      groupId: 'service-desk',
+      title: `License pool ${poolId} is exhausted`,
+      description: `${input.beneficiary} is waiting for a ${poolId} seat (${requestId}). Free a seat or add seats to the pool; the request picks it up by itself.`,
+    });
+    const waiting = await tracker.startStep(
+      'wait_for_license_seat',
+      `No free seat in pool ${poolId}. Waiting up to ${options.seatWaitTimeout} for one, checking every ${options.seatRetryInterval}; service-desk task ${taskId} asks for more seats.`,
+      'waiting',
+    );
+    await tracker.setStatus('awaiting_task');
+    admitted = true;
+    const deadline = Date.now() + msToNumber(options.seatWaitTimeout);
+    while (Date.now() < deadline) {
+      await sleep(Math.min(msToNumber(options.seatRetryInterval), deadline - Date.now()));
+      try {
+        const seat = await acts.reserveLicenseSeat({ requestId, poolId, userId: input.beneficiary, deviceId: input.deviceId });
+        await acts.cancelManualTask({ taskId });
+        await tracker.updateStep(waiting, {
+          state: 'completed',
+          detail: `Seat reserved after waiting (${seat.inUse} of ${seat.total} in use); task ${taskId} closed.`,
+        });
+        await tracker.setStatus('checking_entitlement');
+        return true;
+      } catch (err) {
+        if (failureType(err) !== 'LicensePoolEmpty') throw err;
+      }
+    }
+    await tracker.updateStep(waiting, {
+      state: 'failed',
+      detail: `No seat became free within ${options.seatWaitTimeout}; task ${taskId} stays open for the service desk.`,
+    });
+    return false;
+  }
+
+  async function awaitCabDecision(): Promise<CabDecision> {
+    await tracker.setStatus('awaiting_approval');
+    const step = await tracker.startStep('cab_approval', 'Normal Change: waiting for a CAB member to decide.', 'waiting');
+    admitted = true;
+    await condition(() => cabDecision !== undefined);
+    const decision = cabDecision!;
+    await tracker.addApproval({
+      kind: 'cab',
+      approver: decision.approver,
+      decision: decision.decision,
+      ...(decision.comment ? { comment: decision.comment } : {}),
+      decidedAt: new Date(Date.now()).toISOString(),
+    });
+    await tracker.updateStep(step, {
+      state: decision.decision === 'approve' ? 'completed' : 'failed',
+      detail: `${decision.decision === 'approve' ? 'Approved' : 'Denied'} by ${decision.approver}.`,
+    });
+    return decision;
+  }
+
+  type DeployResult =
+    | { ok: true; version: string }
+    | { ok: false; code: 'device_unreachable' | 'deployment_failed'; reason: string };
+
+  /** Queues one job per attempt and waits (a durable timer, not polling) for the device to report. */
+  async function deploy(item: Entitlement): Promise<DeployResult> {
+    let lastFailure = '';
+    for (let attempt = 1; attempt <= options.maxDeployAttempts; attempt++) {
+      const { jobId, packageVersion } = await acts.queueDeployment({
+        requestId,
+        deviceId: input.deviceId,
+        packageId: item.packageId,
+        action: 'install',
+        attempt,
+      });
+      // Until the device reports, a cancellation must withdraw the job so a late agent never installs.
+      const withdraw = { name: 'withdraw_deployment_job', run: () => acts.expireDeployment({ jobId }) };
+      compensations.push(withdraw);
+      const step = await tracker.startStep(
+        'deploy',
+        `Job ${jobId} queued: ${item.itemName} ${packageVersion} runs when ${input.deviceId} next connects (waiting up to ${options.deviceWaitTimeout}).`,
+        'waiting',
+        attempt,
+      );
+      const reported = await condition(() => reports.has(attempt), options.deviceWaitTimeout);
+      compensations.splice(compensations.indexOf(withdraw), 1);
+      if (!reported) {
+        await acts.expireDeployment({ jobId });
+        const reason = `${input.deviceId} did not report job ${jobId} within ${options.deviceWaitTimeout}.`;
+        await tracker.updateStep(step, { state: 'failed', detail: reason });
+        return { ok: false, code: 'device_unreachable', reason };
+      }
+      const report = reports.get(attempt)!;
+      if (report.succeeded) {
+        await tracker.updateStep(step, {
+          state: 'completed',
+          detail:
+            report.outcome === 'already_installed'
+              ? `${item.itemName} ${packageVersion} was already installed (detected); nothing to do.`
+              : `Installed ${item.itemName} ${packageVersion} (exit code 0).`,
+        });
+        return { ok: true, version: packageVersion };
+      }
+      lastFailure = `attempt ${attempt} ${report.outcome === 'timed_out' ? 'timed out' : `exited with code ${report.exitCode}`}`;
+      await tracker.updateStep(step, {
+        state: 'failed',
+        detail: `Install script ${lastFailure}. Output: ${report.outputTail.slice(-500)}`,
+      });
+    }
+    return {
+      ok: false,
+      code: 'deployment_failed',
+      reason: `Installing ${item.itemName} failed ${options.maxDeployAttempts} time(s); last ${lastFailure}.`,
+    };
+  }
+}
