@@ -14,7 +14,9 @@ import { join } from 'node:path';
 let db: DB;
 let acts: Activities;
 const env = new MockActivityEnvironment();
-const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => env.run(fn, ...args);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const run = <F extends (...args: any[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>) =>
+  env.run(fn, ...args) as ReturnType<F>;
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err: unknown = await p.then(

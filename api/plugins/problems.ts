@@ -30,10 +30,16 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof HttpProblem) return send(reply, request, error.statusCode, error.message);
       if (error.validation) {
-        const errors = error.validation.map((v) => ({
+        const raw = error.validation.map((v) => ({
           path: `${error.validationContext ?? 'body'}${v.instancePath || ''}`,
           message: v.message ?? 'is invalid',
         }));
+        // TypeBox reports an unexpected property twice, as "schema is false" at the
+        // property and "must not have additional properties" at its parent: keep one, plainly.
+        const unknown = raw.some((e) => e.message === 'schema is false');
+        const errors = raw
+          .filter((e) => !(unknown && e.message === 'must not have additional properties'))
+          .map((e) => (e.message === 'schema is false' ? { ...e, message: 'is not a known property' } : e));
         const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
         return send(reply, request, 400, `Invalid request: ${detail}`, { errors });
       }

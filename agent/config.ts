@@ -1,0 +1,81 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface AgentConfig {
+  deviceId: string;
+  api: string;
+  token: string;
+  /** The install root: where packages land and every script's working directory. */
+  root: string;
+}
+
+/** A mistake in how the agent was started; the message tells the operator what to fix. */
+export class AgentConfigError extends Error {}
+
+export const USAGE = `usage: npm run agent -- --device <DEVICE-ID> [--api URL] [--token-file PATH] [--root PATH]
+
+  --device      the device this agent acts for, e.g. LAPTOP-ALICE
+  --api         reqflow API (default: $REQFLOW_API_URL, else http://127.0.0.1:$PORT or :3000)
+  --token-file  file holding the device token (default: $DATA_DIR/devices/<device>/agent.token);
+                $REQFLOW_DEVICE_TOKEN, when set, wins over the file
+  --root        install root (default: $DATA_DIR/devices/<device>/root)`;
+
+/** Device ids name directories under DATA_DIR, so they may not contain path separators or dots-only names. */
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Reads arguments and environment, the token, and makes sure the install root exists. */
+export async function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): Promise<AgentConfig | 'help'> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        device: { type: 'string' },
+        api: { type: 'string' },
+        'token-file': { type: 'string' },
+        root: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new AgentConfigError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+  if (values.help) return 'help';
+
+  const deviceId = values.device;
+  if (!deviceId) throw new AgentConfigError(`--device is required\n${USAGE}`);
+  if (!DEVICE_ID.test(deviceId)) throw new AgentConfigError(`invalid device id ${JSON.stringify(deviceId)}`);
+
+  const dataDir = resolve(env.DATA_DIR || 'data');
+  const deviceDir = join(dataDir, 'devices', deviceId);
+  const api = values.api || env.REQFLOW_API_URL || `http://127.0.0.1:${env.PORT || 3000}`;
+  try {
+    new URL(api);
+  } catch {
+    throw new AgentConfigError(`invalid API URL ${JSON.stringify(api)}`);
+  }
+
+  const root = resolve(values.root ?? join(deviceDir, 'root'));
+  await mkdir(root, { recursive: true });
+
+  const tokenFile = resolve(values['token-file'] ?? join(deviceDir, 'agent.token'));
+  const token = env.REQFLOW_DEVICE_TOKEN?.trim() || (await readToken(tokenFile));
+  if (!token) {
+    throw new AgentConfigError(
+      `no device token for ${deviceId}: REQFLOW_DEVICE_TOKEN is not set and ${tokenFile} is missing or empty`,
+    );
+  }
+  return { deviceId, api: api.replace(/\/+$/, ''), token, root };
+}
+
+async function readToken(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AgentConfigError(`cannot read token file ${file}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,283 @@
+import { Client, Connection } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { buildApp, type App } from '../api/app.js';
+import { openMemoryDatabase, type DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import { seed } from '../db/seed.js';
+import { loadConfig, type Config } from '../runtime/config.js';
+import { ensureDeviceToken } from '../runtime/secrets.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The API through app.inject, with a real database and a real Temporal server.
+// No worker polls this file's task queue: workflows started here just wait, which
+// is all the contract checks (validation, auth, idempotency) need.
+
+let app: App;
+let db: DB;
+let temporal: Client;
+let config: Config;
+const tokens: Record<string, string> = {};
+
+function makeConfig(devMode: boolean): Config {
+  return loadConfig({
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'reqflow-api-')),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `api-test-${randomUUID()}`,
+    REQFLOW_DEV_MODE: devMode ? '1' : '0',
+    REQFLOW_SECRET: 'test-secret-test-secret-test-secret!!',
+    SUBMIT_WAIT_MS: '300',
+  });
+}
+
+beforeAll(async () => {
+  config = makeConfig(true);
+  db = openMemoryDatabase();
+  seed(db);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  temporal = new Client({ connection, namespace: config.temporal.namespace });
+  app = await buildApp({ db, temporal, config, secret: config.secret! });
+  for (const user of ['alice', 'bob', 'carol', 'dave', 'olga']) {
+    const res = await app.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: user } });
+    tokens[user] = res.json<{ token: string }>().token;
+  }
+});
+
+afterAll(async () => {
+  await app?.close();
+  await temporal?.connection.close();
+});
+
+const as = (user: string) => ({ authorization: `Bearer ${tokens[user]}` });
+const requestCount = () => db.select({ n: sql<number>`count(*)` }).from(t.requests).get()!.n;
+const visio = { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE', justification: 'Architecture diagrams' };
+
+function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; json: () => unknown }, status: number) {
+  expect(res.statusCode).toBe(status);
+  expect(res.headers['content-type']).toContain('application/problem+json');
+  const body = res.json() as { status: number; title: string; detail: string };
+  expect(body.status).toBe(status);
+  expect(body.detail.length).toBeGreaterThan(5);
+  return body;
+}
+
+describe('health and docs', () => {
+  it('answers liveness and readiness', async () => {
+    expect((await app.inject('/health')).json()).toEqual({ status: 'ok' });
+    expect((await app.inject('/ready')).json()).toMatchObject({ status: 'ready' });
+  });
+
+  it('publishes every route in the OpenAPI document', async () => {
+    const doc = (await app.inject('/docs/json')).json<{ paths: Record<string, unknown> }>();
+    for (const path of [
+      '/api/catalog/',
+      '/api/requests/',
+      '/api/requests/{id}',
+      '/api/agent/jobs',
+      '/api/agent/jobs/{id}/result',
+      '/api/cmdb/devices/{id}',
+      '/api/dev/login',
+      '/health',
+      '/ready',
+    ]) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+});
+
+describe('authentication', () => {
+  it('refuses a missing or forged token with 401', async () => {
+    expectProblem(await app.inject('/api/catalog'), 401);
+    expectProblem(await app.inject({ url: '/api/catalog', headers: { authorization: 'Bearer nope' } }), 401);
+  });
+
+  it('refuses an unknown user at dev login', async () => {
+    expectProblem(await app.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: 'mallory' } }), 422);
+  });
+
+  it('has no dev login outside dev mode', async () => {
+    const prod = await buildApp({ db, temporal, config: makeConfig(false), secret: 'another-secret-another-secret-xx' });
+    try {
+      expectProblem(await prod.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: 'alice' } }), 404);
+    } finally {
+      await prod.close();
+    }
+  });
+});
+
+describe('catalog', () => {
+  it('lists the five seeded types and says what the caller may order', async () => {
+    const { items } = (await app.inject({ url: '/api/catalog', headers: as('alice') })).json<{
+      items: { id: string; type: string; entitled: boolean }[];
+    }>();
+    expect(items.map((i) => i.id)).toEqual(
+      expect.arrayContaining(['vpn-address', 'financial-reporting', 'second-monitor', 'visio', 'feedback', 'photoshop']),
+    );
+    expect(new Set(items.map((i) => i.type))).toEqual(
+      new Set(['information', 'access', 'resource', 'standard_service', 'feedback']),
+    );
+    expect(items.find((i) => i.id === 'visio')?.entitled).toBe(true);
+    const carols = (await app.inject({ url: '/api/catalog', headers: as('carol') })).json<{
+      items: { id: string; entitled: boolean }[];
+    }>();
+    expect(carols.items.find((i) => i.id === 'visio')?.entitled).toBe(false);
+  });
+});
+
+describe('POST /api/requests refuses bad input and changes nothing', () => {
+  const post = (payload: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/api/requests', headers: { ...as('alice'), ...headers }, payload: payload as object });
+
+  it.each([
+    ['an unknown field', { ...visio, colour: 'blue' }, 400],
+    ['a wrong type', { ...visio, deviceId: 42 }, 400],
+    ['a missing catalog item id', { deviceId: 'LAPTOP-ALICE' }, 400],
+    ['an unknown catalog item', { ...visio, catalogItemId: 'nope' }, 422],
+    ["someone else's device", { ...visio, deviceId: 'LAPTOP-BOB' }, 422],
+    ['no device for software', { catalogItemId: 'visio' }, 422],
+    ['an unknown beneficiary', { ...visio, onBehalfOf: 'mallory' }, 422],
+  ])('%s', async (_name, payload, status) => {
+    const before = requestCount();
+    expectProblem(await post(payload), status);
+    expect(requestCount()).toBe(before);
+  });
+
+  it('malformed JSON', async () => {
+    const before = requestCount();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: { ...as('alice'), 'content-type': 'application/json' },
+      payload: '{"catalogItemId": "visio",',
+    });
+    expectProblem(res, 400);
+    expect(requestCount()).toBe(before);
+  });
+
+  it('an oversized body', async () => {
+    const before = requestCount();
+    const res = await post({ ...visio, justification: 'x'.repeat(100_000) });
+    expectProblem(res, 413);
+    expect(requestCount()).toBe(before);
+  });
+
+  it('ordering for someone who is not your report', async () => {
+    const before = requestCount();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: as('carol'),
+      payload: { ...visio, onBehalfOf: 'alice' },
+    });
+    expectProblem(res, 403);
+    expect(requestCount()).toBe(before);
+  });
+
+  it('a bad Idempotency-Key header', async () => {
+    expectProblem(await post(visio, { 'idempotency-key': 'x'.repeat(300) }), 400);
+  });
+});
+
+describe('idempotent submission and visibility', () => {
+  it('returns the same request for the same Idempotency-Key, with one workflow', async () => {
+    const key = randomUUID();
+    const first = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: { ...as('alice'), 'idempotency-key': key },
+      payload: visio,
+    });
+    expect(first.statusCode).toBe(202);
+    const id = first.json<{ id: string }>().id;
+    expect(first.headers.location).toBe(`/api/requests/${id}`);
+    const second = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: { ...as('alice'), 'idempotency-key': key },
+      payload: visio,
+    });
+    expect(second.statusCode).toBe(202);
+    expect(second.json<{ id: string }>().id).toBe(id);
+    expect(db.select().from(t.requests).where(eq(t.requests.id, id)).all()).toHaveLength(1);
+    let runs = 0;
+    for await (const _ of temporal.workflow.list({ query: `WorkflowId = '${id}'` })) runs++;
+    expect(runs).toBe(1);
+
+    const reused = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: { ...as('alice'), 'idempotency-key': key },
+      payload: { ...visio, justification: 'something else' },
+    });
+    expectProblem(reused, 422);
+    await temporal.workflow.getHandle(id).terminate('test cleanup');
+  });
+
+  it('shows a request to its requester and operators, and 404 to anyone else', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/requests', headers: as('alice'), payload: visio });
+    const view = res.json<{ id: string; status: string; links: { temporalUi: string } }>();
+    expect(view.links.temporalUi).toContain(`/workflows/${view.id}`);
+    expect((await app.inject({ url: `/api/requests/${view.id}`, headers: as('alice') })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/api/requests/${view.id}`, headers: as('olga') })).statusCode).toBe(200);
+    expectProblem(await app.inject({ url: `/api/requests/${view.id}`, headers: as('carol') }), 404);
+    expectProblem(await app.inject({ url: `/api/requests/REQ-DOESNOTEXIST`, headers: as('alice') }), 404);
+
+    const mine = (await app.inject({ url: '/api/requests', headers: as('alice') })).json<{ items: { id: string }[] }>();
+    expect(mine.items.map((i) => i.id)).toContain(view.id);
+    const carols = (await app.inject({ url: '/api/requests', headers: as('carol') })).json<{ items: unknown[] }>();
+    expect(carols.items).toHaveLength(0);
+    const all = (await app.inject({ url: '/api/requests?type=standard_service', headers: as('olga') })).json<{
+      items: { id: string }[];
+    }>();
+    expect(all.items.map((i) => i.id)).toContain(view.id);
+    expectProblem(await app.inject({ url: '/api/requests?status=bogus', headers: as('olga') }), 400);
+    await temporal.workflow.getHandle(view.id).terminate('test cleanup');
+  });
+
+  it('says plainly that a type without a workflow yet cannot be ordered', async () => {
+    const before = requestCount();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: as('alice'),
+      payload: { catalogItemId: 'vpn-address', fields: { question: 'VPN?' } },
+    });
+    expectProblem(res, 501);
+    expect(requestCount()).toBe(before);
+  });
+});
+
+describe('devices and the CMDB', () => {
+  it('gives a device only its own jobs', async () => {
+    const aliceToken = ensureDeviceToken(db, config.dataDir, 'LAPTOP-ALICE');
+    const bobToken = ensureDeviceToken(db, config.dataDir, 'LAPTOP-BOB');
+    db.insert(t.deploymentJobs)
+      .values({ id: 'JOB-X-I1', requestId: 'REQ-X', deviceId: 'LAPTOP-ALICE', packageId: 'visio', action: 'install', attempt: 1, state: 'queued' })
+      .run();
+    const bobs = await app.inject({ url: '/api/agent/jobs', headers: { authorization: `Bearer ${bobToken}` } });
+    expect(bobs.json()).toEqual({ jobs: [] });
+    const report = await app.inject({
+      method: 'POST',
+      url: '/api/agent/jobs/JOB-X-I1/result',
+      headers: { authorization: `Bearer ${bobToken}` },
+      payload: { exitCode: 0, outcome: 'succeeded', output: '' },
+    });
+    expectProblem(report, 404);
+    const alices = await app.inject({ url: '/api/agent/jobs', headers: { authorization: `Bearer ${aliceToken}` } });
+    const jobs = alices.json<{ jobs: { id: string; package: { scripts: { install: string } } }[] }>().jobs;
+    expect(jobs.map((j) => j.id)).toEqual(['JOB-X-I1']);
+    expect(jobs[0]?.package.scripts.install).toContain('Microsoft Visio');
+    expectProblem(await app.inject({ url: '/api/agent/jobs', headers: as('alice') }), 401);
+  });
+
+  it("shows a device CI to its owner and operators only", async () => {
+    const own = await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('alice') });
+    expect(own.json()).toMatchObject({ id: 'LAPTOP-ALICE', class: 'computer', owner: 'alice' });
+    expect((await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('olga') })).statusCode).toBe(200);
+    expectProblem(await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('bob') }), 404);
+  });
+});

@@ -1,0 +1,167 @@
+import { and, eq } from 'drizzle-orm';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import * as t from '../db/schema.js';
+import type { RequestView } from '../api/schemas/requests.js';
+import { startStack, type TestStack } from './helpers/stack.js';
+
+// The whole thing over HTTP: real worker, real API, real device agent running the
+// package scripts, real SQLite files, the shared real Temporal dev server.
+
+let stack: TestStack;
+let alice: string;
+let bob: string;
+let carol: string;
+
+beforeAll(async () => {
+  stack = await startStack(inject('temporalAddress'), { DEVICE_WAIT_TIMEOUT: '5m', SEAT_WAIT_TIMEOUT: '7d' });
+  stack.startAgent('LAPTOP-ALICE');
+  [alice, bob, carol] = await Promise.all([stack.login('alice'), stack.login('bob'), stack.login('carol')]);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const final = (r: RequestView) => ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
+const jobsOf = (requestId: string) =>
+  stack.db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.requestId, requestId)).all();
+
+describe('standard service requests end to end', () => {
+  it('installs Visio on LAPTOP-ALICE and records it in the CMDB', async () => {
+    const submitted = await stack.submit(alice, {
+      catalogItemId: 'visio',
+      deviceId: 'LAPTOP-ALICE',
+      justification: 'Architecture diagrams for the platform team',
+    });
+    expect(submitted.id).toMatch(/^REQ-/);
+    expect(submitted.requester).toBe('alice');
+    const done = await stack.waitForRequest(alice, submitted.id, final);
+    expect(done.status).toBe('fulfilled');
+    expect(done.outcome?.message).toContain('Microsoft Visio installed successfully');
+    expect(done.outcome?.launchUrl).toBeTruthy();
+    expect(done.approvals[0]).toMatchObject({ kind: 'standard_change', decision: 'approve' });
+    expect(done.steps.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['check_entitlement', 'reserve_license_seat', 'record_change', 'deploy', 'update_cmdb']),
+    );
+
+    // The agent really ran the package's install script inside the device's install root.
+    const root = join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root');
+    expect(readFileSync(join(root, 'Applications', 'Microsoft Visio', 'VERSION'), 'utf8').trim()).toMatch(/^\d+\./);
+
+    const cmdb = await stack.call('GET', '/api/cmdb/devices/LAPTOP-ALICE', { token: alice });
+    expect(cmdb.status).toBe(200);
+    const device = cmdb.body as { installedSoftware: { name: string; requestId: string }[]; relationships: { type: string }[] };
+    expect(device.installedSoftware).toEqual([expect.objectContaining({ name: 'Microsoft Visio', requestId: submitted.id })]);
+    expect(device.relationships).toEqual([expect.objectContaining({ type: 'installed_on' })]);
+
+    const seat = stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, submitted.id)).get();
+    expect(seat?.state).toBe('assigned');
+    const change = stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
+    expect(change).toMatchObject({ model: 'standard', preAuthorized: true, state: 'closed_successful' });
+    const note = stack.db
+      .select()
+      .from(t.notifications)
+      .where(and(eq(t.notifications.requestId, submitted.id), eq(t.notifications.recipientId, 'alice')))
+      .all()
+      .find((n) => n.subject === 'Microsoft Visio installed successfully');
+    expect(note?.links.launch).toBeTruthy();
+    expect(note?.links.survey).toContain(`/surveys/${submitted.id}`);
+
+    const history = await stack.temporal.workflow.getHandle(submitted.id).describe();
+    expect(history.typedSearchAttributes.get({ name: 'RequestStatus', type: 'KEYWORD' } as never)).toBe('fulfilled');
+  });
+
+  it('rejects a user whose role is not entitled, saying why', async () => {
+    const submitted = await stack.submit(carol, { catalogItemId: 'visio', deviceId: 'LAPTOP-CAROL' });
+    // The entitlement check is quick, so the POST answer already carries it (early return).
+    expect(submitted.status).toBe('rejected');
+    expect(submitted.outcome?.reason).toContain('not entitled');
+    expect(jobsOf(submitted.id)).toHaveLength(0);
+  });
+
+  it('does not deploy when the license pool is exhausted, and says it waits', async () => {
+    const first = await stack.submit(alice, { catalogItemId: 'tiny-tool', deviceId: 'LAPTOP-ALICE' });
+    expect((await stack.waitForRequest(alice, first.id, final)).status).toBe('fulfilled');
+    const second = await stack.submit(bob, { catalogItemId: 'tiny-tool', deviceId: 'LAPTOP-BOB' });
+    const waiting = await stack.waitForRequest(bob, second.id, (r) => r.status === 'awaiting_task');
+    const step = waiting.steps.find((s) => s.name === 'wait_for_license_seat');
+    expect(step?.state).toBe('waiting');
+    expect(step?.detail).toContain('No free seat');
+    expect(jobsOf(second.id)).toHaveLength(0);
+    const task = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, second.id)).get();
+    expect(task).toMatchObject({ groupId: 'service-desk', state: 'open' });
+    await stack.temporal.workflow.getHandle(second.id).cancel();
+    expect((await stack.waitForRequest(bob, second.id, final)).status).toBe('cancelled');
+  });
+
+  it('retries a script that fails twice and records three attempts', async () => {
+    const submitted = await stack.submit(alice, { catalogItemId: 'flaky-tool', deviceId: 'LAPTOP-ALICE' });
+    const done = await stack.waitForRequest(alice, submitted.id, final);
+    expect(done.status).toBe('fulfilled');
+    const deploys = done.steps.filter((s) => s.name === 'deploy');
+    expect(deploys.map((d) => [d.attempt, d.state])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'completed'],
+    ]);
+    expect(deploys[0]?.detail).toContain('exited with code 17');
+    expect(jobsOf(submitted.id).map((j) => [j.attempt, j.state, j.exitCode])).toEqual([
+      [1, 'failed', 17],
+      [2, 'failed', 17],
+      [3, 'succeeded', 0],
+    ]);
+  });
+
+  it('compensates a script that always fails: seat released, change failed, service-desk task', async () => {
+    const submitted = await stack.submit(alice, { catalogItemId: 'broken-tool', deviceId: 'LAPTOP-ALICE' });
+    const done = await stack.waitForRequest(alice, submitted.id, final);
+    expect(done.status).toBe('failed');
+    expect(done.outcome?.reason).toBe('deployment_failed');
+    expect(done.outcome?.message).toContain('service desk');
+    const seat = stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, submitted.id)).get();
+    expect(seat?.state).toBe('released');
+    const change = stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
+    expect(change?.state).toBe('closed_failed');
+    const task = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).get();
+    expect(task).toMatchObject({ groupId: 'service-desk', state: 'open' });
+    expect(task?.id).toBe(done.outcome?.taskId);
+    expect(jobsOf(submitted.id).map((j) => j.state)).toEqual(['failed', 'failed', 'failed']);
+    // The service desk (a fulfiller with a task on it) may now see the request.
+    const dave = await stack.login('dave');
+    expect((await stack.call('GET', `/api/requests/${submitted.id}`, { token: dave })).status).toBe(200);
+  });
+
+  it('gives one request and one workflow for the same Idempotency-Key', async () => {
+    const headers = { 'idempotency-key': 'double-click-1' };
+    const body = { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE', justification: 'again' };
+    const [a, b] = await Promise.all([stack.submit(alice, body, headers), stack.submit(alice, body, headers)]);
+    expect(b.id).toBe(a.id);
+    const again = await stack.submit(alice, body, headers);
+    expect(again.id).toBe(a.id);
+    let runs = 0;
+    for await (const _ of stack.temporal.workflow.list({ query: `WorkflowId = '${a.id}'` })) runs++;
+    expect(runs).toBe(1);
+    expect(stack.db.select().from(t.requests).where(eq(t.requests.id, a.id)).all()).toHaveLength(1);
+    // Visio is already on the laptop: the agent's detect step finds it, so nothing installs twice.
+    const done = await stack.waitForRequest(alice, a.id, final);
+    expect(done.status).toBe('fulfilled');
+    expect(done.steps.find((s) => s.name === 'deploy')?.detail).toContain('already installed');
+  });
+
+  it('loses nothing when the worker dies mid-flow', async () => {
+    await stack.stopAgent();
+    const submitted = await stack.submit(alice, { catalogItemId: 'notes-tool', deviceId: 'LAPTOP-ALICE' });
+    await stack.waitForRequest(alice, submitted.id, (r) => r.steps.some((s) => s.name === 'deploy' && s.state === 'waiting'));
+    await stack.stopWorker('SIGKILL');
+    // With the worker gone, the device connects and reports; the signal waits in Temporal.
+    stack.startAgent('LAPTOP-ALICE');
+    await stack.waitForRequest(alice, submitted.id, () => jobsOf(submitted.id)[0]?.state === 'succeeded');
+    stack.startWorker();
+    const done = await stack.waitForRequest(alice, submitted.id, final, 90_000);
+    expect(done.status).toBe('fulfilled');
+    expect(jobsOf(submitted.id)).toHaveLength(1);
+    expect(existsSync(join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root', 'tools', 'notes-tool', 'VERSION'))).toBe(true);
+  });
+});

@@ -1,0 +1,206 @@
+import { Client, Connection } from '@temporalio/client';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openDatabase, type DB } from '../../db/client.js';
+import * as t from '../../db/schema.js';
+import { seed } from '../../db/seed.js';
+import type { RequestView } from '../../api/schemas/requests.js';
+import { repoRoot } from '../../runtime/config.js';
+import { ensureDeviceToken } from '../../runtime/secrets.js';
+
+/** Test-only catalog items whose packages live in test/fixtures/packages. */
+const fixtureItems: (typeof t.catalogItems.$inferInsert)[] = [
+  { id: 'tiny-tool', packageId: 'tiny-tool', licensePoolId: 'tiny-tool' },
+  { id: 'notes-tool', packageId: 'notes-tool', licensePoolId: null },
+  { id: 'flaky-tool', packageId: 'flaky-tool', licensePoolId: null },
+  { id: 'broken-tool', packageId: 'broken-tool', licensePoolId: 'broken-tool' },
+].map((i) => ({
+  ...i,
+  name: i.id,
+  type: 'standard_service' as const,
+  description: `${i.id} (test fixture)`,
+  changeModel: 'standard' as const,
+  allowedRoles: null,
+  fulfillmentGroupId: 'service-desk',
+  formFields: [{ name: 'deviceId', label: 'Device', type: 'device' as const, required: true }],
+}));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+export interface TestStack {
+  apiUrl: string;
+  dataDir: string;
+  db: DB;
+  temporal: Client;
+  /** Everything the processes printed, for failure messages. */
+  output: string[];
+  startWorker(): void;
+  stopWorker(signal?: NodeJS.Signals): Promise<void>;
+  startAgent(deviceId?: string): void;
+  stopAgent(): Promise<void>;
+  login(userId: string): Promise<string>;
+  call(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: unknown; headers: Headers }>;
+  submit(token: string, body: unknown, headers?: Record<string, string>): Promise<RequestView>;
+  waitForRequest(token: string, id: string, ok: (r: RequestView) => boolean, timeoutMs?: number): Promise<RequestView>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real stack for end-to-end tests: the worker, the API and the device agent as
+ * separate processes (exactly as `npm start` runs them) on a temporary DATA_DIR, a
+ * free port and a task queue of their own on the shared test Temporal server.
+ */
+export async function startStack(temporalAddress: string, extraEnv: Record<string, string> = {}): Promise<TestStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-e2e-'));
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    PUBLIC_URL: apiUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_TASK_QUEUE: `e2e-${randomUUID()}`,
+    REQFLOW_DEV_MODE: '1',
+    PACKAGES_DIR: `${join(repoRoot, 'packages')}:${join(repoRoot, 'test/fixtures/packages')}`,
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  const db = openDatabase(join(dataDir, 'reqflow.db'));
+  seed(db);
+  db.insert(t.licensePools)
+    .values([
+      { id: 'tiny-tool', product: 'tiny-tool', totalSeats: 1 },
+      { id: 'broken-tool', product: 'broken-tool', totalSeats: 2 },
+    ])
+    .run();
+  db.insert(t.catalogItems).values(fixtureItems).run();
+  for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) ensureDeviceToken(db, dataDir, device);
+
+  const output: string[] = [];
+  const procs = new Map<string, Proc>();
+  const start = (name: string, script: string, args: string[] = []) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line) output.push(`[${name}] ${line}`);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    procs.set(name, { name, child, exited });
+  };
+  const stopProc = async (name: string, signal: NodeJS.Signals = 'SIGTERM') => {
+    const p = procs.get(name);
+    if (!p) return;
+    procs.delete(name);
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
+    const done = await Promise.race([p.exited.then(() => true), sleep(20_000).then(() => false)]);
+    if (!done) {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  };
+
+  const connection = await Connection.connect({ address: temporalAddress });
+  const temporal = new Client({ connection });
+
+  const call: TestStack['call'] = async (method, path, opts = {}) => {
+    const res = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers: {
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...opts.headers,
+      },
+      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined, headers: res.headers };
+  };
+
+  const stack: TestStack = {
+    apiUrl,
+    dataDir,
+    db,
+    temporal,
+    output,
+    startWorker: () => start('worker', 'worker.ts'),
+    stopWorker: (signal) => stopProc('worker', signal),
+    startAgent: (deviceId = 'LAPTOP-ALICE') => start(`agent:${deviceId}`, 'agent/main.ts', ['--device', deviceId, '--api', apiUrl]),
+    stopAgent: async () => {
+      for (const name of [...procs.keys()].filter((n) => n.startsWith('agent:'))) await stopProc(name);
+    },
+    async login(userId) {
+      const res = await call('POST', '/api/dev/login', { body: { userId } });
+      if (res.status !== 200) throw new Error(`login ${userId}: ${res.status} ${JSON.stringify(res.body)}`);
+      return (res.body as { token: string }).token;
+    },
+    call,
+    async submit(token, body, headers) {
+      const res = await call('POST', '/api/requests', { token, body, ...(headers ? { headers } : {}) });
+      if (res.status !== 202) throw new Error(`submit: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body as RequestView;
+    },
+    async waitForRequest(token, id, ok, timeoutMs = 45_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: unknown;
+      while (Date.now() < deadline) {
+        const res = await call('GET', `/api/requests/${id}`, { token });
+        last = res.body;
+        if (res.status === 200 && ok(res.body as RequestView)) return res.body as RequestView;
+        await sleep(150);
+      }
+      throw new Error(
+        `request ${id} did not reach the expected state; last seen:\n${JSON.stringify(last, null, 2)}\n` +
+          `process output:\n${output.slice(-60).join('\n')}`,
+      );
+    },
+    async stop() {
+      for (const name of [...procs.keys()].reverse()) await stopProc(name);
+      await connection.close();
+      db.$client.close();
+    },
+  };
+
+  start('worker', 'worker.ts');
+  start('api', 'server.ts');
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${apiUrl}/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stack.stop();
+      throw new Error(`API did not become ready:\n${output.join('\n')}`);
+    }
+    await sleep(200);
+  }
+  return stack;
+}
