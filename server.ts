@@ -15,13 +15,18 @@ async function run(): Promise<void> {
     secret: resolveSecret(config),
     logger: {
       level: process.env.LOG_LEVEL ?? 'info',
-      ...(process.stdout.isTTY || process.env.LOG_PRETTY === '1' ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss' } } } : {}),
+      ...(process.stdout.isTTY || process.env.LOG_PRETTY === '1'
+        ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss' } } }
+        : {}),
     },
   });
   try {
     await ensureSearchAttributes(temporal, config.temporal.namespace);
   } catch (err) {
-    app.log.warn({ err }, 'could not register search attributes; register RequestType, RequestStatus, CatalogItem, Requester (Keyword) by hand');
+    app.log.warn(
+      { err },
+      'could not register search attributes; register RequestType, RequestStatus, CatalogItem, Requester (Keyword) by hand',
+    );
   }
 
   let stopping = false;

@@ -33,7 +33,11 @@ export function createChangeActivities(deps: ActivityDeps) {
         })
         .onConflictDoNothing({ target: t.changes.requestId })
         .run();
-      const row = db.select({ id: t.changes.id }).from(t.changes).where(eq(t.changes.requestId, input.requestId)).get();
+      const row = db
+        .select({ id: t.changes.id })
+        .from(t.changes)
+        .where(eq(t.changes.requestId, input.requestId))
+        .get();
       return { changeId: row!.id };
     },
 

@@ -23,7 +23,11 @@ export function createCmdbActivities(deps: ActivityDeps) {
       const ciId = softwareCiId(input.deviceId, input.packageId);
       const at = now();
       db.transaction((tx) => {
-        const device = tx.select({ id: t.cmdbCis.id }).from(t.cmdbCis).where(eq(t.cmdbCis.id, input.deviceId)).get();
+        const device = tx
+          .select({ id: t.cmdbCis.id })
+          .from(t.cmdbCis)
+          .where(eq(t.cmdbCis.id, input.deviceId))
+          .get();
         if (!device) throw new Error(`device CI ${input.deviceId} is missing from the CMDB`);
         const attributes = {
           product: input.product,
@@ -33,11 +37,23 @@ export function createCmdbActivities(deps: ActivityDeps) {
           requestId: input.requestId,
         };
         tx.insert(t.cmdbCis)
-          .values({ id: ciId, ciClass: 'software_install', name: input.product, attributes, createdAt: at, updatedAt: at })
+          .values({
+            id: ciId,
+            ciClass: 'software_install',
+            name: input.product,
+            attributes,
+            createdAt: at,
+            updatedAt: at,
+          })
           .onConflictDoUpdate({ target: t.cmdbCis.id, set: { attributes, updatedAt: at } })
           .run();
         tx.insert(t.cmdbRelationships)
-          .values({ sourceCiId: ciId, targetCiId: input.deviceId, type: 'installed_on', requestId: input.requestId })
+          .values({
+            sourceCiId: ciId,
+            targetCiId: input.deviceId,
+            type: 'installed_on',
+            requestId: input.requestId,
+          })
           .onConflictDoNothing()
           .run();
       });

@@ -32,7 +32,11 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         version = loadPackage(deps.packagesDirs, input.packageId).version;
       } catch (err) {
         if (err instanceof PackageNotFoundError) {
-          throw ApplicationFailure.create({ type: 'PackageNotFound', message: err.message, nonRetryable: true });
+          throw ApplicationFailure.create({
+            type: 'PackageNotFound',
+            message: err.message,
+            nonRetryable: true,
+          });
         }
         throw err;
       }
@@ -58,7 +62,9 @@ export function createDeploymentActivities(deps: ActivityDeps) {
       const res = db
         .update(t.deploymentJobs)
         .set({ state: 'expired', finishedAt: now() })
-        .where(and(eq(t.deploymentJobs.id, input.jobId), inArray(t.deploymentJobs.state, ['queued', 'running'])))
+        .where(
+          and(eq(t.deploymentJobs.id, input.jobId), inArray(t.deploymentJobs.state, ['queued', 'running'])),
+        )
         .run();
       return { expired: res.changes > 0 };
     },

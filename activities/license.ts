@@ -50,7 +50,12 @@ export function createLicenseActivities(deps: ActivityDeps) {
           const existing = tx
             .select()
             .from(t.licenseAssignments)
-            .where(and(eq(t.licenseAssignments.poolId, pool.id), eq(t.licenseAssignments.requestId, input.requestId)))
+            .where(
+              and(
+                eq(t.licenseAssignments.poolId, pool.id),
+                eq(t.licenseAssignments.requestId, input.requestId),
+              ),
+            )
             .get();
           if (existing && existing.state !== 'released') {
             return { seatId: existing.id, inUse: inUse(), total: pool.totalSeats };

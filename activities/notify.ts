@@ -23,7 +23,10 @@ export function createNotifyActivities(deps: ActivityDeps) {
      */
     async notify(input: NotificationInput): Promise<void> {
       const links = Object.fromEntries(
-        Object.entries(input.links ?? {}).map(([k, v]) => [k, v.startsWith('/') ? `${deps.publicUrl}${v}` : v]),
+        Object.entries(input.links ?? {}).map(([k, v]) => [
+          k,
+          v.startsWith('/') ? `${deps.publicUrl}${v}` : v,
+        ]),
       );
       const res = db
         .insert(t.notifications)
@@ -38,7 +41,8 @@ export function createNotifyActivities(deps: ActivityDeps) {
         })
         .onConflictDoNothing({ target: t.notifications.key })
         .run();
-      if (res.changes > 0) log.info('notification queued', { to: input.recipient, subject: input.subject, links });
+      if (res.changes > 0)
+        log.info('notification queued', { to: input.recipient, subject: input.subject, links });
     },
   };
 }

@@ -44,11 +44,16 @@ export async function buildApp(deps: AppDeps) {
       info: {
         title: 'reqflow API',
         version: '1',
-        description: 'Durable IT service-request fulfillment on Temporal. Errors are application/problem+json (RFC 9457).',
+        description:
+          'Durable IT service-request fulfillment on Temporal. Errors are application/problem+json (RFC 9457).',
       },
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'User token (POST /api/dev/login in dev mode)' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'User token (POST /api/dev/login in dev mode)',
+          },
           deviceToken: { type: 'http', scheme: 'bearer', description: 'Device agent token' },
         },
       },

@@ -60,14 +60,19 @@ function fingerprintOf(requester: string, body: CreateRequestBody): string {
 /** Who may order for someone else: their manager, the service desk and operators. */
 function mayRequestFor(db: DB, user: UserPrincipal, beneficiaryId: string): boolean {
   if (user.isOperator || user.groups.includes('service-desk')) return true;
-  const b = db.select({ managerId: t.users.managerId }).from(t.users).where(eq(t.users.id, beneficiaryId)).get();
+  const b = db
+    .select({ managerId: t.users.managerId })
+    .from(t.users)
+    .where(eq(t.users.id, beneficiaryId))
+    .get();
   return b?.managerId === user.id;
 }
 
 /** Checks the body against the catalog and the people and devices it names; throws a 4xx problem. */
 function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
   const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, body.catalogItemId)).get();
-  if (!item || !item.active) throw unprocessable(`Unknown catalog item "${body.catalogItemId}"; see GET /api/catalog.`);
+  if (!item || !item.active)
+    throw unprocessable(`Unknown catalog item "${body.catalogItemId}"; see GET /api/catalog.`);
   let beneficiary = user.id;
   if (body.onBehalfOf && body.onBehalfOf !== user.id) {
     const other = db
@@ -171,7 +176,10 @@ export async function submitRequest(
   try {
     await temporal.withDeadline(Date.now() + config.submitWaitMs, () =>
       temporal.workflow.executeUpdateWithStart(admissionUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof standardServiceRequest>('standardServiceRequest', startOptions),
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof standardServiceRequest>(
+          'standardServiceRequest',
+          startOptions,
+        ),
       }),
     );
   } catch (err) {
@@ -184,7 +192,9 @@ export async function submitRequest(
         if (!(startErr instanceof WorkflowExecutionAlreadyStartedError)) {
           // Nothing was started: undo the row so a failed submission changes nothing.
           if (inserted.changes > 0) db.delete(t.requests).where(eq(t.requests.id, id)).run();
-          throw unavailable(`The request could not be started: Temporal is not reachable (${String(startErr)}).`);
+          throw unavailable(
+            `The request could not be started: Temporal is not reachable (${String(startErr)}).`,
+          );
         }
       }
     }

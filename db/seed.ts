@@ -80,7 +80,8 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     id: 'visio',
     name: 'Microsoft Visio',
     type: 'standard_service',
-    description: 'Diagramming software, installed on your device automatically (pre-approved Standard Change).',
+    description:
+      'Diagramming software, installed on your device automatically (pre-approved Standard Change).',
     changeModel: 'standard',
     packageId: 'visio',
     licensePoolId: 'visio',
@@ -106,7 +107,8 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     id: 'feedback',
     name: 'Feedback about a service',
     type: 'feedback',
-    description: 'Tell a service owner what works and what does not (e.g. "The new expense system is confusing").',
+    description:
+      'Tell a service owner what works and what does not (e.g. "The new expense system is confusing").',
     fulfillmentGroupId: 'service-desk',
     formFields: [
       { name: 'service', label: 'Service', type: 'text', required: true },

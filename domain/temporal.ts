@@ -9,4 +9,9 @@ export const RequestStatusKey = defineSearchAttributeKey('RequestStatus', Search
 export const CatalogItemKey = defineSearchAttributeKey('CatalogItem', SearchAttributeType.KEYWORD);
 export const RequesterKey = defineSearchAttributeKey('Requester', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTE_KEYS = [RequestTypeKey, RequestStatusKey, CatalogItemKey, RequesterKey] as const;
+export const SEARCH_ATTRIBUTE_KEYS = [
+  RequestTypeKey,
+  RequestStatusKey,
+  CatalogItemKey,
+  RequesterKey,
+] as const;

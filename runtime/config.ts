@@ -35,7 +35,8 @@ export interface Config {
 function int(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return n;
 }
 
@@ -61,7 +62,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),
     devMode: env.REQFLOW_DEV_MODE === '1' || env.REQFLOW_DEV_MODE === 'true',
     secret: env.REQFLOW_SECRET || undefined,
-    packagesDirs: (env.PACKAGES_DIR ?? resolve(repoRoot, 'packages')).split(':').filter(Boolean).map((p) => resolve(p)),
+    packagesDirs: (env.PACKAGES_DIR ?? resolve(repoRoot, 'packages'))
+      .split(':')
+      .filter(Boolean)
+      .map((p) => resolve(p)),
     temporal: {
       address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',

@@ -22,7 +22,8 @@ function writePrivate(file: string, content: string): void {
  */
 export function resolveSecret(config: Config): string {
   if (config.secret) return config.secret;
-  if (!config.devMode) throw new Error('REQFLOW_SECRET must be set (at least 32 characters) outside dev mode.');
+  if (!config.devMode)
+    throw new Error('REQFLOW_SECRET must be set (at least 32 characters) outside dev mode.');
   const file = join(config.dataDir, 'secret');
   if (!existsSync(file)) writePrivate(file, randomBytes(32).toString('hex'));
   return readFileSync(file, 'utf8').trim();
@@ -45,7 +46,10 @@ export function ensureDeviceToken(db: DB, dataDir: string, deviceId: string): st
     if (device.tokenHash === hashDeviceToken(token)) return token;
   }
   const token = randomBytes(24).toString('base64url');
-  db.update(t.devices).set({ tokenHash: hashDeviceToken(token) }).where(eq(t.devices.id, deviceId)).run();
+  db.update(t.devices)
+    .set({ tokenHash: hashDeviceToken(token) })
+    .where(eq(t.devices.id, deviceId))
+    .run();
   writePrivate(file, `${token}\n`);
   return token;
 }

@@ -39,7 +39,8 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
   const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (missing.length === 0) return;
   const searchAttributes: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of missing) searchAttributes[key.name] = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  for (const key of missing)
+    searchAttributes[key.name] = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }
 
@@ -57,5 +58,7 @@ export async function waitForTemporal(config: Config, timeoutMs: number): Promis
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new Error(`Temporal at ${config.temporal.address} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
+  throw new Error(
+    `Temporal at ${config.temporal.address} did not answer within ${timeoutMs} ms: ${String(lastError)}`,
+  );
 }

@@ -8,7 +8,9 @@ function run(): void {
   const db = openDatabase(config.databaseFile);
   try {
     if (process.argv.includes('--seed')) seed(db);
-    console.log(`database ${config.databaseFile} migrated${process.argv.includes('--seed') ? ' and seeded' : ''}`);
+    console.log(
+      `database ${config.databaseFile} migrated${process.argv.includes('--seed') ? ' and seeded' : ''}`,
+    );
   } finally {
     db.$client.close();
   }

@@ -30,7 +30,11 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
 beforeEach(() => {
   db = openMemoryDatabase();
   seed(db);
-  acts = createActivities({ db, packagesDirs: [join(repoRoot, 'packages')], publicUrl: 'http://portal.test' });
+  acts = createActivities({
+    db,
+    packagesDirs: [join(repoRoot, 'packages')],
+    publicUrl: 'http://portal.test',
+  });
 });
 
 describe('checkEntitlement', () => {
@@ -41,13 +45,23 @@ describe('checkEntitlement', () => {
       beneficiary: 'alice',
       deviceId: 'LAPTOP-ALICE',
     });
-    expect(e).toMatchObject({ itemName: 'Microsoft Visio', changeModel: 'standard', packageId: 'visio', licensePoolId: 'visio' });
+    expect(e).toMatchObject({
+      itemName: 'Microsoft Visio',
+      changeModel: 'standard',
+      packageId: 'visio',
+      licensePoolId: 'visio',
+    });
     expect(e.basis).toContain('engineer');
   });
 
   it('refuses a role that is not entitled, non-retryably, with a readable reason', async () => {
     const f = await failureOf(
-      run(acts.checkEntitlement, { requestId: 'REQ-2', catalogItemId: 'visio', beneficiary: 'carol', deviceId: 'LAPTOP-CAROL' }),
+      run(acts.checkEntitlement, {
+        requestId: 'REQ-2',
+        catalogItemId: 'visio',
+        beneficiary: 'carol',
+        deviceId: 'LAPTOP-CAROL',
+      }),
     );
     expect(f.type).toBe('NotEntitled');
     expect(f.nonRetryable).toBe(true);
@@ -57,7 +71,12 @@ describe('checkEntitlement', () => {
 
   it("refuses someone else's device", async () => {
     const f = await failureOf(
-      run(acts.checkEntitlement, { requestId: 'REQ-3', catalogItemId: 'visio', beneficiary: 'alice', deviceId: 'LAPTOP-BOB' }),
+      run(acts.checkEntitlement, {
+        requestId: 'REQ-3',
+        catalogItemId: 'visio',
+        beneficiary: 'alice',
+        deviceId: 'LAPTOP-BOB',
+      }),
     );
     expect(f.type).toBe('NotEntitled');
     expect(f.message).toContain('LAPTOP-BOB is not registered to alice');
@@ -65,7 +84,12 @@ describe('checkEntitlement', () => {
 });
 
 describe('license seats', () => {
-  const seat = (requestId: string) => ({ requestId, poolId: 'visio', userId: 'alice', deviceId: 'LAPTOP-ALICE' });
+  const seat = (requestId: string) => ({
+    requestId,
+    poolId: 'visio',
+    userId: 'alice',
+    deviceId: 'LAPTOP-ALICE',
+  });
 
   it('reserves one seat per request, idempotently', async () => {
     const a = await run(acts.reserveLicenseSeat, seat('REQ-A'));
@@ -89,7 +113,11 @@ describe('license seats', () => {
   it('assigns only a reserved seat', async () => {
     await run(acts.reserveLicenseSeat, seat('REQ-A'));
     await run(acts.assignLicenseSeat, { requestId: 'REQ-A', poolId: 'visio' });
-    const row = db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, 'REQ-A')).get();
+    const row = db
+      .select()
+      .from(t.licenseAssignments)
+      .where(eq(t.licenseAssignments.requestId, 'REQ-A'))
+      .get();
     expect(row?.state).toBe('assigned');
     const f = await failureOf(run(acts.assignLicenseSeat, { requestId: 'REQ-Z', poolId: 'visio' }));
     expect(f.type).toBe('SeatNotReserved');
@@ -116,7 +144,13 @@ describe('changes, deployment, CMDB', () => {
   });
 
   it('queues a job once per attempt and refuses an unknown package', async () => {
-    const job = { requestId: 'REQ-AB12', deviceId: 'LAPTOP-ALICE', packageId: 'visio', action: 'install' as const, attempt: 1 };
+    const job = {
+      requestId: 'REQ-AB12',
+      deviceId: 'LAPTOP-ALICE',
+      packageId: 'visio',
+      action: 'install' as const,
+      attempt: 1,
+    };
     const a = await run(acts.queueDeployment, job);
     await run(acts.queueDeployment, job);
     expect(a.jobId).toBe('JOB-AB12-I1');
@@ -129,18 +163,34 @@ describe('changes, deployment, CMDB', () => {
   });
 
   it('links installed software to the device once', async () => {
-    const input = { requestId: 'REQ-1', deviceId: 'LAPTOP-ALICE', packageId: 'visio', product: 'Microsoft Visio', version: '16' };
+    const input = {
+      requestId: 'REQ-1',
+      deviceId: 'LAPTOP-ALICE',
+      packageId: 'visio',
+      product: 'Microsoft Visio',
+      version: '16',
+    };
     await run(acts.recordSoftwareInstall, input);
     await run(acts.recordSoftwareInstall, input);
     const rels = db.select().from(t.cmdbRelationships).all();
     expect(rels).toHaveLength(1);
-    expect(rels[0]).toMatchObject({ sourceCiId: 'SW-LAPTOP-ALICE-visio', targetCiId: 'LAPTOP-ALICE', type: 'installed_on' });
+    expect(rels[0]).toMatchObject({
+      sourceCiId: 'SW-LAPTOP-ALICE-visio',
+      targetCiId: 'LAPTOP-ALICE',
+      type: 'installed_on',
+    });
   });
 });
 
 describe('notifications, tasks, audit, projection', () => {
   it('queues a notification once per key with absolute links', async () => {
-    const n = { key: 'REQ-1:fulfilled', recipient: 'alice', subject: 's', body: 'b', links: { survey: '/surveys/REQ-1', launch: 'https://x' } };
+    const n = {
+      key: 'REQ-1:fulfilled',
+      recipient: 'alice',
+      subject: 's',
+      body: 'b',
+      links: { survey: '/surveys/REQ-1', launch: 'https://x' },
+    };
     await run(acts.notify, n);
     await run(acts.notify, n);
     const rows = db.select().from(t.notifications).all();
@@ -149,7 +199,13 @@ describe('notifications, tasks, audit, projection', () => {
   });
 
   it('opens one task per key', async () => {
-    const task = { key: 'REQ-1:deployment', requestId: 'REQ-1', groupId: 'service-desk', title: 't', description: 'd' };
+    const task = {
+      key: 'REQ-1:deployment',
+      requestId: 'REQ-1',
+      groupId: 'service-desk',
+      title: 't',
+      description: 'd',
+    };
     const a = await run(acts.openManualTask, task);
     const b = await run(acts.openManualTask, task);
     expect(b.taskId).toBe(a.taskId);
@@ -160,7 +216,12 @@ describe('notifications, tasks, audit, projection', () => {
   it('chains audit entries by hash and appends a retried entry once', async () => {
     await run(acts.recordAudit, { key: 'k1', actor: 'reqflow', action: 'seat.reserved', requestId: 'REQ-1' });
     await run(acts.recordAudit, { key: 'k1', actor: 'reqflow', action: 'seat.reserved', requestId: 'REQ-1' });
-    await run(acts.recordAudit, { key: 'k2', actor: 'reqflow', action: 'software.installed', details: { ci: 'SW-1' } });
+    await run(acts.recordAudit, {
+      key: 'k2',
+      actor: 'reqflow',
+      action: 'software.installed',
+      details: { ci: 'SW-1' },
+    });
     const rows = db.select().from(t.auditLog).orderBy(t.auditLog.seq).all();
     expect(rows.map((r) => r.seq)).toEqual([1, 2]);
     expect(rows[0]?.prevHash).toBe(GENESIS_HASH);
@@ -186,7 +247,11 @@ describe('notifications, tasks, audit, projection', () => {
     };
     await run(acts.syncRequest, { snapshot: base, deviceId: 'LAPTOP-ALICE' });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'checking_entitlement', version: 2 } });
-    expect(db.select().from(t.requests).get()).toMatchObject({ status: 'fulfilling', version: 5, deviceId: 'LAPTOP-ALICE' });
+    expect(db.select().from(t.requests).get()).toMatchObject({
+      status: 'fulfilling',
+      version: 5,
+      deviceId: 'LAPTOP-ALICE',
+    });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilled', version: 6 } });
     expect(db.select().from(t.requests).get()?.status).toBe('fulfilled');
   });

@@ -53,10 +53,17 @@ afterAll(async () => {
 });
 
 const as = (user: string) => ({ authorization: `Bearer ${tokens[user]}` });
-const requestCount = () => db.select({ n: sql<number>`count(*)` }).from(t.requests).get()!.n;
+const requestCount = () =>
+  db
+    .select({ n: sql<number>`count(*)` })
+    .from(t.requests)
+    .get()!.n;
 const visio = { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE', justification: 'Architecture diagrams' };
 
-function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; json: () => unknown }, status: number) {
+function expectProblem(
+  res: { statusCode: number; headers: Record<string, unknown>; json: () => unknown },
+  status: number,
+) {
   expect(res.statusCode).toBe(status);
   expect(res.headers['content-type']).toContain('application/problem+json');
   const body = res.json() as { status: number; title: string; detail: string };
@@ -96,13 +103,24 @@ describe('authentication', () => {
   });
 
   it('refuses an unknown user at dev login', async () => {
-    expectProblem(await app.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: 'mallory' } }), 422);
+    expectProblem(
+      await app.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: 'mallory' } }),
+      422,
+    );
   });
 
   it('has no dev login outside dev mode', async () => {
-    const prod = await buildApp({ db, temporal, config: makeConfig(false), secret: 'another-secret-another-secret-xx' });
+    const prod = await buildApp({
+      db,
+      temporal,
+      config: makeConfig(false),
+      secret: 'another-secret-another-secret-xx',
+    });
     try {
-      expectProblem(await prod.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: 'alice' } }), 404);
+      expectProblem(
+        await prod.inject({ method: 'POST', url: '/api/dev/login', payload: { userId: 'alice' } }),
+        404,
+      );
     } finally {
       await prod.close();
     }
@@ -115,7 +133,14 @@ describe('catalog', () => {
       items: { id: string; type: string; entitled: boolean }[];
     }>();
     expect(items.map((i) => i.id)).toEqual(
-      expect.arrayContaining(['vpn-address', 'financial-reporting', 'second-monitor', 'visio', 'feedback', 'photoshop']),
+      expect.arrayContaining([
+        'vpn-address',
+        'financial-reporting',
+        'second-monitor',
+        'visio',
+        'feedback',
+        'photoshop',
+      ]),
     );
     expect(new Set(items.map((i) => i.type))).toEqual(
       new Set(['information', 'access', 'resource', 'standard_service', 'feedback']),
@@ -130,7 +155,12 @@ describe('catalog', () => {
 
 describe('POST /api/requests refuses bad input and changes nothing', () => {
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/api/requests', headers: { ...as('alice'), ...headers }, payload: payload as object });
+    app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: { ...as('alice'), ...headers },
+      payload: payload as object,
+    });
 
   it.each([
     ['an unknown field', { ...visio, colour: 'blue' }, 400],
@@ -218,17 +248,28 @@ describe('idempotent submission and visibility', () => {
   });
 
   it('shows a request to its requester and operators, and 404 to anyone else', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/requests', headers: as('alice'), payload: visio });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/requests',
+      headers: as('alice'),
+      payload: visio,
+    });
     const view = res.json<{ id: string; status: string; links: { temporalUi: string } }>();
     expect(view.links.temporalUi).toContain(`/workflows/${view.id}`);
-    expect((await app.inject({ url: `/api/requests/${view.id}`, headers: as('alice') })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/api/requests/${view.id}`, headers: as('alice') })).statusCode).toBe(
+      200,
+    );
     expect((await app.inject({ url: `/api/requests/${view.id}`, headers: as('olga') })).statusCode).toBe(200);
     expectProblem(await app.inject({ url: `/api/requests/${view.id}`, headers: as('carol') }), 404);
     expectProblem(await app.inject({ url: `/api/requests/REQ-DOESNOTEXIST`, headers: as('alice') }), 404);
 
-    const mine = (await app.inject({ url: '/api/requests', headers: as('alice') })).json<{ items: { id: string }[] }>();
+    const mine = (await app.inject({ url: '/api/requests', headers: as('alice') })).json<{
+      items: { id: string }[];
+    }>();
     expect(mine.items.map((i) => i.id)).toContain(view.id);
-    const carols = (await app.inject({ url: '/api/requests', headers: as('carol') })).json<{ items: unknown[] }>();
+    const carols = (await app.inject({ url: '/api/requests', headers: as('carol') })).json<{
+      items: unknown[];
+    }>();
     expect(carols.items).toHaveLength(0);
     const all = (await app.inject({ url: '/api/requests?type=standard_service', headers: as('olga') })).json<{
       items: { id: string }[];
@@ -256,9 +297,20 @@ describe('devices and the CMDB', () => {
     const aliceToken = ensureDeviceToken(db, config.dataDir, 'LAPTOP-ALICE');
     const bobToken = ensureDeviceToken(db, config.dataDir, 'LAPTOP-BOB');
     db.insert(t.deploymentJobs)
-      .values({ id: 'JOB-X-I1', requestId: 'REQ-X', deviceId: 'LAPTOP-ALICE', packageId: 'visio', action: 'install', attempt: 1, state: 'queued' })
+      .values({
+        id: 'JOB-X-I1',
+        requestId: 'REQ-X',
+        deviceId: 'LAPTOP-ALICE',
+        packageId: 'visio',
+        action: 'install',
+        attempt: 1,
+        state: 'queued',
+      })
       .run();
-    const bobs = await app.inject({ url: '/api/agent/jobs', headers: { authorization: `Bearer ${bobToken}` } });
+    const bobs = await app.inject({
+      url: '/api/agent/jobs',
+      headers: { authorization: `Bearer ${bobToken}` },
+    });
     expect(bobs.json()).toEqual({ jobs: [] });
     const report = await app.inject({
       method: 'POST',
@@ -267,17 +319,22 @@ describe('devices and the CMDB', () => {
       payload: { exitCode: 0, outcome: 'succeeded', output: '' },
     });
     expectProblem(report, 404);
-    const alices = await app.inject({ url: '/api/agent/jobs', headers: { authorization: `Bearer ${aliceToken}` } });
+    const alices = await app.inject({
+      url: '/api/agent/jobs',
+      headers: { authorization: `Bearer ${aliceToken}` },
+    });
     const jobs = alices.json<{ jobs: { id: string; package: { scripts: { install: string } } }[] }>().jobs;
     expect(jobs.map((j) => j.id)).toEqual(['JOB-X-I1']);
     expect(jobs[0]?.package.scripts.install).toContain('Microsoft Visio');
     expectProblem(await app.inject({ url: '/api/agent/jobs', headers: as('alice') }), 401);
   });
 
-  it("shows a device CI to its owner and operators only", async () => {
+  it('shows a device CI to its owner and operators only', async () => {
     const own = await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('alice') });
     expect(own.json()).toMatchObject({ id: 'LAPTOP-ALICE', class: 'computer', owner: 'alice' });
-    expect((await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('olga') })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('olga') })).statusCode,
+    ).toBe(200);
     expectProblem(await app.inject({ url: '/api/cmdb/devices/LAPTOP-ALICE', headers: as('bob') }), 404);
   });
 });

@@ -24,7 +24,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const final = (r: RequestView) => ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
+const final = (r: RequestView) =>
+  ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const jobsOf = (requestId: string) =>
   stack.db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.requestId, requestId)).all();
 
@@ -43,20 +44,37 @@ describe('standard service requests end to end', () => {
     expect(done.outcome?.launchUrl).toBeTruthy();
     expect(done.approvals[0]).toMatchObject({ kind: 'standard_change', decision: 'approve' });
     expect(done.steps.map((s) => s.name)).toEqual(
-      expect.arrayContaining(['check_entitlement', 'reserve_license_seat', 'record_change', 'deploy', 'update_cmdb']),
+      expect.arrayContaining([
+        'check_entitlement',
+        'reserve_license_seat',
+        'record_change',
+        'deploy',
+        'update_cmdb',
+      ]),
     );
 
     // The agent really ran the package's install script inside the device's install root.
     const root = join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root');
-    expect(readFileSync(join(root, 'Applications', 'Microsoft Visio', 'VERSION'), 'utf8').trim()).toMatch(/^\d+\./);
+    expect(readFileSync(join(root, 'Applications', 'Microsoft Visio', 'VERSION'), 'utf8').trim()).toMatch(
+      /^\d+\./,
+    );
 
     const cmdb = await stack.call('GET', '/api/cmdb/devices/LAPTOP-ALICE', { token: alice });
     expect(cmdb.status).toBe(200);
-    const device = cmdb.body as { installedSoftware: { name: string; requestId: string }[]; relationships: { type: string }[] };
-    expect(device.installedSoftware).toEqual([expect.objectContaining({ name: 'Microsoft Visio', requestId: submitted.id })]);
+    const device = cmdb.body as {
+      installedSoftware: { name: string; requestId: string }[];
+      relationships: { type: string }[];
+    };
+    expect(device.installedSoftware).toEqual([
+      expect.objectContaining({ name: 'Microsoft Visio', requestId: submitted.id }),
+    ]);
     expect(device.relationships).toEqual([expect.objectContaining({ type: 'installed_on' })]);
 
-    const seat = stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, submitted.id)).get();
+    const seat = stack.db
+      .select()
+      .from(t.licenseAssignments)
+      .where(eq(t.licenseAssignments.requestId, submitted.id))
+      .get();
     expect(seat?.state).toBe('assigned');
     const change = stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
     expect(change).toMatchObject({ model: 'standard', preAuthorized: true, state: 'closed_successful' });
@@ -70,7 +88,9 @@ describe('standard service requests end to end', () => {
     expect(note?.links.survey).toContain(`/surveys/${submitted.id}`);
 
     const history = await stack.temporal.workflow.getHandle(submitted.id).describe();
-    expect(history.typedSearchAttributes.get({ name: 'RequestStatus', type: 'KEYWORD' } as never)).toBe('fulfilled');
+    expect(history.typedSearchAttributes.get({ name: 'RequestStatus', type: 'KEYWORD' } as never)).toBe(
+      'fulfilled',
+    );
   });
 
   it('rejects a user whose role is not entitled, saying why', async () => {
@@ -120,7 +140,11 @@ describe('standard service requests end to end', () => {
     expect(done.status).toBe('failed');
     expect(done.outcome?.reason).toBe('deployment_failed');
     expect(done.outcome?.message).toContain('service desk');
-    const seat = stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, submitted.id)).get();
+    const seat = stack.db
+      .select()
+      .from(t.licenseAssignments)
+      .where(eq(t.licenseAssignments.requestId, submitted.id))
+      .get();
     expect(seat?.state).toBe('released');
     const change = stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
     expect(change?.state).toBe('closed_failed');
@@ -136,7 +160,10 @@ describe('standard service requests end to end', () => {
   it('gives one request and one workflow for the same Idempotency-Key', async () => {
     const headers = { 'idempotency-key': 'double-click-1' };
     const body = { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE', justification: 'again' };
-    const [a, b] = await Promise.all([stack.submit(alice, body, headers), stack.submit(alice, body, headers)]);
+    const [a, b] = await Promise.all([
+      stack.submit(alice, body, headers),
+      stack.submit(alice, body, headers),
+    ]);
     expect(b.id).toBe(a.id);
     const again = await stack.submit(alice, body, headers);
     expect(again.id).toBe(a.id);
@@ -153,7 +180,9 @@ describe('standard service requests end to end', () => {
   it('loses nothing when the worker dies mid-flow', async () => {
     await stack.stopAgent();
     const submitted = await stack.submit(alice, { catalogItemId: 'notes-tool', deviceId: 'LAPTOP-ALICE' });
-    await stack.waitForRequest(alice, submitted.id, (r) => r.steps.some((s) => s.name === 'deploy' && s.state === 'waiting'));
+    await stack.waitForRequest(alice, submitted.id, (r) =>
+      r.steps.some((s) => s.name === 'deploy' && s.state === 'waiting'),
+    );
     await stack.stopWorker('SIGKILL');
     // With the worker gone, the device connects and reports; the signal waits in Temporal.
     stack.startAgent('LAPTOP-ALICE');
@@ -162,6 +191,8 @@ describe('standard service requests end to end', () => {
     const done = await stack.waitForRequest(alice, submitted.id, final, 90_000);
     expect(done.status).toBe('fulfilled');
     expect(jobsOf(submitted.id)).toHaveLength(1);
-    expect(existsSync(join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root', 'tools', 'notes-tool', 'VERSION'))).toBe(true);
+    expect(
+      existsSync(join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root', 'tools', 'notes-tool', 'VERSION')),
+    ).toBe(true);
   });
 });

@@ -63,7 +63,12 @@ export class RequestTracker {
   }
 
   /** Opens a step and returns it so the caller can finish it. */
-  async startStep(name: string, detail?: string, state: StepState = 'running', attempt?: number): Promise<RequestStep> {
+  async startStep(
+    name: string,
+    detail?: string,
+    state: StepState = 'running',
+    attempt?: number,
+  ): Promise<RequestStep> {
     const step: RequestStep = { name, state, startedAt: nowIso() };
     if (detail !== undefined) step.detail = detail;
     if (attempt !== undefined) step.attempt = attempt;
@@ -80,7 +85,12 @@ export class RequestTracker {
   }
 
   /** Runs `fn` as a step: completed with `detail(result)` on success, failed with the error's message otherwise. */
-  async step<T>(name: string, fn: () => Promise<T>, detail?: (result: T) => string, attempt?: number): Promise<T> {
+  async step<T>(
+    name: string,
+    fn: () => Promise<T>,
+    detail?: (result: T) => string,
+    attempt?: number,
+  ): Promise<T> {
     const step = await this.startStep(name, undefined, 'running', attempt);
     try {
       const result = await fn();

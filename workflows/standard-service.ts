@@ -156,14 +156,19 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           requestId,
           catalogItemId: input.catalogItemId,
           model: item.changeModel,
-          authorizedBy: item.changeModel === 'standard' ? 'pre-authorized Standard Change' : (cabDecision?.approver ?? 'CAB'),
+          authorizedBy:
+            item.changeModel === 'standard'
+              ? 'pre-authorized Standard Change'
+              : (cabDecision?.approver ?? 'CAB'),
           summary: `Install ${item.itemName} on ${input.deviceId} for ${input.beneficiary} (${requestId})`,
         }),
-      (r) => `${item.changeModel === 'standard' ? 'Standard Change (pre-authorized, no CAB)' : 'Normal Change (CAB-approved)'} ${r.changeId}`,
+      (r) =>
+        `${item.changeModel === 'standard' ? 'Standard Change (pre-authorized, no CAB)' : 'Normal Change (CAB-approved)'} ${r.changeId}`,
     );
     compensations.push({
       name: 'close_change_failed',
-      run: () => acts.closeChange({ requestId, state: 'closed_failed', note: 'Deployment did not complete.' }),
+      run: () =>
+        acts.closeChange({ requestId, state: 'closed_failed', note: 'Deployment did not complete.' }),
     });
 
     await tracker.setStatus('fulfilling');
@@ -271,7 +276,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     return await CancellationScope.nonCancellable(async () => {
       admitted = true;
       await compensate('The request was cancelled.');
-      return tracker.finish('cancelled', { message: 'The request was cancelled; nothing remains installed or reserved.' });
+      return tracker.finish('cancelled', {
+        message: 'The request was cancelled; nothing remains installed or reserved.',
+      });
     });
   }
 
@@ -280,7 +287,8 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     try {
       await tracker.step(
         'reserve_license_seat',
-        () => acts.reserveLicenseSeat({ requestId, poolId, userId: input.beneficiary, deviceId: input.deviceId }),
+        () =>
+          acts.reserveLicenseSeat({ requestId, poolId, userId: input.beneficiary, deviceId: input.deviceId }),
         (s) => `Seat reserved (${s.inUse} of ${s.total} in use).`,
       );
       return true;
@@ -305,7 +313,12 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     while (Date.now() < deadline) {
       await sleep(Math.min(msToNumber(options.seatRetryInterval), deadline - Date.now()));
       try {
-        const seat = await acts.reserveLicenseSeat({ requestId, poolId, userId: input.beneficiary, deviceId: input.deviceId });
+        const seat = await acts.reserveLicenseSeat({
+          requestId,
+          poolId,
+          userId: input.beneficiary,
+          deviceId: input.deviceId,
+        });
         await acts.cancelManualTask({ taskId });
         await tracker.updateStep(waiting, {
           state: 'completed',
@@ -326,7 +339,11 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
 
   async function awaitCabDecision(): Promise<CabDecision> {
     await tracker.setStatus('awaiting_approval');
-    const step = await tracker.startStep('cab_approval', 'Normal Change: waiting for a CAB member to decide.', 'waiting');
+    const step = await tracker.startStep(
+      'cab_approval',
+      'Normal Change: waiting for a CAB member to decide.',
+      'waiting',
+    );
     admitted = true;
     await condition(() => cabDecision !== undefined);
     const decision = cabDecision!;

@@ -59,7 +59,13 @@ export function loadPrincipal(db: DB, userId: string): UserPrincipal | undefined
     .where(eq(t.groupMembers.userId, userId))
     .all()
     .map((g) => g.id);
-  return { id: user.id, name: user.name, roleId: user.roleId, groups, isOperator: groups.includes('operators') };
+  return {
+    id: user.id,
+    name: user.name,
+    roleId: user.roleId,
+    groups,
+    isOperator: groups.includes('operators'),
+  };
 }
 
 /**

@@ -4,7 +4,13 @@ import { STATUS_CODES } from 'node:http';
 import { HttpProblem } from '../errors.js';
 import { Problem } from '../schemas/common.js';
 
-function send(reply: FastifyReply, request: FastifyRequest, status: number, detail: string, extra: object = {}) {
+function send(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  status: number,
+  detail: string,
+  extra: object = {},
+) {
   const title = STATUS_CODES[status] ?? 'Error';
   return reply
     .code(status)

@@ -40,7 +40,12 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
         const candidates = tx
           .select()
           .from(t.deploymentJobs)
-          .where(and(eq(t.deploymentJobs.deviceId, deviceId), inArray(t.deploymentJobs.state, ['queued', 'running'])))
+          .where(
+            and(
+              eq(t.deploymentJobs.deviceId, deviceId),
+              inArray(t.deploymentJobs.state, ['queued', 'running']),
+            ),
+          )
           .orderBy(asc(t.deploymentJobs.queuedAt))
           .all();
         const claimed = [];
@@ -54,9 +59,18 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
             .set({ state: 'running', startedAt: new Date(now).toISOString() })
             .where(eq(t.deploymentJobs.id, job.id))
             .run();
-          claimed.push({ id: job.id, requestId: job.requestId, action: job.action, attempt: job.attempt, package: pkg });
+          claimed.push({
+            id: job.id,
+            requestId: job.requestId,
+            action: job.action,
+            attempt: job.attempt,
+            package: pkg,
+          });
         }
-        tx.update(t.devices).set({ lastSeenAt: new Date(now).toISOString() }).where(eq(t.devices.id, deviceId)).run();
+        tx.update(t.devices)
+          .set({ lastSeenAt: new Date(now).toISOString() })
+          .where(eq(t.devices.id, deviceId))
+          .run();
         return claimed;
       },
       { behavior: 'immediate' },
@@ -69,7 +83,8 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
       schema: {
         tags: ['agent'],
         summary: 'Long poll: deployment jobs for the calling device',
-        description: 'Answers as soon as a job is queued for this device, or after waitSeconds with an empty list.',
+        description:
+          'Answers as soon as a job is queued for this device, or after waitSeconds with an empty list.',
         security: [{ deviceToken: [] }],
         querystring: JobsQuery,
         response: { 200: Type.Object({ jobs: Type.Array(AgentJob) }), ...authProblems },
@@ -119,7 +134,9 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
         throw conflict(`Job ${job.id} was already reported as ${job.state}.`);
       }
       if (job.state === 'expired') {
-        throw conflict(`Job ${job.id} expired before this result arrived; the request no longer waits for it.`);
+        throw conflict(
+          `Job ${job.id} expired before this result arrived; the request no longer waits for it.`,
+        );
       }
       const finishedAt = body.finishedAt ?? new Date().toISOString();
       const outputTail = body.output.slice(-OUTPUT_TAIL);
@@ -138,7 +155,10 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
         await temporal.workflow.getHandle(job.requestId).signal(deploymentResultSignal, report);
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
-        request.log.warn({ jobId: job.id, requestId: job.requestId }, 'result for a request whose workflow is closed');
+        request.log.warn(
+          { jobId: job.id, requestId: job.requestId },
+          'result for a request whose workflow is closed',
+        );
       }
       db.update(t.deploymentJobs)
         .set({

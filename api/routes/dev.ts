@@ -13,9 +13,15 @@ const devRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => 
       schema: {
         tags: ['dev'],
         summary: 'Dev mode only: a token for a seeded user',
-        body: Type.Object({ userId: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { userId: Type.String({ minLength: 1, maxLength: 100 }) },
+          { additionalProperties: false },
+        ),
         response: {
-          200: Type.Object({ token: Type.String(), user: Type.Object({ id: Type.String(), name: Type.String() }) }),
+          200: Type.Object({
+            token: Type.String(),
+            user: Type.Object({ id: Type.String(), name: Type.String() }),
+          }),
           400: problemRef,
           422: problemRef,
         },

@@ -6,7 +6,10 @@ import type { DB } from '../../db/client.js';
 import { unavailable } from '../errors.js';
 import { problemRef } from '../schemas/common.js';
 
-const healthRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = async (app, { db, temporal }) => {
+const healthRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = async (
+  app,
+  { db, temporal },
+) => {
   app.get(
     '/health',
     {
@@ -26,7 +29,11 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = as
         tags: ['health'],
         summary: 'Readiness: the database and Temporal answer',
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), database: Type.String(), temporal: Type.String() }),
+          200: Type.Object({
+            status: Type.Literal('ready'),
+            database: Type.String(),
+            temporal: Type.String(),
+          }),
           503: problemRef,
         },
       },
@@ -39,9 +46,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = as
       }
       try {
         // Bounded, so a load balancer's probe is answered even when Temporal hangs.
-        await temporal.withDeadline(Date.now() + 2000, () =>
-          temporal.workflowService.getSystemInfo({}),
-        );
+        await temporal.withDeadline(Date.now() + 2000, () => temporal.workflowService.getSystemInfo({}));
       } catch (err) {
         throw unavailable(`Temporal not reachable: ${String(err)}`);
       }

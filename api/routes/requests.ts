@@ -5,7 +5,13 @@ import * as t from '../../db/schema.js';
 import { notFound } from '../errors.js';
 import { canSee, toView } from '../request-access.js';
 import { authProblems, problemRef } from '../schemas/common.js';
-import { CreateRequestBody, CreateRequestHeaders, ListRequestsQuery, RequestId, RequestView } from '../schemas/requests.js';
+import {
+  CreateRequestBody,
+  CreateRequestHeaders,
+  ListRequestsQuery,
+  RequestId,
+  RequestView,
+} from '../schemas/requests.js';
 import { submitRequest, type SubmitDeps } from '../submit-request.js';
 
 const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) => {
@@ -24,11 +30,23 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
         security: [{ bearerAuth: [] }],
         headers: CreateRequestHeaders,
         body: CreateRequestBody,
-        response: { 202: RequestView, ...authProblems, 403: problemRef, 422: problemRef, 501: problemRef, 503: problemRef },
+        response: {
+          202: RequestView,
+          ...authProblems,
+          403: problemRef,
+          422: problemRef,
+          501: problemRef,
+          503: problemRef,
+        },
       },
     },
     async (request, reply) => {
-      const { row } = await submitRequest(deps, request.principal, request.body, request.headers['idempotency-key']);
+      const { row } = await submitRequest(
+        deps,
+        request.principal,
+        request.body,
+        request.headers['idempotency-key'],
+      );
       const view = toView(config, row);
       return reply.code(202).header('location', view.links.self).send(view);
     },
@@ -51,7 +69,9 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       const filters: (SQL | undefined)[] = [
         status ? eq(t.requests.status, status) : undefined,
         type ? eq(t.requests.type, type) : undefined,
-        user.isOperator ? undefined : or(eq(t.requests.requesterId, user.id), eq(t.requests.beneficiaryId, user.id)),
+        user.isOperator
+          ? undefined
+          : or(eq(t.requests.requesterId, user.id), eq(t.requests.beneficiaryId, user.id)),
       ];
       const rows = db
         .select()
@@ -78,7 +98,8 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
     async (request) => {
       const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, request.principal, row)) throw notFound(`Request ${request.params.id} not found.`);
+      if (!row || !canSee(db, request.principal, row))
+        throw notFound(`Request ${request.params.id} not found.`);
       return toView(config, row);
     },
   );

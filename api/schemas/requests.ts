@@ -1,7 +1,10 @@
 import { Type, type Static } from 'typebox';
 import { REQUEST_STATUSES, REQUEST_TYPES, STEP_STATES } from '../../domain/status.js';
 
-export const RequestId = Type.String({ pattern: '^REQ-[0-9A-Z]{4,40}$', description: 'Request id, also the workflow id' });
+export const RequestId = Type.String({
+  pattern: '^REQ-[0-9A-Z]{4,40}$',
+  description: 'Request id, also the workflow id',
+});
 
 export const CreateRequestBody = Type.Object(
   {
@@ -19,7 +22,12 @@ export type CreateRequestBody = Static<typeof CreateRequestBody>;
 
 export const CreateRequestHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$', description: 'Retries with the same key return the same request' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7E]+$',
+      description: 'Retries with the same key return the same request',
+    }),
   ),
 });
 

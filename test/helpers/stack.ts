@@ -59,9 +59,18 @@ export interface TestStack {
   startAgent(deviceId?: string): void;
   stopAgent(): Promise<void>;
   login(userId: string): Promise<string>;
-  call(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: unknown; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: unknown; headers: Headers }>;
   submit(token: string, body: unknown, headers?: Record<string, string>): Promise<RequestView>;
-  waitForRequest(token: string, id: string, ok: (r: RequestView) => boolean, timeoutMs?: number): Promise<RequestView>;
+  waitForRequest(
+    token: string,
+    id: string,
+    ok: (r: RequestView) => boolean,
+    timeoutMs?: number,
+  ): Promise<RequestView>;
   stop(): Promise<void>;
 }
 
@@ -70,7 +79,10 @@ export interface TestStack {
  * separate processes (exactly as `npm start` runs them) on a temporary DATA_DIR, a
  * free port and a task queue of their own on the shared test Temporal server.
  */
-export async function startStack(temporalAddress: string, extraEnv: Record<string, string> = {}): Promise<TestStack> {
+export async function startStack(
+  temporalAddress: string,
+  extraEnv: Record<string, string> = {},
+): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-e2e-'));
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
@@ -140,7 +152,11 @@ export async function startStack(temporalAddress: string, extraEnv: Record<strin
       ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined, headers: res.headers };
+    return {
+      status: res.status,
+      body: text ? (JSON.parse(text) as unknown) : undefined,
+      headers: res.headers,
+    };
   };
 
   const stack: TestStack = {
@@ -151,7 +167,8 @@ export async function startStack(temporalAddress: string, extraEnv: Record<strin
     output,
     startWorker: () => start('worker', 'worker.ts'),
     stopWorker: (signal) => stopProc('worker', signal),
-    startAgent: (deviceId = 'LAPTOP-ALICE') => start(`agent:${deviceId}`, 'agent/main.ts', ['--device', deviceId, '--api', apiUrl]),
+    startAgent: (deviceId = 'LAPTOP-ALICE') =>
+      start(`agent:${deviceId}`, 'agent/main.ts', ['--device', deviceId, '--api', apiUrl]),
     stopAgent: async () => {
       for (const name of [...procs.keys()].filter((n) => n.startsWith('agent:'))) await stopProc(name);
     },
