@@ -87,6 +87,13 @@ describe('standard service requests end to end', () => {
     expect(note?.links.launch).toBeTruthy();
     expect(note?.links.survey).toContain(`/surveys/${submitted.id}`);
 
+    const audit = stack.db.select().from(t.auditLog).where(eq(t.auditLog.requestId, submitted.id)).all();
+    expect(audit.map((a) => a.action)).toEqual(['request.approved', 'software.installed']);
+    expect(audit[1]?.details).toMatchObject({
+      approval: { kind: 'standard_change' },
+      ciId: 'SW-LAPTOP-ALICE-visio',
+    });
+
     const history = await stack.temporal.workflow.getHandle(submitted.id).describe();
     expect(history.typedSearchAttributes.get({ name: 'RequestStatus', type: 'KEYWORD' } as never)).toBe(
       'fulfilled',

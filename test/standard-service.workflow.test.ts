@@ -240,13 +240,21 @@ describe('standardServiceRequest', () => {
     expect(names).toEqual([
       'checkEntitlement',
       'reserveLicenseSeat',
+      'recordAudit',
       'recordChange',
       'queueDeployment',
       'recordSoftwareInstall',
       'assignLicenseSeat',
       'closeChange',
+      'recordAudit',
       'notify',
     ]);
+    const audits = calls
+      .filter((c) => c.name === 'recordAudit')
+      .map((c) => c.input as { action: string; details: object });
+    expect(audits.map((a) => a.action)).toEqual(['request.approved', 'software.installed']);
+    // The grant names the approval that allowed it.
+    expect(audits[1]?.details).toMatchObject({ approval: { kind: 'standard_change', decision: 'approve' } });
     expect(calls.find((c) => c.name === 'closeChange')?.input).toMatchObject({ state: 'closed_successful' });
     expect(calls.find((c) => c.name === 'notify')?.input).toMatchObject({
       subject: 'Microsoft Visio installed successfully',
@@ -270,7 +278,7 @@ describe('standardServiceRequest', () => {
     expect(admission.status).toBe('rejected');
     expect(result.status).toBe('rejected');
     expect(result.outcome?.reason).toContain('not entitled');
-    expect(names).toEqual(['checkEntitlement', 'notify']);
+    expect(names).toEqual(['checkEntitlement', 'notify', 'recordAudit']);
   });
 
   it('waits for a license seat when the pool is empty, and goes on when one frees up', async () => {

@@ -81,6 +81,17 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     compensations.length = 0;
   };
 
+  // The audit trail links every grant (software, license seat) to the decision that allowed it.
+  const audit = (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
+    acts.recordAudit({
+      key: `${requestId}:${action}`,
+      actor,
+      action,
+      requestId,
+      subject: input.deviceId,
+      details,
+    });
+
   try {
     await tracker.setStatus('checking_entitlement');
     let item: Entitlement;
@@ -101,6 +112,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         body: reason,
         links: { request: `/api/requests/${requestId}` },
       });
+      await audit('request.rejected', { catalogItemId: input.catalogItemId, reason });
       admitted = true;
       return await tracker.finish('rejected', { message: `Request rejected: ${reason}`, reason });
     }
@@ -132,6 +144,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     } else {
       const decision = await awaitCabDecision();
       if (decision.decision === 'deny') {
+        await audit('request.denied', { catalogItemId: input.catalogItemId, decision }, decision.approver);
         await compensate('The CAB denied the Normal Change.');
         await acts.notify({
           key: `${requestId}:denied`,
@@ -146,6 +159,8 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         });
       }
     }
+    const approval = tracker.snapshot.approvals.at(-1)!;
+    await audit('request.approved', { catalogItemId: input.catalogItemId, approval }, approval.approver);
     await tracker.setStatus('approved');
     admitted = true;
 
@@ -187,6 +202,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           }),
         (r) => `Task ${r.taskId} opened for ${item.fulfillmentGroupId}.`,
       );
+      await audit('request.failed', { reason: deployed.reason, taskId, changeId });
       await acts.notify({
         key: `${requestId}:failed`,
         requestId,
@@ -229,6 +245,16 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       () => `${changeId} closed successful.`,
     );
     compensations.length = 0;
+    await audit('software.installed', {
+      catalogItemId: input.catalogItemId,
+      packageId: item.packageId,
+      version: deployed.version,
+      ciId,
+      changeId,
+      licensePoolId: item.licensePoolId,
+      beneficiary: input.beneficiary,
+      approval,
+    });
     const launchUrl = item.launchUrl ?? undefined;
     const surveyUrl = `/surveys/${requestId}`;
     await tracker.step(
