@@ -16,7 +16,12 @@ async function run(): Promise<void> {
     logger: {
       level: process.env.LOG_LEVEL ?? 'info',
       ...(process.stdout.isTTY || process.env.LOG_PRETTY === '1'
-        ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss' } } }
+        ? {
+            transport: {
+              target: 'pino-pretty',
+              options: { translateTime: 'HH:MM:ss', singleLine: true, ignore: 'pid,hostname' },
+            },
+          }
         : {}),
     },
   });

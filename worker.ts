@@ -1,4 +1,4 @@
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
@@ -21,7 +21,11 @@ async function run(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      workflowsPath: workflowsPath(),
+      // Bundled here rather than by Worker.create so webpack's build report stays out of the log.
+      workflowBundle: await bundleWorkflowCode({
+        workflowsPath: workflowsPath(),
+        logger: new DefaultLogger('WARN'),
+      }),
       activities: createActivities({ db, packagesDirs: config.packagesDirs, publicUrl: config.publicUrl }),
       // Give in-flight activities (SQLite writes) time to finish on Ctrl-C; anything
       // cut off is retried by Temporal when a worker comes back.
