@@ -1,10 +1,16 @@
 import { msToNumber } from '@temporalio/common/lib/time.js';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StandardServiceOptions } from '../domain/request.js';
 import { DEFAULT_TASK_QUEUE } from '../domain/temporal.js';
 
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+/** The checkout: the nearest folder up with a package.json (sources run from it, a build from dist/). */
+export const repoRoot = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 export interface Config {
   dataDir: string;
