@@ -1,0 +1,216 @@
+/**
+ * Runs the Temporal CLI's dev server (`temporal server start-dev`) as a child process: the
+ * embedded Temporal of `npm start` (with a SQLite file) and of the test run (in memory).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { Connection } from '@temporalio/client';
+// Default import: the package is CommonJS, and Node's ESM loader cannot see its named exports.
+import proto from '@temporalio/proto';
+
+export interface DevServerOptions {
+  cliPath: string;
+  /** gRPC frontend port; 0 or undefined picks a free one. */
+  port?: number;
+  /** Web UI port; 0 or undefined picks a free one, null runs headless. */
+  uiPort?: number | null;
+  /** SQLite file for durable state; undefined keeps everything in memory. */
+  dbFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  stop(): Promise<void>;
+  process: ChildProcess;
+}
+
+const HOST = '127.0.0.1';
+const NAMESPACE = 'default';
+/** DESIGN.md §6; registered at start so that workflows can upsert them from their first task. */
+export const DEV_SERVER_SEARCH_ATTRIBUTES = [
+  'RequestType',
+  'RequestStatus',
+  'CatalogItem',
+  'Requester',
+] as const;
+
+/** Cold start with a large SQLite file takes a few seconds; a minute means it is stuck. */
+const READY_TIMEOUT_MS = 60_000;
+const READY_POLL_MS = 250;
+const STOP_GRACE_MS = 10_000;
+const STDERR_TAIL_LINES = 30;
+
+/** Bind-and-release: racy in theory, but the OS does not hand the same ephemeral port out again at once. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startDevArgs(port: number, uiPort: number | null, dbFile: string | undefined): string[] {
+  const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port)];
+  args.push(...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]));
+  if (dbFile !== undefined) {
+    // Without WAL and relaxed syncs the server's single SQLite connection manages a few workflows a second.
+    args.push(
+      '--db-filename',
+      dbFile,
+      '--sqlite-pragma',
+      'journal_mode=WAL',
+      '--sqlite-pragma',
+      'synchronous=NORMAL',
+    );
+  }
+  args.push('--log-level', 'warn');
+  for (const name of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
+  args.push('--namespace', NAMESPACE);
+  return args;
+}
+
+/**
+ * The server itself exits at once on a taken port, but a probe could reach whoever holds the
+ * port and take that for our server: so refuse up front, with a message that names the port.
+ */
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `Port ${HOST}:${port} is already in use (another Temporal dev server?); stop it or pick another port.`
+            : `Cannot bind ${HOST}:${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, HOST, () => server.close(() => resolve()));
+  });
+}
+
+/** Ready means: the frontend answers and our search attributes are registered on the namespace. */
+async function probe(connection: Connection): Promise<void> {
+  await connection.withDeadline(Date.now() + 2_000, async () => {
+    await connection.workflowService.getSystemInfo({});
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({
+      namespace: NAMESPACE,
+    });
+    const missing = DEV_SERVER_SEARCH_ATTRIBUTES.filter(
+      (name) =>
+        customAttributes?.[name] !== proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    );
+    if (missing.length > 0) throw new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+  });
+}
+
+/** Polls until `probe` passes; fails as soon as the child is gone (`exitReason` says why). */
+async function waitUntilReady(
+  address: string,
+  exited: Promise<void>,
+  exitReason: () => string | undefined,
+): Promise<void> {
+  const connection = Connection.lazy({
+    address,
+    // grpc-js backs off up to minutes between reconnects by default; the server is seconds away.
+    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
+  });
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  try {
+    for (;;) {
+      const gone = exitReason();
+      if (gone) throw new Error(gone);
+      try {
+        // A probe retries inside its 2 s deadline; a server that dies meanwhile should not wait it out.
+        await Promise.race([probe(connection), exited]);
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new Error(`did not answer within ${READY_TIMEOUT_MS / 1000} s: ${String(err)}`);
+        }
+        await new Promise((r) => setTimeout(r, READY_POLL_MS));
+        continue;
+      }
+      // Gone by now: whoever answered on that port was not our server.
+      const goneMeanwhile = exitReason();
+      if (goneMeanwhile) throw new Error(goneMeanwhile);
+      return;
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const log = opts.log ?? (() => undefined);
+  const port = opts.port || (await freePort());
+  const uiPort = opts.uiPort === null ? null : opts.uiPort || (await freePort());
+  const address = `${HOST}:${port}`;
+  await assertPortFree(port);
+  if (uiPort !== null) await assertPortFree(uiPort);
+
+  const child = spawn(opts.cliPath, startDevArgs(port, uiPort, opts.dbFile), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // If this process exits without stop() (a crash, process.exit), do not leave the server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+
+  let stopping = false;
+  const stderrTail: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    stderrTail.push(line);
+    if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+    // Shutdown always logs a burst of dial errors from its own internal workers: not news.
+    if (!stopping) log(`temporal: ${line}`);
+  });
+  // stdout carries only the banner; drained so the pipe never fills.
+  child.stdout.resume();
+
+  let spawnError: Error | undefined;
+  // 'close', not 'exit': by then the stderr tail is complete for the error message. A binary
+  // that cannot be spawned emits 'error' and maybe nothing else.
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', (err) => {
+      spawnError = err;
+      resolve();
+    });
+  });
+
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+    process.off('exit', killOnExit);
+  };
+
+  const exitReason = () => {
+    if (spawnError) return spawnError.message;
+    if (child.exitCode === null && child.signalCode === null) return undefined;
+    return `exited with ${child.exitCode ?? child.signalCode} before it was ready`;
+  };
+  try {
+    await waitUntilReady(address, exited, exitReason);
+  } catch (err) {
+    await stop();
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `Temporal dev server (${opts.cliPath}) at ${address} ${reason}\n--- server stderr (tail) ---\n${stderrTail.join('\n')}`,
+    );
+  }
+
+  const uiUrl = uiPort === null ? undefined : `http://${HOST}:${uiPort}`;
+  log(`Temporal dev server ready at ${address}${uiUrl ? `, Web UI ${uiUrl}` : ''}`);
+  return { address, ...(uiUrl ? { uiUrl } : {}), stop, process: child };
+}
