@@ -43,22 +43,3 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
     searchAttributes[key.name] = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }
-
-/** Waits until the Temporal frontend answers, or throws after `timeoutMs`. */
-export async function waitForTemporal(config: Config, timeoutMs: number): Promise<Client> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const client = await connectClient(config);
-      await client.connection.workflowService.describeNamespace({ namespace: config.temporal.namespace });
-      return client;
-    } catch (err) {
-      lastError = err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  throw new Error(
-    `Temporal at ${config.temporal.address} did not answer within ${timeoutMs} ms: ${String(lastError)}`,
-  );
-}

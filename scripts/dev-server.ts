@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { Connection } from '@temporalio/client';
 // Default import: the package is CommonJS, and Node's ESM loader cannot see its named exports.
 import proto from '@temporalio/proto';
+import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -31,12 +32,7 @@ export interface DevServer {
 const HOST = '127.0.0.1';
 const NAMESPACE = 'default';
 /** DESIGN.md §6; registered at start so that workflows can upsert them from their first task. */
-export const DEV_SERVER_SEARCH_ATTRIBUTES = [
-  'RequestType',
-  'RequestStatus',
-  'CatalogItem',
-  'Requester',
-] as const;
+export const DEV_SERVER_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
 /** Cold start with a large SQLite file takes a few seconds; a minute means it is stuck. */
 const READY_TIMEOUT_MS = 60_000;

@@ -120,7 +120,10 @@ describe('standard service requests end to end', () => {
     const task = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, second.id)).get();
     expect(task).toMatchObject({ groupId: 'service-desk', state: 'open' });
     await stack.temporal.workflow.getHandle(second.id).cancel();
-    expect((await stack.waitForRequest(bob, second.id, final)).status).toBe('cancelled');
+    const cancelled = await stack.waitForRequest(bob, second.id, final);
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.steps.find((s) => s.name === 'wait_for_license_seat')?.state).toBe('failed');
+    expect(stack.db.select().from(t.tasks).where(eq(t.tasks.id, task!.id)).get()?.state).toBe('cancelled');
   });
 
   it('retries a script that fails twice and records three attempts', async () => {

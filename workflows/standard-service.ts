@@ -333,6 +333,18 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       `No free seat in pool ${poolId}. Waiting up to ${options.seatWaitTimeout} for one, checking every ${options.seatRetryInterval}; service-desk task ${taskId} asks for more seats.`,
       'waiting',
     );
+    // If the request ends while waiting (cancelled), the service desk no longer needs to act.
+    const withdrawTask = {
+      name: 'cancel_license_task',
+      run: async () => {
+        await acts.cancelManualTask({ taskId });
+        await tracker.updateStep(waiting, {
+          state: 'failed',
+          detail: `Stopped waiting; task ${taskId} cancelled.`,
+        });
+      },
+    };
+    compensations.push(withdrawTask);
     await tracker.setStatus('awaiting_task');
     admitted = true;
     const deadline = Date.now() + msToNumber(options.seatWaitTimeout);
@@ -345,6 +357,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           userId: input.beneficiary,
           deviceId: input.deviceId,
         });
+        compensations.splice(compensations.indexOf(withdrawTask), 1);
         await acts.cancelManualTask({ taskId });
         await tracker.updateStep(waiting, {
           state: 'completed',
@@ -356,6 +369,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         if (failureType(err) !== 'LicensePoolEmpty') throw err;
       }
     }
+    compensations.splice(compensations.indexOf(withdrawTask), 1);
     await tracker.updateStep(waiting, {
       state: 'failed',
       detail: `No seat became free within ${options.seatWaitTimeout}; task ${taskId} stays open for the service desk.`,

@@ -2,7 +2,6 @@ import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +11,7 @@ import { seed } from '../../db/seed.js';
 import type { RequestView } from '../../api/schemas/requests.js';
 import { repoRoot } from '../../runtime/config.js';
 import { ensureDeviceToken } from '../../runtime/secrets.js';
+import { freePort } from '../../scripts/dev-server.js';
 
 /** Test-only catalog items whose packages live in test/fixtures/packages. */
 const fixtureItems: (typeof t.catalogItems.$inferInsert)[] = [
@@ -29,17 +29,6 @@ const fixtureItems: (typeof t.catalogItems.$inferInsert)[] = [
   fulfillmentGroupId: 'service-desk',
   formFields: [{ name: 'deviceId', label: 'Device', type: 'device' as const, required: true }],
 }));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Proc {
   name: string;
