@@ -73,7 +73,10 @@ export class RequestTracker {
     if (detail !== undefined) step.detail = detail;
     if (attempt !== undefined) step.attempt = attempt;
     this.snapshot.steps.push(step);
-    await this.publish();
+    // A running step is published when it ends (with its start time): activities take
+    // milliseconds, and publishing both edges would double the history for nothing.
+    // Waits (device, CAB, seat) are published at once so a person sees what is awaited.
+    if (state !== 'running') await this.publish();
     return step;
   }
 
