@@ -16,6 +16,15 @@ export interface Seat {
   total: number;
 }
 
+/** The seat a request holds (reserved or assigned) in a pool. */
+function heldSeat(input: { requestId: string; poolId: string }) {
+  return and(
+    eq(t.licenseAssignments.poolId, input.poolId),
+    eq(t.licenseAssignments.requestId, input.requestId),
+    inArray(t.licenseAssignments.state, ['reserved', 'assigned']),
+  );
+}
+
 export function createLicenseActivities(deps: ActivityDeps) {
   const { db } = deps;
   const now = clock(deps);
@@ -99,13 +108,7 @@ export function createLicenseActivities(deps: ActivityDeps) {
       const res = db
         .update(t.licenseAssignments)
         .set({ state: 'assigned', assignedAt: now() })
-        .where(
-          and(
-            eq(t.licenseAssignments.poolId, input.poolId),
-            eq(t.licenseAssignments.requestId, input.requestId),
-            inArray(t.licenseAssignments.state, ['reserved', 'assigned']),
-          ),
-        )
+        .where(heldSeat(input))
         .run();
       if (res.changes === 0) {
         throw ApplicationFailure.create({
@@ -120,13 +123,7 @@ export function createLicenseActivities(deps: ActivityDeps) {
     async releaseLicenseSeat(input: { requestId: string; poolId: string }): Promise<void> {
       db.update(t.licenseAssignments)
         .set({ state: 'released', releasedAt: now() })
-        .where(
-          and(
-            eq(t.licenseAssignments.poolId, input.poolId),
-            eq(t.licenseAssignments.requestId, input.requestId),
-            inArray(t.licenseAssignments.state, ['reserved', 'assigned']),
-          ),
-        )
+        .where(heldSeat(input))
         .run();
     },
   };
