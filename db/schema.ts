@@ -10,6 +10,7 @@ import {
   SEAT_STATES,
   TASK_STATES,
 } from '../domain/status.js';
+import type { ApprovalPolicy } from '../domain/approval.js';
 import type { Approval, RequestOutcome, RequestStep } from '../domain/request.js';
 
 // Timestamps are ISO-8601 UTC strings: they sort as text, read well in the
@@ -64,6 +65,75 @@ export const devices = sqliteTable('devices', {
   lastSeenAt: text('last_seen_at'),
 });
 
+export const securityGroups = sqliteTable('security_groups', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  description: text().notNull(),
+});
+
+/** Who is in a security group, and which request (and so which approval) put them there. */
+export const securityGroupMembers = sqliteTable(
+  'security_group_members',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => securityGroups.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    requestId: text('request_id'),
+    /** Audit sequence number of the approval that allowed the grant. */
+    approvalAuditSeq: integer('approval_audit_seq'),
+    addedAt: text('added_at').notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+);
+
+/** An approver who is away names a delegate who may decide in their place. */
+export const delegations = sqliteTable('delegations', {
+  userId: text('user_id')
+    .primaryKey()
+    .references(() => users.id),
+  delegateId: text('delegate_id')
+    .notNull()
+    .references(() => users.id),
+  until: text(),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+/**
+ * Pending and decided approvals, projected by the approval building block so the
+ * API can list "my approvals" and refuse a non-approver before touching the workflow.
+ */
+export const approvalTasks = sqliteTable(
+  'approval_tasks',
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    requestId: text('request_id').notNull(),
+    level: integer().notNull(),
+    approverId: text('approver_id')
+      .notNull()
+      .references(() => users.id),
+    state: text({ enum: ['pending', 'approved', 'denied', 'superseded', 'expired', 'cancelled'] }).notNull(),
+    /** Set when someone else (a delegate) decided for this approver. */
+    decidedBy: text('decided_by'),
+    comment: text(),
+    createdAt: text('created_at').notNull().default(now),
+    decidedAt: text('decided_at'),
+  },
+  (t) => [
+    uniqueIndex('approval_tasks_unique_idx').on(t.requestId, t.level, t.approverId),
+    index('approval_tasks_approver_idx').on(t.approverId, t.state),
+  ],
+);
+
+/** Approve/deny links are single use: the token id is recorded when it is spent. */
+export const usedApprovalTokens = sqliteTable('used_approval_tokens', {
+  tokenId: text('token_id').primaryKey(),
+  requestId: text('request_id').notNull(),
+  usedAt: text('used_at').notNull().default(now),
+});
+
 export const licensePools = sqliteTable('license_pools', {
   id: text().primaryKey(),
   product: text().notNull(),
@@ -90,7 +160,10 @@ export const catalogItems = sqliteTable('catalog_items', {
   licensePoolId: text('license_pool_id').references(() => licensePools.id),
   /** Roles entitled to the item; null means everyone. */
   allowedRoles: text('allowed_roles', { mode: 'json' }).$type<string[] | null>(),
+  // A plain column (no foreign key) so adding security groups needed no table rebuild.
   securityGroup: text('security_group'),
+  /** Who approves, level by level; null: no approval (beyond the change model). */
+  approvalPolicy: text('approval_policy', { mode: 'json' }).$type<ApprovalPolicy | null>(),
   serviceOwnerId: text('service_owner_id').references(() => users.id),
   fulfillmentGroupId: text('fulfillment_group_id').references(() => groups.id),
   launchUrl: text('launch_url'),
@@ -237,9 +310,11 @@ export const notifications = sqliteTable('notifications', {
   subject: text().notNull(),
   body: text().notNull(),
   links: text({ mode: 'json' }).$type<Record<string, string>>().notNull().default({}),
-  status: text({ enum: ['pending', 'sent'] })
+  status: text({ enum: ['pending', 'sent', 'failed'] })
     .notNull()
     .default('pending'),
+  attempts: integer().notNull().default(0),
+  lastError: text('last_error'),
   createdAt: text('created_at').notNull().default(now),
   sentAt: text('sent_at'),
 });

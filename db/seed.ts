@@ -48,6 +48,14 @@ const licensePools = [
   { id: 'photoshop', product: 'Adobe Photoshop', totalSeats: 2 },
 ];
 
+const securityGroups = [
+  {
+    id: 'FIN-REPORTING-READERS',
+    name: 'Financial Reporting System readers',
+    description: 'Read access to the Financial Reporting System.',
+  },
+];
+
 const deviceField: t.FormField = { name: 'deviceId', label: 'Device', type: 'device', required: true };
 
 const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
@@ -67,6 +75,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     sensitivity: 'sensitive',
     securityGroup: 'FIN-REPORTING-READERS',
     serviceOwnerId: 'erin',
+    approvalPolicy: [{ kind: 'manager' }],
     fulfillmentGroupId: 'service-desk',
   },
   {
@@ -74,6 +83,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     name: 'Second monitor',
     type: 'resource',
     description: 'A 27" monitor delivered to your desk and recorded as your asset.',
+    approvalPolicy: [{ kind: 'manager' }],
     fulfillmentGroupId: 'procurement',
   },
   {
@@ -96,6 +106,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     type: 'standard_service',
     description: 'Image editing software. Not pre-approved: a Normal Change decided by the CAB.',
     changeModel: 'normal',
+    approvalPolicy: [{ kind: 'group', groupId: 'cab', quorum: 'any' }],
     packageId: 'photoshop',
     licensePoolId: 'photoshop',
     allowedRoles: ['designer', 'engineer'],
@@ -125,6 +136,7 @@ export function seed(db: DB): void {
     tx.insert(t.groupMembers).values(groupMembers).onConflictDoNothing().run();
     tx.insert(t.devices).values(devices).onConflictDoNothing().run();
     tx.insert(t.licensePools).values(licensePools).onConflictDoNothing().run();
+    tx.insert(t.securityGroups).values(securityGroups).onConflictDoNothing().run();
     tx.insert(t.catalogItems).values(catalogItems).onConflictDoNothing().run();
     // Every device is a configuration item too, so software can be related to it.
     tx.insert(t.cmdbCis)
