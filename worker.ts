@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
 import { openDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
+import { resolveSecret } from './runtime/secrets.js';
 import { connectWorker } from './runtime/temporal.js';
 
 // tsx runs the .ts sources; `npm run build` emits .js beside them in dist/.
@@ -26,7 +27,14 @@ async function run(): Promise<void> {
         workflowsPath: workflowsPath(),
         logger: new DefaultLogger('WARN'),
       }),
-      activities: createActivities({ db, packagesDirs: config.packagesDirs, publicUrl: config.publicUrl }),
+      activities: createActivities({
+        db,
+        packagesDirs: config.packagesDirs,
+        publicUrl: config.publicUrl,
+        // The API verifies approve/deny links with the same secret it signs user tokens with.
+        linkSecret: resolveSecret(config),
+        linkTtlMs: config.approvalLinkTtlMs,
+      }),
       // Give in-flight activities (SQLite writes) time to finish on Ctrl-C; anything
       // cut off is retried by Temporal when a worker comes back.
       shutdownGraceTime: '10s',

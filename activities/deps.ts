@@ -7,6 +7,10 @@ export interface ActivityDeps {
   packagesDirs: readonly string[];
   /** Base URL for links in notifications. */
   publicUrl: string;
+  /** Signs approve/deny links (see runtime/approval-links.ts). */
+  linkSecret: string;
+  /** How long an approve/deny link stays valid. */
+  linkTtlMs: number;
   /** Clock, injectable so tests get stable timestamps. */
   now?: () => Date;
 }

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import type { ApprovalPolicy } from '../domain/approval.js';
 import type { ChangeModel } from '../domain/status.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -18,6 +19,8 @@ export interface Entitlement {
   licensePoolId: string | null;
   launchUrl: string | null;
   fulfillmentGroupId: string;
+  /** Who authorizes a Normal Change; empty for a pre-authorized Standard Change. */
+  approvalPolicy: ApprovalPolicy;
   /** Why the beneficiary is entitled, for steps[] and the audit trail. */
   basis: string;
 }
@@ -61,6 +64,10 @@ export function createEntitlementActivities({ db }: ActivityDeps) {
         licensePoolId: item.licensePoolId,
         launchUrl: item.launchUrl,
         fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
+        approvalPolicy:
+          item.changeModel === 'standard'
+            ? []
+            : (item.approvalPolicy ?? [{ kind: 'group', groupId: 'cab', quorum: 'any' }]),
         basis: allowed ? `role ${user.roleId} is entitled to ${item.id}` : `${item.id} is open to every role`,
       };
     },

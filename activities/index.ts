@@ -1,3 +1,5 @@
+import { createAccessActivities } from './access.js';
+import { createApprovalActivities } from './approval.js';
 import { createAuditActivities } from './audit.js';
 import { createChangeActivities } from './change.js';
 import { createCmdbActivities } from './cmdb.js';
@@ -23,6 +25,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createTaskActivities(deps),
     ...createAuditActivities(deps),
     ...createRequestActivities(deps),
+    ...createApprovalActivities(deps),
+    ...createAccessActivities(deps),
   };
 }
 

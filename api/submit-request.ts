@@ -8,11 +8,13 @@ import { and, eq } from 'drizzle-orm';
 import { createHash, randomBytes } from 'node:crypto';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
-import type { StandardServiceInput } from '../domain/request.js';
+import type { AccessRequestInput, StandardServiceInput } from '../domain/request.js';
 import { isFinalStatus } from '../domain/status.js';
 import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
 import type { Config } from '../runtime/config.js';
-import { admissionUpdate, type standardServiceRequest } from '../workflows/standard-service.js';
+import type { accessRequest } from '../workflows/access.js';
+import { admissionUpdate } from '../workflows/request-tracker.js';
+import type { standardServiceRequest } from '../workflows/standard-service.js';
 import { forbidden, HttpProblem, unavailable, unprocessable } from './errors.js';
 import type { UserPrincipal } from './plugins/auth.js';
 import type { CreateRequestBody } from './schemas/requests.js';
@@ -91,6 +93,7 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       throw unprocessable(`Field "${field.name}" (${field.label}) is required for ${item.name}.`);
     }
   }
+  if (item.type === 'access') return { item, beneficiary, deviceId: null };
   if (item.type !== 'standard_service') {
     throw new HttpProblem(
       501,
@@ -149,19 +152,29 @@ export async function submitRequest(
     .onConflictDoNothing()
     .run();
 
-  const input: StandardServiceInput = {
+  const common = {
     requestId: id,
     catalogItemId: item.id,
     requester: user.id,
     beneficiary,
-    deviceId,
     ...(body.justification ? { justification: body.justification } : {}),
-    options: config.standardService,
+    approval: config.approval,
   };
+  // One workflow type per request type (DESIGN.md §1).
+  const workflow =
+    item.type === 'access'
+      ? { type: 'accessRequest', args: [common] as [AccessRequestInput] }
+      : {
+          type: 'standardServiceRequest',
+          args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [
+            StandardServiceInput,
+          ],
+        };
+  type AnyRequestWorkflow = typeof standardServiceRequest | typeof accessRequest;
   const startOptions = {
     workflowId: id,
     taskQueue: config.temporal.taskQueue,
-    args: [input] as [StandardServiceInput],
+    args: workflow.args,
     // Same id while running: join it. Same id after it closed: never run the request twice.
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -171,13 +184,13 @@ export async function submitRequest(
       { key: CatalogItemKey, value: item.id },
       { key: RequesterKey, value: user.id },
     ],
-  } satisfies WorkflowStartOptions<typeof standardServiceRequest>;
+  } satisfies WorkflowStartOptions<AnyRequestWorkflow>;
 
   try {
     await temporal.withDeadline(Date.now() + config.submitWaitMs, () =>
       temporal.workflow.executeUpdateWithStart(admissionUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof standardServiceRequest>(
-          'standardServiceRequest',
+        startWorkflowOperation: new WithStartWorkflowOperation<AnyRequestWorkflow>(
+          workflow.type,
           startOptions,
         ),
       }),
@@ -187,7 +200,7 @@ export async function submitRequest(
       // The wait ran out (no worker yet, a slow check) or the update was refused: make
       // sure the workflow exists, which is idempotent thanks to the conflict policy.
       try {
-        await temporal.workflow.start<typeof standardServiceRequest>('standardServiceRequest', startOptions);
+        await temporal.workflow.start<AnyRequestWorkflow>(workflow.type, startOptions);
       } catch (startErr) {
         if (!(startErr instanceof WorkflowExecutionAlreadyStartedError)) {
           // Nothing was started: undo the row so a failed submission changes nothing.

@@ -16,8 +16,10 @@ export type Decision = 'approve' | 'deny';
 
 export interface DecisionInput {
   decision: Decision;
-  /** The user deciding: a pending approver, or the delegate of one. */
+  /** The pending approver whose decision this is. */
   approver: string;
+  /** Who acted, when not the approver: their delegate. */
+  decidedBy?: string;
   comment?: string;
   /** How the decision arrived, for the audit trail. */
   via?: 'api' | 'link' | 'cli';

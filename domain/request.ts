@@ -17,6 +17,10 @@ export interface Approval {
   decision: 'approve' | 'deny';
   comment?: string;
   decidedAt: string;
+  /** The approver a delegate decided for. */
+  onBehalfOf?: string;
+  /** How the decision arrived: the API, an approve/deny link, the CLI. */
+  via?: string;
 }
 
 export interface RequestOutcome {
@@ -62,6 +66,22 @@ export interface StandardServiceOptions {
   seatWaitTimeout: string;
 }
 
+/** Approval timing (durations like '2d'); the API fills it from configuration. */
+export interface ApprovalOptions {
+  remindAfter: string;
+  escalateAfter: string;
+  expireAfter: string;
+}
+
+export interface AccessRequestInput {
+  requestId: string;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  justification?: string;
+  approval: ApprovalOptions;
+}
+
 export interface StandardServiceInput {
   requestId: string;
   catalogItemId: string;
@@ -70,6 +90,7 @@ export interface StandardServiceInput {
   deviceId: string;
   justification?: string;
   options: StandardServiceOptions;
+  approval: ApprovalOptions;
 }
 
 /** A device's report of one deployment job, delivered to the workflow as a signal. */

@@ -2,7 +2,7 @@ import { msToNumber } from '@temporalio/common/lib/time.js';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StandardServiceOptions } from '../domain/request.js';
+import type { ApprovalOptions, StandardServiceOptions } from '../domain/request.js';
 import { DEFAULT_TASK_QUEUE } from '../domain/temporal.js';
 
 /** The checkout: the nearest folder up with a package.json (sources run from it, a build from dist/). */
@@ -32,6 +32,10 @@ export interface Config {
     uiUrl: string;
   };
   standardService: StandardServiceOptions;
+  /** Reminder, escalation and expiry of approvals. */
+  approval: ApprovalOptions;
+  /** How long approve/deny links in notifications stay valid. */
+  approvalLinkTtlMs: number;
   /** How long POST /api/requests waits for the entitlement result before answering 202 anyway. */
   submitWaitMs: number;
   /** Longest a device's GET /api/agent/jobs is held open. */
@@ -84,6 +88,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       seatRetryInterval: duration(env.SEAT_RETRY_INTERVAL, '1h', 'SEAT_RETRY_INTERVAL'),
       seatWaitTimeout: duration(env.SEAT_WAIT_TIMEOUT, '7d', 'SEAT_WAIT_TIMEOUT'),
     },
+    approval: {
+      remindAfter: duration(env.APPROVAL_REMIND_AFTER, '2d', 'APPROVAL_REMIND_AFTER'),
+      escalateAfter: duration(env.APPROVAL_ESCALATE_AFTER, '4d', 'APPROVAL_ESCALATE_AFTER'),
+      expireAfter: duration(env.APPROVAL_EXPIRE_AFTER, '14d', 'APPROVAL_EXPIRE_AFTER'),
+    },
+    approvalLinkTtlMs: msToNumber(
+      duration(env.APPROVAL_LINK_TTL, '14d', 'APPROVAL_LINK_TTL') as Parameters<typeof msToNumber>[0],
+    ),
     submitWaitMs: int(env.SUBMIT_WAIT_MS, 3000, 'SUBMIT_WAIT_MS'),
     agentPollMaxSeconds: int(env.AGENT_POLL_MAX_SECONDS, 25, 'AGENT_POLL_MAX_SECONDS'),
   };

@@ -34,6 +34,8 @@ beforeEach(() => {
     db,
     packagesDirs: [join(repoRoot, 'packages')],
     publicUrl: 'http://portal.test',
+    linkSecret: 'test-link-secret',
+    linkTtlMs: 60_000,
   });
 });
 

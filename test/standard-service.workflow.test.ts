@@ -19,13 +19,9 @@ import type {
   StandardServiceOptions,
 } from '../domain/request.js';
 import { RequestStatusKey } from '../domain/temporal.js';
-import {
-  admissionUpdate,
-  cabDecisionSignal,
-  deploymentResultSignal,
-  standardServiceRequest,
-  statusQuery,
-} from '../workflows/standard-service.js';
+import { decideUpdate } from '../workflows/approval.js';
+import { admissionUpdate, statusQuery } from '../workflows/request-tracker.js';
+import { deploymentResultSignal, standardServiceRequest } from '../workflows/standard-service.js';
 
 // One environment and one bundle for the file; every test gets its own task queue
 // and workflow id. Activities are typed fakes: these tests are about the workflow's
@@ -84,6 +80,8 @@ function fakeActivities(scenario: Scenario, calls: Call[], handle: () => Workflo
         licensePoolId: 'visio',
         launchUrl: 'https://apps.example.com/launch/visio',
         fulfillmentGroupId: 'service-desk',
+        approvalPolicy:
+          scenario.changeModel === 'normal' ? [{ kind: 'group', groupId: 'cab', quorum: 'any' }] : [],
         basis: 'role engineer is entitled to visio',
       };
     },
@@ -163,6 +161,38 @@ function fakeActivities(scenario: Scenario, calls: Call[], handle: () => Workflo
     async syncRequest() {
       // The projection is covered by the activity and end-to-end tests.
     },
+    async resolveApprovers(input) {
+      record('resolveApprovers', input);
+      return {
+        level: input.level,
+        label: 'Change Advisory Board',
+        approvers: ['erin'],
+        required: 1,
+        notes: [],
+      };
+    },
+    async escalationTargets(input) {
+      record('escalationTargets', input);
+      return [];
+    },
+    async openApprovalTasks(input) {
+      record('openApprovalTasks', input);
+    },
+    async recordApprovalDecision(input) {
+      record('recordApprovalDecision', input);
+    },
+    async closeApprovalTasks(input) {
+      record('closeApprovalTasks', input);
+    },
+    async notifyApprovers(input) {
+      record('notifyApprovers', input);
+    },
+    async checkAccessItem() {
+      throw new Error('not used by this workflow');
+    },
+    async grantGroupMembership() {
+      throw new Error('not used by this workflow');
+    },
   };
 }
 
@@ -196,6 +226,7 @@ async function runScenario(
     deviceId: 'LAPTOP-ALICE',
     justification: 'diagrams',
     options: { ...fastOptions, ...options },
+    approval: { remindAfter: '1h', escalateAfter: '2h', expireAfter: '3h' },
   };
   return worker.runUntil(async () => {
     const admission = await env.client.workflow.executeUpdateWithStart(admissionUpdate, {
@@ -341,7 +372,9 @@ describe('standardServiceRequest', () => {
 
   it('holds a Normal Change for the CAB, and deploys after approval', async () => {
     const { admission, result, names } = await runScenario({ changeModel: 'normal' }, {}, async (h) => {
-      await h.signal(cabDecisionSignal, { decision: 'approve', approver: 'erin', comment: 'ok for Q4' });
+      await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'approve', approver: 'erin', comment: 'ok for Q4' }],
+      });
     });
     expect(admission.status).toBe('awaiting_approval');
     expect(result.status).toBe('fulfilled');
@@ -353,7 +386,9 @@ describe('standardServiceRequest', () => {
 
   it('ends a Normal Change denied by the CAB as denied, releasing the seat', async () => {
     const { result, names } = await runScenario({ changeModel: 'normal' }, {}, async (h) => {
-      await h.signal(cabDecisionSignal, { decision: 'deny', approver: 'erin', comment: 'use draw.io' });
+      await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'deny', approver: 'erin', comment: 'use draw.io' }],
+      });
     });
     expect(result.status).toBe('denied');
     expect(result.outcome?.reason).toBe('use draw.io');

@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow type, and nothing else.
+export { accessRequest } from './access.js';
 export { standardServiceRequest } from './standard-service.js';

@@ -1,4 +1,10 @@
-import { proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  defineQuery,
+  defineUpdate,
+  proxyLocalActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { Approval, RequestOutcome, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestStatus, RequestType, StepState } from '../domain/status.js';
@@ -20,6 +26,16 @@ export interface TrackedRequest {
   deviceId?: string;
   justification?: string;
 }
+
+/** The request as the workflow sees it now; every request workflow answers it. */
+export const statusQuery = defineQuery<RequestSnapshot>('status');
+
+/**
+ * Early return for POST /api/requests: completes once the request is admitted,
+ * refused, or parked (waiting for approval or a seat), so the portal shows the
+ * answer in the same HTTP call when it comes quickly.
+ */
+export const admissionUpdate = defineUpdate<RequestSnapshot>('admission');
 
 /** `Date.now()` in a workflow is the deterministic workflow-task time. */
 const nowIso = () => new Date(Date.now()).toISOString();

@@ -14,27 +14,11 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
-import { failureType, messageOf, RequestTracker } from './request-tracker.js';
-
-export const statusQuery = defineQuery<RequestSnapshot>('status');
-
-/**
- * Early return for POST /api/requests: completes once the request is admitted
- * (entitled and a seat reserved), refused, or parked waiting for a seat, so the
- * portal shows the answer in the same HTTP call when it comes quickly.
- */
-export const admissionUpdate = defineUpdate<RequestSnapshot>('admission');
+import { ApprovalGate, decideUpdate } from './approval.js';
+import { admissionUpdate, failureType, messageOf, RequestTracker, statusQuery } from './request-tracker.js';
 
 /** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
 export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deploymentResult');
-
-export interface CabDecision {
-  decision: 'approve' | 'deny';
-  approver: string;
-  comment?: string;
-}
-/** The CAB's decision on a Normal Change. */
-export const cabDecisionSignal = defineSignal<[CabDecision]>('cabDecision');
 
 // Business refusals are non-retryable ApplicationFailures raised by the activities;
 // everything else (SQLite busy, a crashed worker) is retried with backoff.
@@ -55,7 +39,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
   const tracker = new RequestTracker({ ...input, type: 'standard_service' });
   let admitted = false;
   const reports = new Map<number, DeploymentReport>();
-  let cabDecision: CabDecision | undefined;
+  let gate: ApprovalGate | undefined;
 
   setHandler(statusQuery, () => tracker.snapshot);
   setHandler(admissionUpdate, async () => {
@@ -66,8 +50,11 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     // The first report of an attempt counts; a duplicate delivery changes nothing.
     if (!reports.has(report.attempt)) reports.set(report.attempt, report);
   });
-  setHandler(cabDecisionSignal, (decision) => {
-    cabDecision ??= decision;
+  setHandler(decideUpdate, (d) => gate!.apply(d), {
+    validator: (d) => {
+      if (!gate) throw new Error('The request is not awaiting approval.');
+      gate.validate(d);
+    },
   });
 
   // Undo stack: each completed side effect pushes its compensation.
@@ -142,20 +129,45 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         decidedAt: new Date(Date.now()).toISOString(),
       });
     } else {
-      const decision = await awaitCabDecision();
-      if (decision.decision === 'deny') {
-        await audit('request.denied', { catalogItemId: input.catalogItemId, decision }, decision.approver);
-        await compensate('The CAB denied the Normal Change.');
+      // A Normal Change: the CAB (or the item's policy) decides before anything changes.
+      gate = new ApprovalGate(tracker, {
+        requestId,
+        requester: input.requester,
+        beneficiary: input.beneficiary,
+        catalogItemId: input.catalogItemId,
+        itemName: item.itemName,
+        ...(input.justification ? { justification: input.justification } : {}),
+        policy: item.approvalPolicy,
+        timing: input.approval,
+      });
+      const running = gate.run();
+      await Promise.race([running, condition(() => gate?.awaitingDecision === true)]);
+      admitted = true;
+      const result = await running;
+      gate = undefined;
+      if (result.outcome !== 'approved') {
+        const denied = result.outcome === 'denied' ? result.decision : undefined;
+        await audit(
+          `request.${result.outcome}`,
+          { catalogItemId: input.catalogItemId, ...(denied ? { approval: denied } : {}) },
+          denied?.approver,
+        );
+        await compensate(
+          denied ? 'The Normal Change was denied.' : 'Nobody decided on the Normal Change in time.',
+        );
+        const message = denied
+          ? `${denied.approver} denied the change${denied.comment ? `: ${denied.comment}` : '.'}`
+          : `No decision within ${input.approval.expireAfter}; the request expired.`;
         await acts.notify({
-          key: `${requestId}:denied`,
+          key: `${requestId}:${result.outcome}`,
           requestId,
           recipient: input.requester,
-          subject: `Your request for ${item.itemName} was denied`,
-          body: `The Change Advisory Board (${decision.approver}) denied the change: ${decision.comment ?? 'no comment'}.`,
+          subject: `Your request for ${item.itemName} was ${result.outcome}`,
+          body: message,
         });
-        return await tracker.finish('denied', {
-          message: `The CAB denied the change${decision.comment ? `: ${decision.comment}` : '.'}`,
-          reason: decision.comment ?? 'denied by the CAB',
+        return await tracker.finish(result.outcome, {
+          message,
+          reason: denied ? (denied.comment ?? `denied by ${denied.approver}`) : 'approval_expired',
         });
       }
     }
@@ -174,7 +186,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           authorizedBy:
             item.changeModel === 'standard'
               ? 'pre-authorized Standard Change'
-              : (cabDecision?.approver ?? 'CAB'),
+              : tracker.snapshot.approvals.map((a) => a.approver).join(', '),
           summary: `Install ${item.itemName} on ${input.deviceId} for ${input.beneficiary} (${requestId})`,
         }),
       (r) =>
@@ -375,30 +387,6 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       detail: `No seat became free within ${options.seatWaitTimeout}; task ${taskId} stays open for the service desk.`,
     });
     return false;
-  }
-
-  async function awaitCabDecision(): Promise<CabDecision> {
-    await tracker.setStatus('awaiting_approval');
-    const step = await tracker.startStep(
-      'cab_approval',
-      'Normal Change: waiting for a CAB member to decide.',
-      'waiting',
-    );
-    admitted = true;
-    await condition(() => cabDecision !== undefined);
-    const decision = cabDecision!;
-    await tracker.addApproval({
-      kind: 'cab',
-      approver: decision.approver,
-      decision: decision.decision,
-      ...(decision.comment ? { comment: decision.comment } : {}),
-      decidedAt: new Date(Date.now()).toISOString(),
-    });
-    await tracker.updateStep(step, {
-      state: decision.decision === 'approve' ? 'completed' : 'failed',
-      detail: `${decision.decision === 'approve' ? 'Approved' : 'Denied'} by ${decision.approver}.`,
-    });
-    return decision;
   }
 
   type DeployResult =

@@ -46,6 +46,8 @@ const Approval = Type.Object({
   decision: Type.Union([Type.Literal('approve'), Type.Literal('deny')]),
   comment: Type.Optional(Type.String()),
   decidedAt: Type.String(),
+  onBehalfOf: Type.Optional(Type.String()),
+  via: Type.Optional(Type.String()),
 });
 
 const Outcome = Type.Object({

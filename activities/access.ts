@@ -1,0 +1,70 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { eq } from 'drizzle-orm';
+import * as t from '../db/schema.js';
+import type { ApprovalPolicy } from '../domain/approval.js';
+import { clock, type ActivityDeps } from './deps.js';
+import { notEntitled } from './entitlement.js';
+
+export interface AccessItem {
+  itemName: string;
+  sensitive: boolean;
+  securityGroup: string;
+  groupName: string;
+  approvalPolicy: ApprovalPolicy;
+  bookmarkUrl: string | null;
+}
+
+export function createAccessActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  const now = clock(deps);
+  return {
+    /** What access the item grants and who must approve it. Sensitive items always need a person. */
+    async checkAccessItem(input: { catalogItemId: string; beneficiary: string }): Promise<AccessItem> {
+      const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, input.catalogItemId)).get();
+      if (!item || !item.active || item.type !== 'access' || !item.securityGroup) {
+        throw notEntitled(`Catalog item ${input.catalogItemId} does not grant access to anything.`);
+      }
+      const group = db
+        .select()
+        .from(t.securityGroups)
+        .where(eq(t.securityGroups.id, item.securityGroup))
+        .get();
+      if (!group) {
+        throw ApplicationFailure.create({
+          type: 'SecurityGroupMissing',
+          message: `Security group ${item.securityGroup} does not exist in the directory.`,
+          nonRetryable: true,
+        });
+      }
+      const user = db.select().from(t.users).where(eq(t.users.id, input.beneficiary)).get();
+      if (!user?.active) throw notEntitled(`User ${input.beneficiary} is not an active user.`);
+      const sensitive = item.sensitivity === 'sensitive';
+      return {
+        itemName: item.name,
+        sensitive,
+        securityGroup: group.id,
+        groupName: group.name,
+        approvalPolicy: item.approvalPolicy ?? (sensitive ? [{ kind: 'manager' }] : []),
+        bookmarkUrl: item.launchUrl,
+      };
+    },
+
+    /**
+     * Adds the user to the security group. Idempotent: a retried activity, or a user
+     * who is already a member, is not an error and never adds twice.
+     */
+    async grantGroupMembership(input: {
+      requestId: string;
+      groupId: string;
+      userId: string;
+      approvalAuditSeq: number;
+    }): Promise<{ added: boolean }> {
+      const res = db
+        .insert(t.securityGroupMembers)
+        .values({ ...input, addedAt: now() })
+        .onConflictDoNothing()
+        .run();
+      return { added: res.changes > 0 };
+    },
+  };
+}

@@ -1,0 +1,220 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import type { ApprovalLevel, Decision, ResolvedLevel } from '../domain/approval.js';
+import { signApprovalLink } from '../runtime/approval-links.js';
+import { clock, type ActivityDeps } from './deps.js';
+
+export interface ResolveInput {
+  requestId: string;
+  requester: string;
+  beneficiary: string;
+  catalogItemId: string;
+  level: number;
+  policy: ApprovalLevel;
+}
+
+type UserRow = typeof t.users.$inferSelect;
+
+function userById(db: DB, id: string | null | undefined): UserRow | undefined {
+  return id ? db.select().from(t.users).where(eq(t.users.id, id)).get() : undefined;
+}
+
+/**
+ * Walks up the management chain from `start` until it finds someone who can decide:
+ * active, and not the requester (nobody approves their own request, even as their
+ * own manager). Each skip is noted so steps[] says why the request went elsewhere.
+ */
+function firstEligible(
+  db: DB,
+  start: string | null | undefined,
+  requester: string,
+  role: string,
+  notes: string[],
+) {
+  let id = start;
+  const seen = new Set<string>();
+  while (id && !seen.has(id)) {
+    seen.add(id);
+    const user = userById(db, id);
+    if (!user) {
+      notes.push(`${role} ${id} does not exist; routed to the next responsible person.`);
+      return undefined;
+    }
+    if (!user.active) notes.push(`${role} ${user.id} is inactive; routed to their manager.`);
+    else if (user.id === requester)
+      notes.push(`${user.id} requested this and cannot approve it; routed to their manager.`);
+    else return user.id;
+    id = user.managerId;
+    role = 'manager';
+  }
+  return undefined;
+}
+
+function operators(db: DB): string[] {
+  return db
+    .select({ id: t.groupMembers.userId })
+    .from(t.groupMembers)
+    .innerJoin(t.users, eq(t.users.id, t.groupMembers.userId))
+    .where(and(eq(t.groupMembers.groupId, 'operators'), eq(t.users.active, true)))
+    .all()
+    .map((r) => r.id);
+}
+
+export function createApprovalActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  const now = clock(deps);
+  return {
+    /** Turns one policy level into people. Never returns an empty list: it falls back to the operators. */
+    async resolveApprovers(input: ResolveInput): Promise<ResolvedLevel> {
+      const notes: string[] = [];
+      const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, input.catalogItemId)).get();
+      let label: string;
+      let approvers: string[] = [];
+      let required = 1;
+      const p = input.policy;
+      if (p.kind === 'manager') {
+        label = `manager of ${input.beneficiary}`;
+        const beneficiary = userById(db, input.beneficiary);
+        const found = firstEligible(db, beneficiary?.managerId, input.requester, 'manager', notes);
+        if (!beneficiary?.managerId) notes.push(`${input.beneficiary} has no manager on record.`);
+        if (found) approvers = [found];
+      } else if (p.kind === 'owner') {
+        label = `service owner of ${item?.name ?? input.catalogItemId}`;
+        const found = firstEligible(db, item?.serviceOwnerId, input.requester, 'service owner', notes);
+        if (!item?.serviceOwnerId) notes.push(`${input.catalogItemId} has no service owner on record.`);
+        if (found) approvers = [found];
+      } else {
+        const group = db.select().from(t.groups).where(eq(t.groups.id, p.groupId)).get();
+        label = `${group?.name ?? p.groupId} (${p.quorum === 'any' ? 'any one' : p.quorum === 'all' ? 'all' : `${p.quorum}`} of them)`;
+        const members = db
+          .select({ id: t.users.id, active: t.users.active })
+          .from(t.groupMembers)
+          .innerJoin(t.users, eq(t.users.id, t.groupMembers.userId))
+          .where(eq(t.groupMembers.groupId, p.groupId))
+          .all();
+        for (const m of members) {
+          if (!m.active) notes.push(`${m.id} is inactive and was left out.`);
+          else if (m.id === input.requester) notes.push(`${m.id} requested this and cannot approve it.`);
+          else approvers.push(m.id);
+        }
+        const wanted = p.quorum === 'any' ? 1 : p.quorum === 'all' ? approvers.length : p.quorum;
+        required = Math.max(1, Math.min(wanted, approvers.length));
+        if (approvers.length > 0 && wanted > approvers.length) {
+          notes.push(`Only ${approvers.length} eligible member(s); ${required} approval(s) required.`);
+        }
+      }
+      if (approvers.length === 0) {
+        approvers = operators(db).filter((id) => id !== input.requester);
+        required = 1;
+        notes.push(
+          `Nobody eligible for "${label}"; routed to the operators (${approvers.join(', ') || 'none'}).`,
+        );
+      }
+      return { level: input.level, label, approvers, required, notes };
+    },
+
+    /** The approver's own manager, for escalation of a decision nobody made in time. */
+    async escalationTargets(input: { approvers: string[]; requester: string }): Promise<string[]> {
+      const out = new Set<string>();
+      for (const id of input.approvers) {
+        const notes: string[] = [];
+        const manager = firstEligible(db, userById(db, id)?.managerId, input.requester, 'manager', notes);
+        if (manager && !input.approvers.includes(manager)) out.add(manager);
+      }
+      return [...out];
+    },
+
+    /** Projects pending approvers so the API can list them and refuse anyone else. Idempotent. */
+    async openApprovalTasks(input: { requestId: string; level: number; approvers: string[] }): Promise<void> {
+      if (input.approvers.length === 0) return;
+      db.insert(t.approvalTasks)
+        .values(
+          input.approvers.map((approverId) => ({
+            requestId: input.requestId,
+            level: input.level,
+            approverId,
+            state: 'pending' as const,
+            createdAt: now(),
+          })),
+        )
+        .onConflictDoNothing()
+        .run();
+    },
+
+    /** Records one decision on the approver's row. */
+    async recordApprovalDecision(input: {
+      requestId: string;
+      level: number;
+      approver: string;
+      decidedBy: string;
+      decision: Decision;
+      comment?: string;
+    }): Promise<void> {
+      db.update(t.approvalTasks)
+        .set({
+          state: input.decision === 'approve' ? 'approved' : 'denied',
+          decidedBy: input.decidedBy,
+          comment: input.comment ?? null,
+          decidedAt: now(),
+        })
+        .where(
+          and(
+            eq(t.approvalTasks.requestId, input.requestId),
+            eq(t.approvalTasks.level, input.level),
+            eq(t.approvalTasks.approverId, input.approver),
+            eq(t.approvalTasks.state, 'pending'),
+          ),
+        )
+        .run();
+    },
+
+    /** Closes what is still pending for a request (level passed, denied, expired, cancelled). */
+    async closeApprovalTasks(input: {
+      requestId: string;
+      state: 'superseded' | 'expired' | 'cancelled';
+    }): Promise<void> {
+      db.update(t.approvalTasks)
+        .set({ state: input.state, decidedAt: now() })
+        .where(
+          and(eq(t.approvalTasks.requestId, input.requestId), inArray(t.approvalTasks.state, ['pending'])),
+        )
+        .run();
+    },
+
+    /**
+     * Asks approvers to decide: a notification each, carrying who/what/why and
+     * approve/deny links signed for that approver and this request only.
+     */
+    async notifyApprovers(input: {
+      requestId: string;
+      level: number;
+      approvers: string[];
+      kind: 'request' | 'reminder' | 'escalation';
+      subject: string;
+      body: string;
+    }): Promise<void> {
+      for (const approver of input.approvers) {
+        const link = (decision: Decision) =>
+          `/approvals/links/${signApprovalLink(deps.linkSecret, { requestId: input.requestId, approver, decision }, deps.linkTtlMs)}`;
+        const links = {
+          approve: `${deps.publicUrl}${link('approve')}`,
+          deny: `${deps.publicUrl}${link('deny')}`,
+          request: `${deps.publicUrl}/api/requests/${input.requestId}`,
+        };
+        db.insert(t.notifications)
+          .values({
+            key: `${input.requestId}:approval:${input.level}:${input.kind}:${approver}`,
+            requestId: input.requestId,
+            recipientId: approver,
+            subject: input.subject,
+            body: input.body,
+            links,
+            createdAt: now(),
+          })
+          .onConflictDoNothing({ target: t.notifications.key })
+          .run();
+      }
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { AccessItem } from '../activities/access.js';
+import type { Activities } from '../activities/index.js';
+import type { AccessRequestInput, Approval, RequestSnapshot } from '../domain/request.js';
+import { ApprovalGate, decideUpdate } from './approval.js';
+import { admissionUpdate, failureType, messageOf, RequestTracker, statusQuery } from './request-tracker.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2 },
+});
+
+/**
+ * ITIL "Request to Fulfill" for access: a sensitive resource waits for its approvers
+ * (the beneficiary's manager by default), then the beneficiary is added to the
+ * security group, the grant is audited with the approval that allowed it, and the
+ * requester is notified. Denial, expiry and cancellation each end cleanly.
+ */
+export async function accessRequest(input: AccessRequestInput): Promise<RequestSnapshot> {
+  const { requestId } = input;
+  const tracker = new RequestTracker({ ...input, type: 'access' });
+  let admitted = false;
+  let gate: ApprovalGate | undefined;
+
+  setHandler(statusQuery, () => tracker.snapshot);
+  setHandler(admissionUpdate, async () => {
+    await condition(() => admitted);
+    return tracker.snapshot;
+  });
+  setHandler(decideUpdate, (d) => gate!.apply(d), {
+    validator: (d) => {
+      if (!gate) throw new Error('The request is not awaiting approval.');
+      gate.validate(d);
+    },
+  });
+
+  const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
+    acts.notify({
+      key: `${requestId}:${key}`,
+      requestId,
+      recipient: input.requester,
+      subject,
+      body,
+      links: { request: `/api/requests/${requestId}`, ...links },
+    });
+  const audit = (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
+    acts.recordAudit({
+      key: `${requestId}:${action}`,
+      actor,
+      action,
+      requestId,
+      subject: input.beneficiary,
+      details,
+    });
+
+  try {
+    await tracker.setStatus('checking_entitlement');
+    let item: AccessItem;
+    try {
+      item = await tracker.step(
+        'check_access_item',
+        () => acts.checkAccessItem({ catalogItemId: input.catalogItemId, beneficiary: input.beneficiary }),
+        (i) =>
+          `${i.itemName} grants ${i.securityGroup}; ${i.sensitive ? 'sensitive: approval required' : 'not sensitive: no approval needed'}.`,
+      );
+    } catch (err) {
+      if (failureType(err) !== 'NotEntitled') throw err;
+      const reason = messageOf(err);
+      await notifyRequester('rejected', `Your request ${requestId} was rejected`, reason);
+      admitted = true;
+      return await tracker.finish('rejected', { message: `Request rejected: ${reason}`, reason });
+    }
+
+    let approvals: Approval[];
+    if (item.approvalPolicy.length > 0) {
+      gate = new ApprovalGate(tracker, {
+        requestId,
+        requester: input.requester,
+        beneficiary: input.beneficiary,
+        catalogItemId: input.catalogItemId,
+        itemName: item.itemName,
+        ...(input.justification ? { justification: input.justification } : {}),
+        policy: item.approvalPolicy,
+        timing: input.approval,
+      });
+      const running = gate.run();
+      // The portal's answer can say "waiting for Erin" as soon as the approvers are asked.
+      await Promise.race([running, condition(() => gate?.awaitingDecision === true)]);
+      admitted = true;
+      const result = await running;
+      gate = undefined;
+      if (result.outcome === 'denied') {
+        const d = result.decision;
+        await audit('request.denied', { approval: d }, d.approver);
+        await notifyRequester(
+          'denied',
+          `Your request for ${item.itemName} was denied`,
+          `${d.approver} denied the request${d.comment ? `: "${d.comment}"` : '.'}`,
+        );
+        return await tracker.finish('denied', {
+          message: `Denied by ${d.approver}${d.comment ? `: ${d.comment}` : '.'}`,
+          reason: d.comment ?? `denied by ${d.approver}`,
+        });
+      }
+      if (result.outcome === 'expired') {
+        await audit('request.expired', { level: result.level });
+        await notifyRequester(
+          'expired',
+          `Your request for ${item.itemName} expired`,
+          `Nobody decided on it within ${input.approval.expireAfter} (${result.level}). Submit it again if you still need access.`,
+        );
+        return await tracker.finish('expired', {
+          message: `No decision within ${input.approval.expireAfter}; the request expired.`,
+          reason: 'approval_expired',
+        });
+      }
+      approvals = result.decisions;
+    } else {
+      const auto: Approval = {
+        kind: 'standard_change',
+        approver: 'reqflow',
+        decision: 'approve',
+        comment: `${item.itemName} is not sensitive: granted without approval.`,
+        decidedAt: new Date(Date.now()).toISOString(),
+      };
+      await tracker.addApproval(auto);
+      approvals = [auto];
+    }
+
+    const { seq } = await audit(
+      'request.approved',
+      { catalogItemId: input.catalogItemId, approvals },
+      approvals.map((a) => a.approver).join(','),
+    );
+    await tracker.setStatus('approved');
+    admitted = true;
+    await notifyRequester(
+      'approved',
+      `Pending fulfillment: ${item.itemName}`,
+      `Your request was approved by ${approvals.map((a) => a.approver).join(', ')}; access is being provisioned.`,
+    );
+
+    await tracker.setStatus('fulfilling');
+    const { added } = await tracker.step(
+      'grant_group_membership',
+      () =>
+        acts.grantGroupMembership({
+          requestId,
+          groupId: item.securityGroup,
+          userId: input.beneficiary,
+          approvalAuditSeq: seq,
+        }),
+      (r) =>
+        r.added
+          ? `${input.beneficiary} added to ${item.securityGroup}.`
+          : `${input.beneficiary} was already a member of ${item.securityGroup}.`,
+    );
+    await audit('access.granted', {
+      securityGroup: item.securityGroup,
+      user: input.beneficiary,
+      added,
+      approvalAuditSeq: seq,
+      approvals,
+    });
+    await tracker.step(
+      'notify_requester',
+      () =>
+        notifyRequester(
+          'fulfilled',
+          `Access granted to ${item.itemName}`,
+          `${input.beneficiary} can now use ${item.itemName} (group ${item.groupName}).`,
+          item.bookmarkUrl ? { bookmark: item.bookmarkUrl } : {},
+        ),
+      () => `Notified ${input.requester}.`,
+    );
+    return await tracker.finish('fulfilled', {
+      message: `Access granted to ${item.itemName}.`,
+      ...(item.bookmarkUrl ? { launchUrl: item.bookmarkUrl } : {}),
+    });
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    return await CancellationScope.nonCancellable(async () => {
+      admitted = true;
+      gate = undefined;
+      await acts.closeApprovalTasks({ requestId, state: 'cancelled' });
+      return tracker.finish('cancelled', { message: 'The request was cancelled before access was granted.' });
+    });
+  }
+}

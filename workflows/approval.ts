@@ -1,0 +1,265 @@
+import { msToNumber } from '@temporalio/common/lib/time.js';
+import { ApplicationFailure, condition, defineUpdate, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { ApprovalPolicy, DecisionInput, ResolvedLevel } from '../domain/approval.js';
+import type { Approval, RequestSnapshot, RequestStep } from '../domain/request.js';
+import type { RequestTracker } from './request-tracker.js';
+
+/**
+ * A decision on the request's current approval level. An update, not a signal, so
+ * the validator refuses a caller who is not a pending approver before anything is
+ * written to the history, and the caller learns at once whether it counted.
+ */
+export const decideUpdate = defineUpdate<RequestSnapshot, [DecisionInput]>('decide');
+
+/** Reminder, escalation and expiry, each counted from the start of a level. */
+export interface ApprovalTiming {
+  remindAfter: string;
+  escalateAfter: string;
+  expireAfter: string;
+}
+
+export interface ApprovalRequest {
+  requestId: string;
+  requester: string;
+  beneficiary: string;
+  catalogItemId: string;
+  itemName: string;
+  justification?: string;
+  policy: ApprovalPolicy;
+  timing: ApprovalTiming;
+}
+
+export type ApprovalResult =
+  | { outcome: 'approved'; decisions: Approval[] }
+  | { outcome: 'denied'; decision: Approval }
+  | { outcome: 'expired'; level: string };
+
+// Failure types the API maps to HTTP statuses (403, 409).
+export const NOT_AWAITING = 'NotAwaitingApproval';
+export const NOT_APPROVER = 'NotApprover';
+export const SELF_APPROVAL = 'SelfApproval';
+export const ALREADY_DECIDED = 'AlreadyDecided';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
+
+interface OpenLevel {
+  resolved: ResolvedLevel;
+  kind: Approval['kind'];
+  approvers: Set<string>;
+  approvals: Approval[];
+  decided: Set<string>;
+  denial?: Approval;
+  step: RequestStep;
+}
+
+const nowIso = () => new Date(Date.now()).toISOString();
+
+/**
+ * The approval building block: runs a policy level by level (manager, owner, a group
+ * with a quorum), with reminders, escalation to the approver's manager and expiry as
+ * durable timers. Every request workflow that needs a human decision uses it.
+ */
+export class ApprovalGate {
+  private level: OpenLevel | undefined;
+  private levelIndex = 0;
+
+  constructor(
+    private readonly tracker: RequestTracker,
+    private readonly req: ApprovalRequest,
+  ) {}
+
+  /** True while a level waits for decisions: the request can then answer "waiting for <approvers>". */
+  get awaitingDecision(): boolean {
+    return this.level !== undefined;
+  }
+
+  /** Update validator: synchronous, changes nothing, throws for a decision that may not count. */
+  validate(d: DecisionInput): void {
+    const level = this.level;
+    if (!level)
+      throw ApplicationFailure.create({
+        type: NOT_AWAITING,
+        message: 'The request is not awaiting approval.',
+      });
+    const actor = d.decidedBy ?? d.approver;
+    if (actor === this.req.requester || d.approver === this.req.requester) {
+      throw ApplicationFailure.create({
+        type: SELF_APPROVAL,
+        message: 'Nobody may approve their own request.',
+      });
+    }
+    if (!level.approvers.has(d.approver)) {
+      throw ApplicationFailure.create({
+        type: NOT_APPROVER,
+        message: `${d.approver} is not a pending approver.`,
+      });
+    }
+    if (level.decided.has(d.approver) || level.denial) {
+      throw ApplicationFailure.create({
+        type: ALREADY_DECIDED,
+        message: 'This approval has already been decided.',
+      });
+    }
+  }
+
+  /** Update handler: records the decision; the level loop in `run` sees it. */
+  async apply(d: DecisionInput): Promise<RequestSnapshot> {
+    const level = this.level!;
+    const actor = d.decidedBy ?? d.approver;
+    level.decided.add(d.approver);
+    const approval: Approval = {
+      kind: level.kind,
+      approver: actor,
+      decision: d.decision,
+      decidedAt: nowIso(),
+      ...(d.comment ? { comment: d.comment } : {}),
+      ...(actor !== d.approver ? { onBehalfOf: d.approver } : {}),
+      ...(d.via ? { via: d.via } : {}),
+    };
+    if (d.decision === 'deny') level.denial = approval;
+    else level.approvals.push(approval);
+    await this.tracker.addApproval(approval);
+    await acts.recordApprovalDecision({
+      requestId: this.req.requestId,
+      level: this.levelIndex,
+      approver: d.approver,
+      decidedBy: actor,
+      decision: d.decision,
+      ...(d.comment ? { comment: d.comment } : {}),
+    });
+    return this.tracker.snapshot;
+  }
+
+  async run(): Promise<ApprovalResult> {
+    const decisions: Approval[] = [];
+    await this.tracker.setStatus('awaiting_approval');
+    for (const [index, policy] of this.req.policy.entries()) {
+      this.levelIndex = index + 1;
+      const resolved = await acts.resolveApprovers({
+        requestId: this.req.requestId,
+        requester: this.req.requester,
+        beneficiary: this.req.beneficiary,
+        catalogItemId: this.req.catalogItemId,
+        level: this.levelIndex,
+        policy,
+      });
+      const kind: Approval['kind'] =
+        policy.kind === 'group' ? (policy.groupId === 'cab' ? 'cab' : 'group') : policy.kind;
+      const step = await this.tracker.startStep(
+        `approval_level_${this.levelIndex}`,
+        this.describe(resolved),
+        'waiting',
+      );
+      const level: OpenLevel = {
+        resolved,
+        kind,
+        approvers: new Set(resolved.approvers),
+        approvals: [],
+        decided: new Set(),
+        step,
+      };
+      await acts.openApprovalTasks({
+        requestId: this.req.requestId,
+        level: this.levelIndex,
+        approvers: resolved.approvers,
+      });
+      await this.ask(resolved.approvers, 'request');
+      this.level = level;
+
+      const outcome = await this.awaitLevel(level);
+      this.level = undefined;
+      await acts.closeApprovalTasks({
+        requestId: this.req.requestId,
+        state: outcome === 'expired' ? 'expired' : 'superseded',
+      });
+      if (outcome === 'expired') {
+        await this.tracker.updateStep(step, {
+          state: 'failed',
+          detail: `Nobody decided within ${this.req.timing.expireAfter}; the request expired.`,
+        });
+        return { outcome: 'expired', level: resolved.label };
+      }
+      if (level.denial) {
+        await this.tracker.updateStep(step, {
+          state: 'failed',
+          detail: `Denied by ${level.denial.approver}${level.denial.comment ? `: ${level.denial.comment}` : '.'}`,
+        });
+        return { outcome: 'denied', decision: level.denial };
+      }
+      decisions.push(...level.approvals);
+      await this.tracker.updateStep(step, {
+        state: 'completed',
+        detail: `Approved by ${level.approvals.map((a) => a.approver).join(', ')} (${resolved.label}).`,
+      });
+    }
+    return { outcome: 'approved', decisions };
+  }
+
+  /** Waits for the level to pass or fail, reminding, then escalating, then expiring on timers. */
+  private async awaitLevel(level: OpenLevel): Promise<'decided' | 'expired'> {
+    const done = () => level.denial !== undefined || level.approvals.length >= level.resolved.required;
+    const t = this.req.timing;
+    const stages: { at: number; act: () => Promise<void> }[] = [
+      { at: msToNumber(t.remindAfter as never), act: () => this.remind(level) },
+      { at: msToNumber(t.escalateAfter as never), act: () => this.escalate(level) },
+    ];
+    const expireAt = msToNumber(t.expireAfter as never);
+    let elapsed = 0;
+    for (const stage of stages.filter((s) => s.at < expireAt).sort((a, b) => a.at - b.at)) {
+      if (await condition(done, Math.max(1, stage.at - elapsed))) return 'decided';
+      elapsed = stage.at;
+      await stage.act();
+    }
+    return (await condition(done, Math.max(1, expireAt - elapsed))) ? 'decided' : 'expired';
+  }
+
+  private async remind(level: OpenLevel): Promise<void> {
+    const pending = [...level.approvers].filter((a) => !level.decided.has(a));
+    await this.ask(pending, 'reminder');
+    await this.tracker.updateStep(level.step, {
+      detail: `${this.describe(level.resolved, level.approvers)} Reminder sent to ${pending.join(', ')}.`,
+    });
+  }
+
+  private async escalate(level: OpenLevel): Promise<void> {
+    const pending = [...level.approvers].filter((a) => !level.decided.has(a));
+    const managers = await acts.escalationTargets({ approvers: pending, requester: this.req.requester });
+    if (managers.length === 0) return;
+    for (const m of managers) level.approvers.add(m);
+    await acts.openApprovalTasks({
+      requestId: this.req.requestId,
+      level: this.levelIndex,
+      approvers: managers,
+    });
+    await this.ask(managers, 'escalation');
+    await this.tracker.updateStep(level.step, {
+      detail: `${this.describe(level.resolved, level.approvers)} Escalated to ${managers.join(', ')} after ${this.req.timing.escalateAfter} without a decision.`,
+    });
+  }
+
+  private async ask(approvers: string[], kind: 'request' | 'reminder' | 'escalation'): Promise<void> {
+    const r = this.req;
+    const who = r.beneficiary === r.requester ? r.requester : `${r.requester} for ${r.beneficiary}`;
+    const prefix = kind === 'reminder' ? 'Reminder: ' : kind === 'escalation' ? 'Escalated: ' : '';
+    await acts.notifyApprovers({
+      requestId: r.requestId,
+      level: this.levelIndex,
+      approvers,
+      kind,
+      subject: `${prefix}Approval needed: ${r.itemName} for ${r.beneficiary} (${r.requestId})`,
+      body:
+        `${who} requests ${r.itemName}.` +
+        (r.justification ? ` Why: ${r.justification}` : ' No justification given.') +
+        ` Approve or deny with the links below, or in the portal.`,
+    });
+  }
+
+  private describe(resolved: ResolvedLevel, approvers: Iterable<string> = resolved.approvers): string {
+    const notes = resolved.notes.length > 0 ? ` ${resolved.notes.join(' ')}` : '';
+    return `Waiting for ${[...approvers].join(', ')} (${resolved.label}; ${resolved.required} approval(s) needed).${notes}`;
+  }
+}
