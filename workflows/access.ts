@@ -8,7 +8,7 @@ import {
 import type { AccessItem } from '../activities/access.js';
 import type { Activities } from '../activities/index.js';
 import type { AccessRequestInput, Approval, RequestSnapshot } from '../domain/request.js';
-import { ApprovalGate, decideUpdate } from './approval.js';
+import { ApprovalGate, handleDecisions } from './approval.js';
 import { admissionUpdate, failureType, messageOf, RequestTracker, statusQuery } from './request-tracker.js';
 
 const acts = proxyActivities<Activities>({
@@ -33,12 +33,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     await condition(() => admitted);
     return tracker.snapshot;
   });
-  setHandler(decideUpdate, (d) => gate!.apply(d), {
-    validator: (d) => {
-      if (!gate) throw new Error('The request is not awaiting approval.');
-      gate.validate(d);
-    },
-  });
+  handleDecisions(() => gate);
 
   const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
     acts.notify({

@@ -1,5 +1,11 @@
 import { msToNumber } from '@temporalio/common/lib/time.js';
-import { ApplicationFailure, condition, defineUpdate, proxyActivities } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ApprovalPolicy, DecisionInput, ResolvedLevel } from '../domain/approval.js';
 import type { Approval, RequestSnapshot, RequestStep } from '../domain/request.js';
@@ -11,6 +17,24 @@ import type { RequestTracker } from './request-tracker.js';
  * written to the history, and the caller learns at once whether it counted.
  */
 export const decideUpdate = defineUpdate<RequestSnapshot, [DecisionInput]>('decide');
+
+/**
+ * Routes `decideUpdate` to whichever gate is open. Registered once at workflow start,
+ * so a decision sent while no level waits is refused by the validator (409), not lost.
+ */
+export function handleDecisions(currentGate: () => ApprovalGate | undefined): void {
+  setHandler(decideUpdate, (d: DecisionInput) => currentGate()!.apply(d), {
+    validator: (d: DecisionInput) => {
+      const gate = currentGate();
+      if (!gate)
+        throw ApplicationFailure.create({
+          type: NOT_AWAITING,
+          message: 'The request is not awaiting approval.',
+        });
+      gate.validate(d);
+    },
+  });
+}
 
 /** Reminder, escalation and expiry, each counted from the start of a level. */
 export interface ApprovalTiming {
@@ -98,7 +122,9 @@ export class ApprovalGate {
         message: `${d.approver} is not a pending approver.`,
       });
     }
-    if (level.decided.has(d.approver) || level.denial) {
+    // Decided by someone else (quorum reached, or denied) but the level loop has not closed it yet.
+    const settled = level.denial !== undefined || level.approvals.length >= level.resolved.required;
+    if (level.decided.has(d.approver) || settled) {
       throw ApplicationFailure.create({
         type: ALREADY_DECIDED,
         message: 'This approval has already been decided.',
@@ -204,10 +230,10 @@ export class ApprovalGate {
     const done = () => level.denial !== undefined || level.approvals.length >= level.resolved.required;
     const t = this.req.timing;
     const stages: { at: number; act: () => Promise<void> }[] = [
-      { at: msToNumber(t.remindAfter as never), act: () => this.remind(level) },
-      { at: msToNumber(t.escalateAfter as never), act: () => this.escalate(level) },
+      { at: msToNumber(t.remindAfter), act: () => this.remind(level) },
+      { at: msToNumber(t.escalateAfter), act: () => this.escalate(level) },
     ];
-    const expireAt = msToNumber(t.expireAfter as never);
+    const expireAt = msToNumber(t.expireAfter);
     let elapsed = 0;
     for (const stage of stages.filter((s) => s.at < expireAt).sort((a, b) => a.at - b.at)) {
       if (await condition(done, Math.max(1, stage.at - elapsed))) return 'decided';

@@ -3,9 +3,7 @@ import {
   ActivityFailure,
   CancellationScope,
   condition,
-  defineQuery,
   defineSignal,
-  defineUpdate,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -14,7 +12,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
-import { ApprovalGate, decideUpdate } from './approval.js';
+import { ApprovalGate, handleDecisions } from './approval.js';
 import { admissionUpdate, failureType, messageOf, RequestTracker, statusQuery } from './request-tracker.js';
 
 /** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
@@ -50,12 +48,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     // The first report of an attempt counts; a duplicate delivery changes nothing.
     if (!reports.has(report.attempt)) reports.set(report.attempt, report);
   });
-  setHandler(decideUpdate, (d) => gate!.apply(d), {
-    validator: (d) => {
-      if (!gate) throw new Error('The request is not awaiting approval.');
-      gate.validate(d);
-    },
-  });
+  handleDecisions(() => gate);
 
   // Undo stack: each completed side effect pushes its compensation.
   const compensations: { name: string; run: () => Promise<unknown> }[] = [];
