@@ -7,9 +7,14 @@ import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
 import auth from './plugins/auth.js';
 import problems from './plugins/problems.js';
+import formbody from '@fastify/formbody';
 import agentRoutes from './routes/agent.js';
+import auditRoutes from './routes/audit.js';
+import approvalLinkRoutes from './routes/approval-links.js';
+import approvalsRoutes from './routes/approvals.js';
 import catalogRoutes from './routes/catalog.js';
 import cmdbRoutes from './routes/cmdb.js';
+import delegationRoutes from './routes/delegation.js';
 import devRoutes from './routes/dev.js';
 import healthRoutes from './routes/health.js';
 import requestsRoutes from './routes/requests.js';
@@ -32,6 +37,8 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: 64 * 1024,
     // Long polls end on close instead of holding shutdown for their full wait.
     forceCloseConnections: 'idle',
+    // Approve/deny link tokens travel in the path and run to a few hundred characters.
+    routerOptions: { maxParamLength: 2048 },
   })
     .withTypeProvider<TypeBoxTypeProvider>()
     // TypeBox's own checker: no type coercion and no silent removal of unknown
@@ -68,6 +75,17 @@ export async function buildApp(deps: AppDeps) {
   await app.register(requestsRoutes, { prefix: '/api/requests', db, temporal, config });
   await app.register(agentRoutes, { prefix: '/api/agent', db, temporal, config });
   await app.register(cmdbRoutes, { prefix: '/api/cmdb', db });
+  await app.register(auditRoutes, { prefix: '/api/audit', db });
+  await app.register(approvalsRoutes, { prefix: '/api', db, temporal, config });
+  await app.register(delegationRoutes, { prefix: '/api/delegation', db });
+  // The confirmation page posts an HTML form.
+  await app.register(
+    async (links) => {
+      await links.register(formbody);
+      await links.register(approvalLinkRoutes, { db, temporal, secret: deps.secret });
+    },
+    { prefix: '/approvals/links' },
+  );
   return app;
 }
 

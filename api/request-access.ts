@@ -2,18 +2,27 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { Config } from '../runtime/config.js';
+import { actingFor } from './decide.js';
 import type { UserPrincipal } from './plugins/auth.js';
 import type { RequestView } from './schemas/requests.js';
 
 type RequestRow = typeof t.requests.$inferSelect;
 
 /**
- * Who may see a request: its requester, its beneficiary, operators, and the
- * fulfillment groups that hold a task on it. Everyone else gets a 404, so the
+ * Who may see a request: its requester, its beneficiary, operators, its approvers
+ * (and their delegates), and the fulfillment groups that hold a task on it. Everyone else gets a 404, so the
  * existence of someone else's request is not disclosed.
  */
 export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
   if (user.isOperator || row.requesterId === user.id || row.beneficiaryId === user.id) return true;
+  const approver = db
+    .select({ id: t.approvalTasks.id })
+    .from(t.approvalTasks)
+    .where(
+      and(eq(t.approvalTasks.requestId, row.id), inArray(t.approvalTasks.approverId, actingFor(db, user.id))),
+    )
+    .get();
+  if (approver) return true;
   if (user.groups.length === 0) return false;
   const task = db
     .select({ id: t.tasks.id })

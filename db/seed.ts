@@ -28,6 +28,8 @@ const groups = [
   { id: 'procurement', name: 'Procurement', kind: 'fulfillment' as const },
   { id: 'cab', name: 'Change Advisory Board', kind: 'cab' as const },
   { id: 'operators', name: 'Operators', kind: 'operators' as const },
+  // Read-only access to the audit trail; empty in the seed, filled by the organisation.
+  { id: 'auditors', name: 'Auditors', kind: 'auditors' as const },
 ];
 
 const groupMembers = [

@@ -2,7 +2,9 @@ import { and, desc, eq, or, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import * as t from '../../db/schema.js';
-import { notFound } from '../errors.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { isFinalStatus } from '../../domain/status.js';
+import { conflict, forbidden, notFound } from '../errors.js';
 import { canSee, toView } from '../request-access.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import {
@@ -101,6 +103,39 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       if (!row || !canSee(db, request.principal, row))
         throw notFound(`Request ${request.params.id} not found.`);
       return toView(config, row);
+    },
+  );
+
+  app.post(
+    '/:id/cancel',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Cancel a request that is not finished yet (requester or operator)',
+        description:
+          'The workflow unwinds what it did (seat released, job withdrawn, approvals closed). 409 once the request has ended.',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: RequestId }),
+        response: { 202: RequestView, ...authProblems, 403: problemRef, 404: problemRef, 409: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const user = request.principal;
+      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
+      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      if (row.requesterId !== user.id && !user.isOperator) {
+        throw forbidden('Only the requester or an operator may cancel a request.');
+      }
+      if (isFinalStatus(row.status)) throw conflict(`Request ${row.id} has already ended (${row.status}).`);
+      try {
+        await deps.temporal.workflow.getHandle(row.id).cancel();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw conflict(`Request ${row.id} has already ended.`);
+        throw err;
+      }
+      // The cancellation is recorded; the workflow unwinds on its own and the view follows.
+      const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
+      return reply.code(202).send(toView(config, after));
     },
   );
 };

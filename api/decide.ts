@@ -1,0 +1,100 @@
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import type { DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import type { Decision } from '../domain/approval.js';
+import {
+  ALREADY_DECIDED,
+  decideUpdate,
+  NOT_APPROVER,
+  NOT_AWAITING,
+  SELF_APPROVAL,
+} from '../workflows/approval.js';
+import { conflict, forbidden, notFound } from './errors.js';
+
+type RequestRow = typeof t.requests.$inferSelect;
+
+/** The approvers `userId` may decide for: themselves, and whoever delegated to them (still in force). */
+export function actingFor(db: DB, userId: string, nowIso = new Date().toISOString()): string[] {
+  const delegators = db
+    .select({ id: t.delegations.userId })
+    .from(t.delegations)
+    .where(
+      and(
+        eq(t.delegations.delegateId, userId),
+        or(isNull(t.delegations.until), gt(t.delegations.until, nowIso)),
+      ),
+    )
+    .all()
+    .map((d) => d.id);
+  return [userId, ...delegators];
+}
+
+export interface DecideInput {
+  requestId: string;
+  /** The person acting (authenticated user, or the approver a link was issued to). */
+  actor: string;
+  decision: Decision;
+  comment?: string;
+  via: 'api' | 'link';
+  /** For a link: only this approver's slot may be used. */
+  slot?: string;
+}
+
+/**
+ * Decides on a pending approval. Everything that can be refused is refused here,
+ * before the workflow hears of it (403 not an approver, 409 not awaiting or already
+ * decided); the workflow's update validator checks again, so a race is still refused.
+ */
+export async function decide(db: DB, temporal: Client, input: DecideInput): Promise<RequestRow> {
+  const row = db.select().from(t.requests).where(eq(t.requests.id, input.requestId)).get();
+  if (!row) throw notFound(`Request ${input.requestId} not found.`);
+  if (row.requesterId === input.actor) throw forbidden('You cannot approve or deny your own request.');
+  const pending = db
+    .select()
+    .from(t.approvalTasks)
+    .where(and(eq(t.approvalTasks.requestId, row.id), eq(t.approvalTasks.state, 'pending')))
+    .all();
+  const mine = input.slot ? [input.slot] : actingFor(db, input.actor);
+  const slot = pending.find((p) => mine.includes(p.approverId));
+  if (!slot) {
+    // An approver whose turn has passed (decided, superseded, expired) gets 409; anyone else 403.
+    if (isApproverOfRecord(db, row.id, mine)) {
+      throw conflict(`Request ${row.id} is no longer awaiting your decision (it is ${row.status}).`);
+    }
+    throw forbidden(`You are not a pending approver of request ${row.id}.`);
+  }
+  if (row.status !== 'awaiting_approval') {
+    throw conflict(`Request ${row.id} is not awaiting approval (it is ${row.status}).`);
+  }
+  try {
+    await temporal.workflow.getHandle(row.id).executeUpdate(decideUpdate, {
+      args: [
+        {
+          decision: input.decision,
+          approver: slot.approverId,
+          ...(slot.approverId !== input.actor ? { decidedBy: input.actor } : {}),
+          ...(input.comment ? { comment: input.comment } : {}),
+          via: input.via,
+        },
+      ],
+    });
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+    if (type === NOT_APPROVER || type === SELF_APPROVAL) throw forbidden(cause!.message);
+    if (type === ALREADY_DECIDED || type === NOT_AWAITING) throw conflict(cause!.message);
+    throw err;
+  }
+  return db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
+}
+
+function isApproverOfRecord(db: DB, requestId: string, users: string[]): boolean {
+  return db
+    .select({ approverId: t.approvalTasks.approverId })
+    .from(t.approvalTasks)
+    .where(eq(t.approvalTasks.requestId, requestId))
+    .all()
+    .some((p) => users.includes(p.approverId));
+}

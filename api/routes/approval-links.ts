@@ -1,0 +1,173 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Client } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import { Type } from 'typebox';
+import type { DB } from '../../db/client.js';
+import * as t from '../../db/schema.js';
+import { verifyApprovalLink, type LinkClaims } from '../../runtime/approval-links.js';
+import { decide } from '../decide.js';
+import { HttpProblem } from '../errors.js';
+
+// Approve/deny links from approval notifications. Opening a link (GET) only shows a
+// confirmation page: mail scanners and link previews open links, and must not decide.
+// Confirming (POST) decides, once.
+
+const escape = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="robots" content="noindex"><title>${escape(title)} · reqflow</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+dt{font-weight:600}textarea{width:100%;min-height:5rem}button{font-size:1rem;padding:.5rem 1.5rem}</style></head>
+<body><h1>${escape(title)}</h1>${body}</body></html>`;
+}
+
+const refusals: Record<'malformed' | 'forged' | 'expired' | 'used', [400 | 403 | 409 | 410, string, string]> =
+  {
+    malformed: [
+      400,
+      'This link is not valid',
+      'The link is incomplete or damaged. Open it again from the notification.',
+    ],
+    forged: [
+      403,
+      'This link is not valid',
+      'The link was not issued by reqflow, or it was altered. Nothing was changed.',
+    ],
+    expired: [
+      410,
+      'This link has expired',
+      'Approve or deny the request in the portal instead. Nothing was changed.',
+    ],
+    used: [409, 'This link was already used', 'Each approve/deny link works once. Nothing was changed.'],
+  };
+
+const TokenParams = Type.Object({ token: Type.String({ minLength: 10, maxLength: 2000 }) });
+const ConfirmBody = Type.Object(
+  { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { additionalProperties: false },
+);
+const html = { 'text/html': { schema: Type.String() } };
+
+const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; secret: string }> = async (
+  app,
+  { db, temporal, secret },
+) => {
+  function check(token: string): LinkClaims | keyof typeof refusals {
+    const result = verifyApprovalLink(secret, token);
+    if (!result.ok) return result.reason;
+    const used = db
+      .select()
+      .from(t.usedApprovalTokens)
+      .where(eq(t.usedApprovalTokens.tokenId, result.claims.jti))
+      .get();
+    return used ? 'used' : result.claims;
+  }
+
+  app.get(
+    '/:token',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Approve/deny link: a confirmation page (changes nothing)',
+        params: TokenParams,
+        response: {
+          200: { content: html },
+          400: { content: html },
+          403: { content: html },
+          409: { content: html },
+          410: { content: html },
+        },
+      },
+    },
+    async (request, reply) => {
+      reply.type('text/html; charset=utf-8');
+      const claims = check(request.params.token);
+      if (typeof claims === 'string') {
+        const [status, title, text] = refusals[claims];
+        return reply.code(status).send(page(title, `<p>${escape(text)}</p>`));
+      }
+      const row = db
+        .select({ req: t.requests, itemName: t.catalogItems.name })
+        .from(t.requests)
+        .innerJoin(t.catalogItems, eq(t.catalogItems.id, t.requests.catalogItemId))
+        .where(eq(t.requests.id, claims.requestId))
+        .get();
+      const verb = claims.decision === 'approve' ? 'Approve' : 'Deny';
+      const details = row
+        ? `<dl><dt>Request</dt><dd>${escape(row.req.id)}: ${escape(row.itemName)}</dd>
+<dt>Requested by</dt><dd>${escape(row.req.requesterId)}${row.req.beneficiaryId !== row.req.requesterId ? ` for ${escape(row.req.beneficiaryId)}` : ''}</dd>
+<dt>Why</dt><dd>${escape(row.req.justification ?? 'No justification given.')}</dd>
+<dt>Status</dt><dd>${escape(row.req.status)}</dd></dl>`
+        : '';
+      return page(
+        `${verb} request ${claims.requestId}?`,
+        `${details}<form method="post"><p><label>Comment (optional)<br><textarea name="comment" maxlength="2000"></textarea></label></p>
+<p><button type="submit">${verb}</button></p></form><p>Signed in as approver <b>${escape(claims.approver)}</b>. Nothing happens until you confirm.</p>`,
+      );
+    },
+  );
+
+  app.post(
+    '/:token',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Approve/deny link: confirm the decision (once)',
+        params: TokenParams,
+        // A plain POST (no form) is a confirmation without a comment.
+        body: Type.Union([ConfirmBody, Type.Null(), Type.Undefined()]),
+        response: {
+          200: { content: html },
+          400: { content: html },
+          403: { content: html },
+          404: { content: html },
+          409: { content: html },
+          410: { content: html },
+        },
+      },
+    },
+    async (request, reply) => {
+      reply.type('text/html; charset=utf-8');
+      const claims = check(request.params.token);
+      if (typeof claims === 'string') {
+        const [status, title, text] = refusals[claims];
+        return reply.code(status).send(page(title, `<p>${escape(text)}</p>`));
+      }
+      // Spend the token first, so two clicks racing cannot both decide; give it back
+      // only if the decision failed for a reason the approver could retry.
+      const spent = db
+        .insert(t.usedApprovalTokens)
+        .values({ tokenId: claims.jti, requestId: claims.requestId })
+        .onConflictDoNothing()
+        .run();
+      if (spent.changes === 0) {
+        const [status, title, text] = refusals.used;
+        return reply.code(status).send(page(title, `<p>${escape(text)}</p>`));
+      }
+      try {
+        await decide(db, temporal, {
+          requestId: claims.requestId,
+          actor: claims.approver,
+          slot: claims.approver,
+          decision: claims.decision,
+          ...(request.body?.comment ? { comment: request.body.comment } : {}),
+          via: 'link',
+        });
+      } catch (err) {
+        if (err instanceof HttpProblem) {
+          return reply
+            .code(err.statusCode as 403 | 404 | 409)
+            .send(page('Your decision was not recorded', `<p>${escape(err.message)}</p>`));
+        }
+        db.delete(t.usedApprovalTokens).where(eq(t.usedApprovalTokens.tokenId, claims.jti)).run();
+        throw err;
+      }
+      const done = claims.decision === 'approve' ? 'approved' : 'denied';
+      return page(`Request ${claims.requestId} ${done}`, `<p>Thank you. Your decision was recorded.</p>`);
+    },
+  );
+};
+
+export default approvalLinkRoutes;

@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import { verifyAuditChain } from '../audit/verify.js';
+import { openDatabase } from '../db/client.js';
+import { loadConfig } from '../runtime/config.js';
+
+/**
+ * `npm run audit:verify`: walks the audit log's hash chain.
+ * Exit 0: intact. Exit 1: broken (the entry is named). Exit 2: nothing could be checked.
+ */
+async function run(): Promise<void> {
+  const { databaseFile } = loadConfig();
+  // openDatabase would create an empty file, and an empty log verifies: that must not read as "OK".
+  if (!existsSync(databaseFile)) {
+    console.error(`no database at ${databaseFile} (set DATA_DIR or DATABASE_FILE)`);
+    process.exitCode = 2;
+    return;
+  }
+  // No migrations: the verifier only reads, and must not change the database it is judging.
+  const db = openDatabase(databaseFile, { migrate: false });
+  try {
+    const result = verifyAuditChain(db);
+    if (result.ok) {
+      console.log(`audit log OK: ${result.entries} entries, last hash ${result.lastHash}`);
+    } else {
+      console.log(`audit log BROKEN at entry ${result.brokenAt}: ${result.reason}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    db.$client.close();
+  }
+}
+
+run().catch((err: unknown) => {
+  console.error('audit:verify could not check the log:', err);
+  // 2, not 1: "could not check" (no table, unreadable file) is not evidence of tampering.
+  process.exit(2);
+});

@@ -1,0 +1,274 @@
+import { Client, Connection } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { appendAudit, auditHash } from '../activities/audit.js';
+import { buildApp, type App } from '../api/app.js';
+import { verifyAuditChain } from '../audit/verify.js';
+import { openDatabase, type DB } from '../db/client.js';
+import * as t from '../db/schema.js';
+import { seed } from '../db/seed.js';
+import { loadConfig, repoRoot } from '../runtime/config.js';
+
+// The audit log is append-only twice over: triggers refuse UPDATE and DELETE, and
+// the hash chain names the entry an attacker changed after dropping the triggers.
+// Every log here is a real migrated database file, as `npm run audit:verify` sees it.
+
+const dirs: string[] = [];
+const open: DB[] = [];
+
+/** A seeded database file in a fresh DATA_DIR with `count` entries appended by the real appendAudit. */
+function auditLogWith(count: number, requestIdOf = (i: number) => `REQ-TEST${i % 2}`) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-'));
+  dirs.push(dataDir);
+  const db = openDatabase(join(dataDir, 'reqflow.db'));
+  open.push(db);
+  seed(db);
+  for (let i = 1; i <= count; i++) {
+    appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
+      key: `entry-${i}`,
+      actor: i % 2 ? 'bob' : 'workflow',
+      action: i % 2 ? 'approval.approved' : 'access.granted',
+      requestId: requestIdOf(i),
+      subject: 'FIN-REPORTING-READERS',
+      details: { step: i, group: 'FIN-REPORTING-READERS', nested: { by: ['bob'] } },
+    });
+  }
+  return { dataDir, db };
+}
+
+/** What an attacker with file access does first: the triggers would refuse the edit. */
+function dropTriggers(db: DB) {
+  db.$client.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+}
+
+afterEach(() => {
+  for (const db of open.splice(0)) db.$client.close();
+});
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('verifyAuditChain', () => {
+  it('verifies a clean chain and reports its last hash', () => {
+    const { db } = auditLogWith(12);
+    const last = db.select().from(t.auditLog).all().at(-1);
+    expect(verifyAuditChain(db)).toEqual({ ok: true, entries: 12, lastHash: last?.hash });
+  });
+
+  it('verifies an empty log', () => {
+    const { db } = auditLogWith(0);
+    expect(verifyAuditChain(db)).toMatchObject({ ok: true, entries: 0 });
+  });
+
+  it('walks past a page boundary', () => {
+    const { db } = auditLogWith(2100);
+    expect(verifyAuditChain(db)).toMatchObject({ ok: true, entries: 2100 });
+  });
+
+  it('names the entry whose details were changed behind the dropped triggers', () => {
+    const { db } = auditLogWith(10);
+    dropTriggers(db);
+    db.$client
+      .prepare('UPDATE audit_log SET details = ? WHERE seq = 7')
+      .run(JSON.stringify({ step: 7, group: 'FIN-ADMINS', nested: { by: ['bob'] } }));
+    expect(verifyAuditChain(db)).toEqual({
+      ok: false,
+      entries: 6,
+      brokenAt: 7,
+      reason: 'entry 7: content does not match its hash (changed after it was written)',
+    });
+  });
+
+  it('names an entry whose details are no longer JSON', () => {
+    const { db } = auditLogWith(5);
+    dropTriggers(db);
+    db.$client.prepare("UPDATE audit_log SET details = 'oops' WHERE seq = 4").run();
+    expect(verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 4 });
+  });
+
+  it('catches a changed entry whose hash was recomputed at the next link', () => {
+    const { db } = auditLogWith(10);
+    dropTriggers(db);
+    // A careful attacker rehashes the entry they changed; entry 8 still points at the old hash.
+    const original = db.select().from(t.auditLog).where(eq(t.auditLog.seq, 7)).get()!;
+    const forged = { ...original, actor: 'mallory' };
+    db.$client
+      .prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE seq = 7')
+      .run(forged.actor, auditHash(forged));
+    expect(verifyAuditChain(db)).toEqual({
+      ok: false,
+      entries: 7,
+      brokenAt: 8,
+      reason: 'entry 8: prevHash does not match entry 7',
+    });
+  });
+
+  it('names the prevHash break when an entry is re-chained', () => {
+    const { db } = auditLogWith(10);
+    dropTriggers(db);
+    db.$client.prepare('UPDATE audit_log SET prev_hash = ? WHERE seq = 8').run('f'.repeat(64));
+    expect(verifyAuditChain(db)).toMatchObject({
+      ok: false,
+      brokenAt: 8,
+      reason: 'entry 8: prevHash does not match entry 7',
+    });
+  });
+
+  it('names a deleted middle entry, and a deleted first entry', () => {
+    const { db } = auditLogWith(10);
+    dropTriggers(db);
+    db.$client.prepare('DELETE FROM audit_log WHERE seq = 5').run();
+    expect(verifyAuditChain(db)).toEqual({
+      ok: false,
+      entries: 4,
+      brokenAt: 5,
+      reason: 'entry 5 is missing (deleted?)',
+    });
+    db.$client.prepare('DELETE FROM audit_log WHERE seq = 1').run();
+    expect(verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 1, entries: 0 });
+  });
+});
+
+describe('append-only triggers', () => {
+  it('refuse a plain UPDATE and DELETE', () => {
+    const { db } = auditLogWith(3);
+    expect(() => db.$client.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").run()).toThrow(
+      /append-only/,
+    );
+    expect(() => db.$client.prepare('DELETE FROM audit_log WHERE seq = 2').run()).toThrow(/append-only/);
+    expect(verifyAuditChain(db)).toMatchObject({ ok: true, entries: 3 });
+  });
+});
+
+describe('npm run audit:verify', () => {
+  /** The script as a real process, against DATA_DIR like an operator would run it. */
+  function auditVerify(dataDir: string): Promise<{ code: number | null; output: string }> {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir };
+    delete env.DATABASE_FILE;
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], {
+        cwd: repoRoot,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, output }));
+    });
+  }
+
+  it('exits 0 on a clean log', async () => {
+    const { dataDir } = auditLogWith(4);
+    const { code, output } = await auditVerify(dataDir);
+    expect(output).toMatch(/^audit log OK: 4 entries, last hash [0-9a-f]{64}$/m);
+    expect(code).toBe(0);
+  });
+
+  it('exits 1 naming the tampered entry', async () => {
+    const { dataDir, db } = auditLogWith(6);
+    dropTriggers(db);
+    db.$client.prepare('UPDATE audit_log SET details = \'{"step":3}\' WHERE seq = 3').run();
+    const { code, output } = await auditVerify(dataDir);
+    expect(output).toContain('audit log BROKEN at entry 3: entry 3: content does not match its hash');
+    expect(code).toBe(1);
+  });
+
+  it('exits 2 when there is no database to check', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-none-'));
+    dirs.push(dataDir);
+    const { code, output } = await auditVerify(dataDir);
+    expect(output).toContain('no database at');
+    expect(code).toBe(2);
+  });
+});
+
+describe('GET /api/audit', () => {
+  let app: App;
+  let temporal: Client;
+  let db: DB;
+  const config = loadConfig({
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'reqflow-audit-api-')),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    REQFLOW_DEV_MODE: '1',
+    REQFLOW_SECRET: 'test-secret-test-secret-test-secret!!',
+  });
+  dirs.push(config.dataDir);
+  const as = (user: string) => ({ authorization: `Bearer ${app.issueUserToken(user)}` });
+
+  beforeAll(async () => {
+    db = openDatabase(config.databaseFile);
+    seed(db);
+    // The seeded auditors group is empty; carol checks the books, so she audits here.
+    db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();
+    for (let i = 1; i <= 6; i++) {
+      appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
+        key: `api-${i}`,
+        actor: 'workflow',
+        action: `step.${i}`,
+        requestId: i % 2 ? 'REQ-AUDITAPI1' : 'REQ-AUDITAPI2',
+        details: { i },
+      });
+    }
+    const connection = await Connection.connect({ address: config.temporal.address });
+    temporal = new Client({ connection, namespace: config.temporal.namespace });
+    app = await buildApp({ db, temporal, config, secret: config.secret! });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await temporal?.connection.close();
+    db?.$client.close();
+  });
+
+  it("gives an operator one request's trail in seq order", async () => {
+    const res = await app.inject({ url: '/api/audit?requestId=REQ-AUDITAPI1', headers: as('olga') });
+    expect(res.statusCode).toBe(200);
+    const { items } = res.json<{ items: { seq: number; requestId: string; details: unknown }[] }>();
+    expect(items.map((e) => e.seq)).toEqual([1, 3, 5]);
+    expect(items.every((e) => e.requestId === 'REQ-AUDITAPI1')).toBe(true);
+    expect(items[0]).toMatchObject({ actor: 'workflow', action: 'step.1', details: { i: 1 } });
+    expect(items[0]).toHaveProperty('prevHash', '0'.repeat(64));
+  });
+
+  it('pages with limit and offset and refuses a limit over 1000', async () => {
+    const res = await app.inject({ url: '/api/audit?limit=2&offset=2', headers: as('olga') });
+    expect(res.json<{ items: { seq: number }[] }>().items.map((e) => e.seq)).toEqual([3, 4]);
+    expect((await app.inject({ url: '/api/audit?limit=1001', headers: as('olga') })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/api/audit?requestId=nope', headers: as('olga') })).statusCode).toBe(
+      400,
+    );
+  });
+
+  it('is open to the auditors group and closed to everyone else', async () => {
+    expect((await app.inject({ url: '/api/audit', headers: as('carol') })).statusCode).toBe(200);
+    const res = await app.inject({ url: '/api/audit', headers: as('alice') });
+    expect(res.statusCode).toBe(403);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect((await app.inject({ url: '/api/audit/verify', headers: as('alice') })).statusCode).toBe(403);
+    expect((await app.inject({ url: '/api/audit' })).statusCode).toBe(401);
+  });
+
+  it('says the chain is intact at /api/audit/verify', async () => {
+    const res = await app.inject({ url: '/api/audit/verify', headers: as('carol') });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ ok: boolean; entries: number; lastHash: string }>();
+    expect(body).toMatchObject({ ok: true, entries: 6 });
+    expect(body.lastHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('names the broken entry at /api/audit/verify', async () => {
+    // Runs last in this block: it tampers with the shared log.
+    dropTriggers(db);
+    db.$client.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").run();
+    const res = await app.inject({ url: '/api/audit/verify', headers: as('olga') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ ok: false, entries: 1, brokenAt: 2 });
+  });
+});
