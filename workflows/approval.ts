@@ -90,6 +90,8 @@ const nowIso = () => new Date(Date.now()).toISOString();
 export class ApprovalGate {
   private level: OpenLevel | undefined;
   private levelIndex = 0;
+  /** Approvers were asked and the waiting step is visible. */
+  private asked = false;
 
   constructor(
     private readonly tracker: RequestTracker,
@@ -98,7 +100,7 @@ export class ApprovalGate {
 
   /** True while a level waits for decisions: the request can then answer "waiting for <approvers>". */
   get awaitingDecision(): boolean {
-    return this.level !== undefined;
+    return this.asked;
   }
 
   /** Update validator: synchronous, changes nothing, throws for a decision that may not count. */
@@ -175,29 +177,34 @@ export class ApprovalGate {
       });
       const kind: Approval['kind'] =
         policy.kind === 'group' ? (policy.groupId === 'cab' ? 'cab' : 'group') : policy.kind;
-      const step = await this.tracker.startStep(
-        `approval_level_${this.levelIndex}`,
-        this.describe(resolved),
-        'waiting',
-      );
       const level: OpenLevel = {
         resolved,
         kind,
         approvers: new Set(resolved.approvers),
         approvals: [],
         decided: new Set(),
-        step,
+        step: undefined as unknown as RequestStep,
       };
+      // Open for decisions before anyone can see the request waiting, so a decision
+      // that follows what the portal shows is never refused as "not awaiting".
+      this.level = level;
       await acts.openApprovalTasks({
         requestId: this.req.requestId,
         level: this.levelIndex,
         approvers: resolved.approvers,
       });
       await this.ask(resolved.approvers, 'request');
-      this.level = level;
+      const step = await this.tracker.startStep(
+        `approval_level_${this.levelIndex}`,
+        this.describe(resolved),
+        'waiting',
+      );
+      level.step = step;
+      this.asked = true;
 
       const outcome = await this.awaitLevel(level);
       this.level = undefined;
+      this.asked = false;
       await acts.closeApprovalTasks({
         requestId: this.req.requestId,
         state: outcome === 'expired' ? 'expired' : 'superseded',

@@ -1,0 +1,291 @@
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Activities } from '../activities/index.js';
+import type { ApprovalPolicy, ResolvedLevel } from '../domain/approval.js';
+import type { AccessRequestInput, ApprovalOptions, RequestSnapshot } from '../domain/request.js';
+import type { accessRequest } from '../workflows/access.js';
+import { decideUpdate } from '../workflows/approval.js';
+import { statusQuery } from '../workflows/request-tracker.js';
+
+// The approval building block through the access workflow, with typed fake
+// activities: routing levels, quorum, reminders, escalation and expiry on short
+// timers against the real dev server.
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    logger: new DefaultLogger('WARN'),
+  });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+interface Scenario {
+  policy: ApprovalPolicy;
+  /** Approvers per level (1-based), as resolveApprovers would find them. */
+  levels: Record<number, Omit<ResolvedLevel, 'level'>>;
+  escalateTo?: string[];
+}
+
+interface Call {
+  name: keyof Activities;
+  input: unknown;
+}
+
+const unused = async () => {
+  throw new Error('not used by the access workflow');
+};
+
+function fakeActivities(s: Scenario, calls: Call[]): Activities {
+  const record = (name: keyof Activities, input: unknown) => calls.push({ name, input });
+  let seq = 0;
+  return {
+    async checkAccessItem(input) {
+      record('checkAccessItem', input);
+      return {
+        itemName: 'Financial Reporting System',
+        sensitive: s.policy.length > 0,
+        securityGroup: 'FIN-REPORTING-READERS',
+        groupName: 'Financial Reporting System readers',
+        approvalPolicy: s.policy,
+        bookmarkUrl: 'https://fin.example.com',
+      };
+    },
+    async resolveApprovers(input) {
+      record('resolveApprovers', input);
+      const level = s.levels[input.level];
+      if (!level) throw ApplicationFailure.nonRetryable(`no level ${input.level}`);
+      return { level: input.level, ...level };
+    },
+    async escalationTargets(input) {
+      record('escalationTargets', input);
+      return s.escalateTo ?? [];
+    },
+    async openApprovalTasks(input) {
+      record('openApprovalTasks', input);
+    },
+    async recordApprovalDecision(input) {
+      record('recordApprovalDecision', input);
+    },
+    async closeApprovalTasks(input) {
+      record('closeApprovalTasks', input);
+    },
+    async notifyApprovers(input) {
+      record('notifyApprovers', input);
+    },
+    async grantGroupMembership(input) {
+      record('grantGroupMembership', input);
+      return { added: true };
+    },
+    async notify(input) {
+      record('notify', input);
+    },
+    async recordAudit(input) {
+      record('recordAudit', input);
+      return { seq: ++seq };
+    },
+    async syncRequest() {},
+    checkEntitlement: unused,
+    reserveLicenseSeat: unused,
+    assignLicenseSeat: unused,
+    releaseLicenseSeat: unused,
+    recordChange: unused,
+    closeChange: unused,
+    queueDeployment: unused,
+    expireDeployment: unused,
+    recordSoftwareInstall: unused,
+    openManualTask: unused,
+    cancelManualTask: unused,
+  };
+}
+
+const slow: ApprovalOptions = { remindAfter: '1h', escalateAfter: '2h', expireAfter: '3h' };
+
+async function run(
+  scenario: Scenario,
+  timing: ApprovalOptions,
+  during: (h: WorkflowHandle<typeof accessRequest>) => Promise<void>,
+) {
+  const taskQueue = `approval-test-${randomUUID()}`;
+  const requestId = `REQ-A${randomUUID().slice(0, 8).toUpperCase()}`;
+  const calls: Call[] = [];
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: fakeActivities(scenario, calls),
+  });
+  const input: AccessRequestInput = {
+    requestId,
+    catalogItemId: 'financial-reporting',
+    requester: 'carol',
+    beneficiary: 'carol',
+    justification: 'Quarter-end close',
+    approval: timing,
+  };
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof accessRequest>('accessRequest', {
+      workflowId: requestId,
+      taskQueue,
+      args: [input],
+    });
+    await during(handle);
+    const result = await handle.result();
+    return { result, calls, names: calls.map((c) => c.name) };
+  });
+}
+
+async function waitFor(h: WorkflowHandle, ok: (s: RequestSnapshot) => boolean): Promise<RequestSnapshot> {
+  for (;;) {
+    const s = await h.query(statusQuery);
+    if (ok(s)) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const waitingOn = (level: number) => (s: RequestSnapshot) =>
+  s.steps.some((x) => x.name === `approval_level_${level}` && x.state === 'waiting');
+const decide = (
+  h: WorkflowHandle,
+  approver: string,
+  decision: 'approve' | 'deny' = 'approve',
+  decidedBy?: string,
+) => h.executeUpdate(decideUpdate, { args: [{ approver, decision, ...(decidedBy ? { decidedBy } : {}) }] });
+
+async function refusal(p: Promise<unknown>): Promise<string | undefined> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (err as WorkflowUpdateFailedError).cause;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+const manager: Scenario = {
+  policy: [{ kind: 'manager' }],
+  levels: { 1: { label: 'manager of carol', approvers: ['erin'], required: 1, notes: [] } },
+};
+
+describe('approval building block', () => {
+  it('refuses non-approvers and self-approval in the validator, then takes the approver', async () => {
+    const { result } = await run(manager, slow, async (h) => {
+      await waitFor(h, waitingOn(1));
+      expect(await refusal(decide(h, 'dave'))).toBe('NotApprover');
+      expect(await refusal(decide(h, 'carol'))).toBe('SelfApproval');
+      expect(await refusal(decide(h, 'erin', 'approve', 'carol'))).toBe('SelfApproval');
+      await decide(h, 'erin');
+      expect(await refusal(decide(h, 'erin'))).toMatch(/AlreadyDecided|NotAwaitingApproval/);
+    });
+    expect(result.status).toBe('fulfilled');
+    expect(result.approvals).toEqual([
+      expect.objectContaining({ kind: 'manager', approver: 'erin', decision: 'approve' }),
+    ]);
+  });
+
+  it('reminds, then escalates to the approver’s manager, who may then decide', async () => {
+    const { result, calls } = await run(
+      { ...manager, escalateTo: ['olga'] },
+      { remindAfter: '1s', escalateAfter: '2s', expireAfter: '1h' },
+      async (h) => {
+        await waitFor(h, (s) => s.steps.some((x) => x.detail?.includes('Escalated to olga')));
+        await decide(h, 'olga');
+      },
+    );
+    expect(result.status).toBe('fulfilled');
+    const kinds = calls
+      .filter((c) => c.name === 'notifyApprovers')
+      .map((c) => c.input as { kind: string; approvers: string[] });
+    expect(kinds).toEqual([
+      expect.objectContaining({ kind: 'request', approvers: ['erin'] }),
+      expect.objectContaining({ kind: 'reminder', approvers: ['erin'] }),
+      expect.objectContaining({ kind: 'escalation', approvers: ['olga'] }),
+    ]);
+    expect(result.approvals[0]).toMatchObject({ approver: 'olga' });
+  });
+
+  it('expires when nobody decides, and tells the requester', async () => {
+    const { result, calls } = await run(
+      manager,
+      { remindAfter: '1s', escalateAfter: '2s', expireAfter: '3s' },
+      async () => {},
+    );
+    expect(result.status).toBe('expired');
+    expect(calls.find((c) => c.name === 'closeApprovalTasks')?.input).toMatchObject({ state: 'expired' });
+    expect(
+      calls.some((c) => c.name === 'notify' && (c.input as { key: string }).key.endsWith(':expired')),
+    ).toBe(true);
+    expect(calls.some((c) => c.name === 'grantGroupMembership')).toBe(false);
+  });
+
+  it('needs every member for an "all" quorum', async () => {
+    const { result } = await run(
+      {
+        policy: [{ kind: 'group', groupId: 'security', quorum: 'all' }],
+        levels: { 1: { label: 'Security (all)', approvers: ['dave', 'erin'], required: 2, notes: [] } },
+      },
+      slow,
+      async (h) => {
+        await waitFor(h, waitingOn(1));
+        await decide(h, 'dave');
+        const s = await h.query(statusQuery);
+        expect(s.status).toBe('awaiting_approval');
+        await decide(h, 'erin');
+      },
+    );
+    expect(result.status).toBe('fulfilled');
+    expect(result.approvals.map((a) => a.approver)).toEqual(['dave', 'erin']);
+  });
+
+  it('runs a chain level by level (manager, then owner), and a denial at any level ends it', async () => {
+    const chain: Scenario = {
+      policy: [{ kind: 'manager' }, { kind: 'owner' }],
+      levels: {
+        1: { label: 'manager of carol', approvers: ['erin'], required: 1, notes: [] },
+        2: { label: 'service owner', approvers: ['olga'], required: 1, notes: [] },
+      },
+    };
+    const ok = await run(chain, slow, async (h) => {
+      await waitFor(h, waitingOn(1));
+      expect(await refusal(decide(h, 'olga'))).toBe('NotApprover');
+      await decide(h, 'erin');
+      await waitFor(h, waitingOn(2));
+      await decide(h, 'olga');
+    });
+    expect(ok.result.status).toBe('fulfilled');
+    expect(ok.result.approvals.map((a) => a.approver)).toEqual(['erin', 'olga']);
+
+    const denied = await run(chain, slow, async (h) => {
+      await waitFor(h, waitingOn(1));
+      await decide(h, 'erin');
+      await waitFor(h, waitingOn(2));
+      await decide(h, 'olga', 'deny');
+    });
+    expect(denied.result.status).toBe('denied');
+    expect(denied.names).not.toContain('grantGroupMembership');
+  });
+
+  it('grants a non-sensitive item without asking anyone', async () => {
+    const { result, names } = await run({ policy: [], levels: {} }, slow, async () => {});
+    expect(result.status).toBe('fulfilled');
+    expect(names).not.toContain('resolveApprovers');
+    expect(result.approvals[0]).toMatchObject({ approver: 'reqflow', decision: 'approve' });
+  });
+});
