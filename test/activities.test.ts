@@ -10,6 +10,7 @@ import { seed } from '../db/seed.js';
 import type { RequestSnapshot } from '../domain/request.js';
 import { repoRoot } from '../runtime/config.js';
 import { join } from 'node:path';
+import { verifyApprovalLink } from '../runtime/approval-links.js';
 
 let db: DB;
 let acts: Activities;
@@ -256,5 +257,95 @@ describe('notifications, tasks, audit, projection', () => {
     });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilled', version: 6 } });
     expect(db.select().from(t.requests).get()?.status).toBe('fulfilled');
+  });
+});
+
+describe('approvals and access', () => {
+  const base = {
+    requestId: 'REQ-AP1',
+    requester: 'carol',
+    beneficiary: 'carol',
+    catalogItemId: 'financial-reporting',
+    level: 1,
+  };
+
+  it("routes to the beneficiary's manager", async () => {
+    const r = await run(acts.resolveApprovers, { ...base, policy: { kind: 'manager' } });
+    expect(r).toMatchObject({ approvers: ['erin'], required: 1, notes: [] });
+  });
+
+  it('routes around an inactive manager to the next one up, and says so', async () => {
+    db.update(t.users).set({ active: false }).where(eq(t.users.id, 'bob')).run();
+    const r = await run(acts.resolveApprovers, {
+      ...base,
+      requester: 'alice',
+      beneficiary: 'alice',
+      policy: { kind: 'manager' },
+    });
+    expect(r.approvers).toEqual(['erin']);
+    expect(r.notes.join(' ')).toContain('bob is inactive');
+  });
+
+  it('never routes a request to its requester, even as the manager', async () => {
+    const r = await run(acts.resolveApprovers, {
+      ...base,
+      requester: 'bob',
+      beneficiary: 'alice',
+      policy: { kind: 'manager' },
+    });
+    expect(r.approvers).toEqual(['erin']);
+    expect(r.notes.join(' ')).toContain('bob requested this');
+  });
+
+  it('falls back to the operators when nobody is eligible', async () => {
+    const r = await run(acts.resolveApprovers, {
+      ...base,
+      requester: 'erin',
+      beneficiary: 'erin',
+      policy: { kind: 'manager' },
+    });
+    expect(r.approvers).toEqual(['olga']);
+    expect(r.notes.join(' ')).toContain('routed to the operators');
+  });
+
+  it('resolves a group with its quorum, leaving out the requester', async () => {
+    const all = await run(acts.resolveApprovers, {
+      ...base,
+      policy: { kind: 'group', groupId: 'procurement', quorum: 'all' },
+    });
+    expect(all).toMatchObject({ approvers: ['dave'], required: 1 });
+    const owner = await run(acts.resolveApprovers, { ...base, policy: { kind: 'owner' } });
+    expect(owner.approvers).toEqual(['erin']);
+  });
+
+  it('signs approve/deny links for one approver and one request', async () => {
+    await run(acts.notifyApprovers, {
+      requestId: 'REQ-AP1',
+      level: 1,
+      approvers: ['erin'],
+      kind: 'request',
+      subject: 's',
+      body: 'b',
+    });
+    const note = db.select().from(t.notifications).where(eq(t.notifications.recipientId, 'erin')).get();
+    const token = note!.links.approve!.split('/approvals/links/')[1]!;
+    const check = verifyApprovalLink('test-link-secret', token);
+    expect(check).toMatchObject({
+      ok: true,
+      claims: { requestId: 'REQ-AP1', approver: 'erin', decision: 'approve' },
+    });
+    expect(verifyApprovalLink('another-secret', token)).toEqual({ ok: false, reason: 'forged' });
+  });
+
+  it('grants a group membership once, and a second grant is no error', async () => {
+    const input = {
+      requestId: 'REQ-AP1',
+      groupId: 'FIN-REPORTING-READERS',
+      userId: 'carol',
+      approvalAuditSeq: 1,
+    };
+    expect(await run(acts.grantGroupMembership, input)).toEqual({ added: true });
+    expect(await run(acts.grantGroupMembership, input)).toEqual({ added: false });
+    expect(db.select().from(t.securityGroupMembers).all()).toHaveLength(1);
   });
 });
