@@ -1,0 +1,90 @@
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RequestView } from '../api/schemas/requests.js';
+import * as t from '../db/schema.js';
+import { startStack, type TestStack } from './helpers/stack.js';
+
+// Reminder, escalation and expiry over HTTP on the real stack, with the delays
+// configured down to seconds (the same timers run for days in production).
+
+let stack: TestStack;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  stack = await startStack(inject('temporalAddress'), {
+    APPROVAL_REMIND_AFTER: '1s',
+    APPROVAL_ESCALATE_AFTER: '2s',
+    // Far enough after the escalation that a loaded CI machine still decides in time.
+    APPROVAL_EXPIRE_AFTER: '10s',
+  });
+  for (const u of ['alice', 'bob', 'erin']) tokens[u] = await stack.login(u);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const final = (r: RequestView) =>
+  ['fulfilled', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
+const subjectsFor = (requestId: string, recipient: string) =>
+  stack.db
+    .select({ subject: t.notifications.subject })
+    .from(t.notifications)
+    .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
+    .all()
+    .map((n) => n.subject);
+
+describe('approval timers', () => {
+  it("reminds the approver, escalates to the approver's manager, who then decides", async () => {
+    // Alice's manager is Bob; Bob's manager is Erin.
+    const submitted = await stack.submit(tokens.alice!, {
+      catalogItemId: 'financial-reporting',
+      justification: 'Budget',
+    });
+    const escalated = await stack.waitForRequest(tokens.alice!, submitted.id, (r) =>
+      r.steps.some((s) => s.detail?.includes('Escalated to erin')),
+    );
+    expect(escalated.status).toBe('awaiting_approval');
+    expect(subjectsFor(submitted.id, 'bob')).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Approval needed/),
+        expect.stringMatching(/^Reminder: /),
+      ]),
+    );
+    expect(subjectsFor(submitted.id, 'erin')).toEqual([expect.stringMatching(/^Escalated: /)]);
+    const pending = await stack.call('GET', '/api/approvals', { token: tokens.erin });
+    expect((pending.body as { items: { requestId: string }[] }).items.map((i) => i.requestId)).toContain(
+      submitted.id,
+    );
+    const res = await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
+      token: tokens.erin,
+      body: { decision: 'approve', comment: 'Bob is on leave' },
+    });
+    expect(res.status).toBe(200);
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    expect(done.status).toBe('fulfilled');
+    expect(done.approvals[0]).toMatchObject({ approver: 'erin', comment: 'Bob is on leave' });
+  });
+
+  it('expires when nobody decides, and tells the requester', async () => {
+    const submitted = await stack.submit(tokens.alice!, { catalogItemId: 'financial-reporting' });
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    expect(done.status).toBe('expired');
+    expect(subjectsFor(submitted.id, 'alice')).toContain(
+      'Your request for Financial Reporting System expired',
+    );
+    const member = stack.db
+      .select()
+      .from(t.securityGroupMembers)
+      .where(
+        and(eq(t.securityGroupMembers.userId, 'alice'), eq(t.securityGroupMembers.requestId, submitted.id)),
+      )
+      .get();
+    expect(member).toBeUndefined();
+    const late = await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
+      token: tokens.bob,
+      body: { decision: 'approve' },
+    });
+    expect(late.status).toBe(409);
+  });
+});
