@@ -282,6 +282,16 @@ describe('approval building block', () => {
     expect(denied.names).not.toContain('grantGroupMembership');
   });
 
+  it('closes the pending approvals when the request is cancelled while waiting', async () => {
+    const { result, calls } = await run(manager, slow, async (h) => {
+      await waitFor(h, waitingOn(1));
+      await h.cancel();
+    });
+    expect(result.status).toBe('cancelled');
+    expect(calls.find((c) => c.name === 'closeApprovalTasks')?.input).toMatchObject({ state: 'cancelled' });
+    expect(result.steps.find((s) => s.name === 'approval_level_1')?.state).toBe('failed');
+  });
+
   it('grants a non-sensitive item without asking anyone', async () => {
     const { result, names } = await run({ policy: [], levels: {} }, slow, async () => {});
     expect(result.status).toBe('fulfilled');

@@ -183,7 +183,6 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     return await CancellationScope.nonCancellable(async () => {
       admitted = true;
       gate = undefined;
-      await acts.closeApprovalTasks({ requestId, state: 'cancelled' });
       return tracker.finish('cancelled', { message: 'The request was cancelled before access was granted.' });
     });
   }

@@ -1,8 +1,10 @@
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineUpdate,
+  isCancellation,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
@@ -202,7 +204,20 @@ export class ApprovalGate {
       level.step = step;
       this.asked = true;
 
-      const outcome = await this.awaitLevel(level);
+      let outcome: 'decided' | 'expired';
+      try {
+        outcome = await this.awaitLevel(level);
+      } catch (err) {
+        // Cancelled while waiting: the approvers' lists must not keep a request that ended.
+        if (isCancellation(err)) {
+          await CancellationScope.nonCancellable(async () => {
+            this.level = undefined;
+            await acts.closeApprovalTasks({ requestId: this.req.requestId, state: 'cancelled' });
+            await this.tracker.updateStep(step, { state: 'failed', detail: 'Cancelled before a decision.' });
+          });
+        }
+        throw err;
+      }
       this.level = undefined;
       this.asked = false;
       await acts.closeApprovalTasks({
