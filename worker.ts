@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
 import { openDatabase } from './db/client.js';
+import { createOutboxDispatcher, type OutboxDispatcher } from './notifications/outbox.js';
+import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { connectWorker } from './runtime/temporal.js';
@@ -17,6 +19,7 @@ async function run(): Promise<void> {
   const config = loadConfig();
   const db = openDatabase(config.databaseFile);
   const connection = await connectWorker(config);
+  let outbox: OutboxDispatcher | undefined;
   try {
     const worker = await Worker.create({
       connection,
@@ -39,10 +42,19 @@ async function run(): Promise<void> {
       // cut off is retried by Temporal when a worker comes back.
       shutdownGraceTime: '10s',
     });
+    // Delivery runs beside the worker, not as an activity: a message leaves when the
+    // outbox row is committed, and several workers share the outbox safely (notifications/outbox.ts).
+    const log = (line: string) => console.log(line);
+    const transport = transportFromEnv(process.env, log);
+    outbox = createOutboxDispatcher({ db, transport, log });
+    outbox.start();
+    console.log(`outbox delivering notifications via ${transport.name}`);
     console.log(`worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown, which ends run().
     await worker.run();
   } finally {
+    // Before the database closes: a pass in flight still records what it sent.
+    await outbox?.stop();
     await connection.close();
     db.$client.close();
   }

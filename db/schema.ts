@@ -314,6 +314,8 @@ export const notifications = sqliteTable('notifications', {
     .notNull()
     .default('pending'),
   attempts: integer().notNull().default(0),
+  /** When a pending row may be (re)tried: the retry backoff, and the lease of a send in flight. */
+  nextAttemptAt: text('next_attempt_at'),
   lastError: text('last_error'),
   createdAt: text('created_at').notNull().default(now),
   sentAt: text('sent_at'),

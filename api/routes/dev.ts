@@ -1,11 +1,43 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { and, desc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import { unprocessable } from '../errors.js';
+import * as t from '../../db/schema.js';
+import { forbidden, unprocessable } from '../errors.js';
 import { loadPrincipal } from '../plugins/auth.js';
-import { problemRef } from '../schemas/common.js';
+import { authProblems, problemRef } from '../schemas/common.js';
+import { RequestId } from '../schemas/requests.js';
 
-/** Registered only in the embedded default (dev mode): log in as a seeded user without a password. */
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const OutboxQuery = Type.Object(
+  {
+    recipient: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'User id' })),
+    requestId: Type.Optional(RequestId),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+const OutboxItem = Type.Object({
+  id: Type.Integer(),
+  key: Type.String({ description: 'Idempotency key (request id and step)' }),
+  requestId: Nullable(Type.String()),
+  recipient: Type.String({ description: 'User id' }),
+  subject: Type.String(),
+  body: Type.String(),
+  links: Type.Record(Type.String(), Type.String()),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('sent'), Type.Literal('failed')]),
+  attempts: Type.Integer({ minimum: 0 }),
+  lastError: Nullable(Type.String({ description: 'What went wrong on the latest failed attempt' })),
+  createdAt: Type.String({ description: 'ISO-8601 UTC' }),
+  sentAt: Nullable(Type.String({ description: 'ISO-8601 UTC' })),
+});
+
+/**
+ * Registered only in the embedded default (dev mode): log in as a seeded user
+ * without a password, and read the notifications outbox without a mail server.
+ */
 const devRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => {
   app.post(
     '/login',
@@ -31,6 +63,56 @@ const devRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => 
       const user = loadPrincipal(db, request.body.userId);
       if (!user) throw unprocessable(`Unknown or inactive user "${request.body.userId}".`);
       return { token: app.issueUserToken(user.id), user: { id: user.id, name: user.name } };
+    },
+  );
+
+  app.get(
+    '/outbox',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['dev'],
+        summary: 'Dev mode only: the notifications outbox, newest first (own notifications; operators: all)',
+        security: [{ bearerAuth: [] }],
+        querystring: OutboxQuery,
+        response: { 200: Type.Object({ items: Type.Array(OutboxItem) }), ...authProblems, 403: problemRef },
+      },
+    },
+    async (request) => {
+      const { principal } = request;
+      const { requestId, limit = 50 } = request.query;
+      // Approve/deny links in the messages are bearer credentials: people see only their own.
+      if (!principal.isOperator && request.query.recipient && request.query.recipient !== principal.id) {
+        throw forbidden('Only operators may read notifications sent to someone else.');
+      }
+      const recipient = principal.isOperator ? request.query.recipient : principal.id;
+      const n = t.notifications;
+      const items = db
+        .select({
+          id: n.id,
+          key: n.key,
+          requestId: n.requestId,
+          recipient: n.recipientId,
+          subject: n.subject,
+          body: n.body,
+          links: n.links,
+          status: n.status,
+          attempts: n.attempts,
+          lastError: n.lastError,
+          createdAt: n.createdAt,
+          sentAt: n.sentAt,
+        })
+        .from(n)
+        .where(
+          and(
+            recipient ? eq(n.recipientId, recipient) : undefined,
+            requestId ? eq(n.requestId, requestId) : undefined,
+          ),
+        )
+        .orderBy(desc(n.createdAt), desc(n.id))
+        .limit(limit)
+        .all();
+      return { items };
     },
   );
 };

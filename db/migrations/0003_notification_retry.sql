@@ -1,0 +1,1 @@
+ALTER TABLE `notifications` ADD `next_attempt_at` text;
