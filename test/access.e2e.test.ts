@@ -5,23 +5,50 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { signApprovalLink } from '../runtime/approval-links.js';
+import type { ParsedMail } from 'mailparser';
+import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 // Access requests and approvals over HTTP against the real stack (worker, API,
 // agent processes; real SQLite; the shared Temporal dev server).
 
 let stack: TestStack;
+let smtp: TestSmtp;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  stack = await startStack(inject('temporalAddress'));
+  // Notifications leave the worker's outbox through a real SMTP server on loopback.
+  smtp = await startSmtpServer();
+  stack = await startStack(inject('temporalAddress'), {
+    SMTP_URL: smtp.url,
+    MAIL_FROM: 'reqflow <reqflow@example.com>',
+  });
   stack.startAgent('LAPTOP-ALICE');
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'olga']) tokens[u] = await stack.login(u);
 });
 
 afterAll(async () => {
   await stack?.stop();
+  await smtp?.close();
 });
+
+/** Waits for the mail the worker's outbox sends to `to` about `requestId` whose subject matches. */
+async function mailTo(to: string, requestId: string, subject: RegExp): Promise<ParsedMail> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const mail = smtp.received.find(
+      (m) =>
+        m.to !== undefined &&
+        !Array.isArray(m.to) &&
+        m.to.text.includes(to) &&
+        subject.test(m.subject ?? '') &&
+        (m.text ?? '').includes(requestId),
+    );
+    if (mail) return mail;
+    if (Date.now() > deadline) throw new Error(`no mail to ${to} matching ${subject} for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const final = (r: RequestView) =>
   ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
@@ -74,6 +101,13 @@ describe('access request: the story', () => {
     expect(ask?.links.approve).toContain('/approvals/links/');
     expect(ask?.links.deny).toContain('/approvals/links/');
 
+    // The real message Erin receives carries the context and working approve/deny links.
+    const mail = await mailTo('erin@example.com', submitted.id, /^Approval needed/);
+    expect(mail.text).toContain('carol requests Financial Reporting System');
+    expect(mail.text).toContain('Quarter-end close');
+    const approveUrl = /https?:\/\/\S+\/approvals\/links\/\S+/.exec(mail.text ?? '')?.[0];
+    expect(approveUrl).toBe(ask?.links.approve);
+
     const decided = await approve('erin', submitted.id, 'approve', 'ok for Q4');
     expect(decided.status).toBe(200);
     const done = await stack.waitForRequest(as('carol'), submitted.id, final);
@@ -81,6 +115,8 @@ describe('access request: the story', () => {
     expect(done.approvals).toEqual([
       expect.objectContaining({ approver: 'erin', decision: 'approve', comment: 'ok for Q4', via: 'api' }),
     ]);
+    await mailTo('carol@example.com', submitted.id, /^Pending fulfillment: Financial Reporting System$/);
+    await mailTo('carol@example.com', submitted.id, /^Access granted to Financial Reporting System$/);
     expect(notificationsOf(submitted.id, 'carol').map((n) => n.subject)).toEqual(
       expect.arrayContaining([
         'Pending fulfillment: Financial Reporting System',

@@ -2,12 +2,12 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { eq } from 'drizzle-orm';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
+import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createNotifyActivities, type NotificationInput } from '../activities/notify.js';
 import { buildApp, type App } from '../api/app.js';
@@ -26,36 +26,22 @@ import { loadConfig } from '../runtime/config.js';
 const FROM = 'reqflow <reqflow@localhost>';
 const PUBLIC_URL = 'http://portal.test';
 
-let smtp: SMTPServer;
+let smtp: TestSmtp;
 let smtpUrl: string;
 let received: ParsedMail[] = [];
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      // Answer 250 only once the message is parsed, so a resolved send means it is in `received`.
-      simpleParser(stream).then(
-        (mail) => {
-          received.push(mail);
-          callback();
-        },
-        (err: Error) => callback(err),
-      );
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+  smtp = await startSmtpServer();
+  smtpUrl = smtp.url;
+  received = smtp.received;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => smtp?.close(resolve));
+  await smtp?.close();
 });
 
 beforeEach(() => {
-  received = [];
+  received.length = 0;
 });
 
 // The activity's "notification queued" lines would drown the test output.
