@@ -104,7 +104,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
       return page(
         `${verb} request ${claims.requestId}?`,
         `${details}<form method="post"><p><label>Comment (optional)<br><textarea name="comment" maxlength="2000"></textarea></label></p>
-<p><button type="submit">${verb}</button></p></form><p>Signed in as approver <b>${escape(claims.approver)}</b>. Nothing happens until you confirm.</p>`,
+<p><button type="submit">${verb}</button></p></form><p>This link was issued to approver <b>${escape(claims.approver)}</b>. Nothing happens until you confirm.</p>`,
       );
     },
   );
