@@ -9,7 +9,14 @@ import type { AccessItem } from '../activities/access.js';
 import type { Activities } from '../activities/index.js';
 import type { AccessRequestInput, Approval, RequestSnapshot } from '../domain/request.js';
 import { ApprovalGate, handleDecisions } from './approval.js';
-import { admissionUpdate, failureType, messageOf, RequestTracker, statusQuery } from './request-tracker.js';
+import {
+  admissionUpdate,
+  auditorFor,
+  failureType,
+  messageOf,
+  RequestTracker,
+  statusQuery,
+} from './request-tracker.js';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -44,15 +51,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
       body,
       links: { request: `/api/requests/${requestId}`, ...links },
     });
-  const audit = (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
-    acts.recordAudit({
-      key: `${requestId}:${action}`,
-      actor,
-      action,
-      requestId,
-      subject: input.beneficiary,
-      details,
-    });
+  const audit = auditorFor(requestId, input.beneficiary);
 
   try {
     await tracker.setStatus('checking_entitlement');

@@ -1,6 +1,7 @@
 import {
   defineQuery,
   defineUpdate,
+  proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -16,6 +17,20 @@ const { syncRequest } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', maximumInterval: '10s' },
 });
+const { recordAudit } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
+
+/**
+ * An audit writer for one request: the trail links every grant (software, license
+ * seat, group membership) to the decision that allowed it. Keyed by request and
+ * action, so a replayed or retried step appends once.
+ */
+export function auditorFor(requestId: string, subject: string) {
+  return (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
+    recordAudit({ key: `${requestId}:${action}`, actor, action, requestId, subject, details });
+}
 
 export interface TrackedRequest {
   requestId: string;

@@ -13,7 +13,14 @@ import type { Activities } from '../activities/index.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
 import { ApprovalGate, handleDecisions } from './approval.js';
-import { admissionUpdate, failureType, messageOf, RequestTracker, statusQuery } from './request-tracker.js';
+import {
+  admissionUpdate,
+  auditorFor,
+  failureType,
+  messageOf,
+  RequestTracker,
+  statusQuery,
+} from './request-tracker.js';
 
 /** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
 export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deploymentResult');
@@ -61,16 +68,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     compensations.length = 0;
   };
 
-  // The audit trail links every grant (software, license seat) to the decision that allowed it.
-  const audit = (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
-    acts.recordAudit({
-      key: `${requestId}:${action}`,
-      actor,
-      action,
-      requestId,
-      subject: input.deviceId,
-      details,
-    });
+  const audit = auditorFor(requestId, input.deviceId);
 
   try {
     await tracker.setStatus('checking_entitlement');

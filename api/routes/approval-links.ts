@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
+import type { FastifyReply } from 'fastify';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
@@ -43,6 +44,14 @@ const refusals: Record<'malformed' | 'forged' | 'expired' | 'used', [400 | 403 |
     used: [409, 'This link was already used', 'Each approve/deny link works once. Nothing was changed.'],
   };
 
+function refuse(reply: FastifyReply, why: keyof typeof refusals) {
+  const [status, title, text] = refusals[why];
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(page(title, `<p>${escape(text)}</p>`));
+}
+
 const TokenParams = Type.Object({ token: Type.String({ minLength: 10, maxLength: 2000 }) });
 const ConfirmBody = Type.Object(
   { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -84,10 +93,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     async (request, reply) => {
       reply.type('text/html; charset=utf-8');
       const claims = check(request.params.token);
-      if (typeof claims === 'string') {
-        const [status, title, text] = refusals[claims];
-        return reply.code(status).send(page(title, `<p>${escape(text)}</p>`));
-      }
+      if (typeof claims === 'string') return refuse(reply, claims);
       const row = db
         .select({ req: t.requests, itemName: t.catalogItems.name })
         .from(t.requests)
@@ -131,10 +137,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     async (request, reply) => {
       reply.type('text/html; charset=utf-8');
       const claims = check(request.params.token);
-      if (typeof claims === 'string') {
-        const [status, title, text] = refusals[claims];
-        return reply.code(status).send(page(title, `<p>${escape(text)}</p>`));
-      }
+      if (typeof claims === 'string') return refuse(reply, claims);
       // Spend the token first, so two clicks racing cannot both decide; give it back
       // only if the decision failed for a reason the approver could retry.
       const spent = db
@@ -142,10 +145,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
         .values({ tokenId: claims.jti, requestId: claims.requestId })
         .onConflictDoNothing()
         .run();
-      if (spent.changes === 0) {
-        const [status, title, text] = refusals.used;
-        return reply.code(status).send(page(title, `<p>${escape(text)}</p>`));
-      }
+      if (spent.changes === 0) return refuse(reply, 'used');
       try {
         await decide(db, temporal, {
           requestId: claims.requestId,
