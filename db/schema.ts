@@ -333,11 +333,45 @@ export const tasks = sqliteTable(
     title: text().notNull(),
     description: text().notNull(),
     state: text({ enum: TASK_STATES }).notNull().default('open'),
+    /** Outcomes a person may choose when completing (e.g. ["done","not_possible"]); null: any. */
+    outcomes: text({ mode: 'json' }).$type<string[] | null>(),
+    /** The request workflow waits for this task: completion goes to it as an update. */
+    awaitedBy: text('awaited_by'),
+    assigneeId: text('assignee_id').references(() => users.id),
+    outcome: text(),
+    /** What the person who completed it wrote (an answer, a reason). */
+    resolution: text(),
+    completedBy: text('completed_by'),
     createdAt: text('created_at').notNull().default(now),
     completedAt: text('completed_at'),
   },
   (t) => [index('tasks_group_idx').on(t.groupId, t.state)],
 );
+
+export const taskComments = sqliteTable(
+  'task_comments',
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id),
+    body: text().notNull(),
+    createdAt: text('created_at').notNull().default(now),
+  },
+  (t) => [index('task_comments_task_idx').on(t.taskId)],
+);
+
+/** Knowledge base; searched through the FTS5 table `knowledge_fts` (see migration 0005). */
+export const knowledgeArticles = sqliteTable('knowledge_articles', {
+  id: text().primaryKey(),
+  title: text().notNull(),
+  body: text().notNull(),
+  tags: text().notNull().default(''),
+  updatedAt: text('updated_at').notNull().default(now),
+});
 
 /** Append-only; each entry's hash covers the previous entry's hash. */
 export const auditLog = sqliteTable(
