@@ -10,6 +10,10 @@ export interface ManualTaskInput {
   groupId: string;
   title: string;
   description: string;
+  /** Outcomes a person may choose when completing; absent: any. */
+  outcomes?: string[];
+  /** True when the request workflow waits for this task (completion goes to it). */
+  awaited?: boolean;
 }
 
 export function createTaskActivities(deps: ActivityDeps) {
@@ -20,10 +24,40 @@ export function createTaskActivities(deps: ActivityDeps) {
     async openManualTask(input: ManualTaskInput): Promise<{ taskId: string }> {
       const id = stableId('TASK', input.key);
       db.insert(t.tasks)
-        .values({ id, ...input, state: 'open', createdAt: now() })
+        .values({
+          id,
+          key: input.key,
+          requestId: input.requestId,
+          groupId: input.groupId,
+          title: input.title,
+          description: input.description,
+          outcomes: input.outcomes ?? null,
+          awaitedBy: input.awaited ? input.requestId : null,
+          state: 'open',
+          createdAt: now(),
+        })
         .onConflictDoNothing({ target: t.tasks.key })
         .run();
       return { taskId: id };
+    },
+
+    /** Records a completion the workflow accepted. Idempotent: a completed task keeps its first outcome. */
+    async recordTaskCompletion(input: {
+      taskId: string;
+      outcome: string;
+      resolution?: string;
+      completedBy: string;
+    }): Promise<void> {
+      db.update(t.tasks)
+        .set({
+          state: 'completed',
+          outcome: input.outcome,
+          resolution: input.resolution ?? null,
+          completedBy: input.completedBy,
+          completedAt: now(),
+        })
+        .where(and(eq(t.tasks.id, input.taskId), inArray(t.tasks.state, ['open', 'claimed'])))
+        .run();
     },
 
     /** Closes a task the workflow no longer needs (e.g. a seat freed up on its own). */

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Activities } from '../activities/index.js';
+import { fakeActivities } from './helpers/fake-activities.js';
 import type { ApprovalPolicy, ResolvedLevel } from '../domain/approval.js';
 import type { AccessRequestInput, ApprovalOptions, RequestSnapshot } from '../domain/request.js';
 import type { accessRequest } from '../workflows/access.js';
@@ -50,14 +51,10 @@ interface Call {
   input: unknown;
 }
 
-const unused = async () => {
-  throw new Error('not used by the access workflow');
-};
-
-function fakeActivities(s: Scenario, calls: Call[]): Activities {
+function accessFakes(s: Scenario, calls: Call[]): Activities {
   const record = (name: keyof Activities, input: unknown) => calls.push({ name, input });
   let seq = 0;
-  return {
+  return fakeActivities({
     async checkAccessItem(input) {
       record('checkAccessItem', input);
       return {
@@ -103,18 +100,7 @@ function fakeActivities(s: Scenario, calls: Call[]): Activities {
       return { seq: ++seq };
     },
     async syncRequest() {},
-    checkEntitlement: unused,
-    reserveLicenseSeat: unused,
-    assignLicenseSeat: unused,
-    releaseLicenseSeat: unused,
-    recordChange: unused,
-    closeChange: unused,
-    queueDeployment: unused,
-    expireDeployment: unused,
-    recordSoftwareInstall: unused,
-    openManualTask: unused,
-    cancelManualTask: unused,
-  };
+  });
 }
 
 const slow: ApprovalOptions = { remindAfter: '1h', escalateAfter: '2h', expireAfter: '3h' };
@@ -131,7 +117,7 @@ async function run(
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: fakeActivities(scenario, calls),
+    activities: accessFakes(scenario, calls),
   });
   const input: AccessRequestInput = {
     requestId,

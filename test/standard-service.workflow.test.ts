@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Activities } from '../activities/index.js';
+import { fakeActivities } from './helpers/fake-activities.js';
 import type {
   DeploymentReport,
   RequestSnapshot,
@@ -60,10 +61,10 @@ interface Call {
   input: unknown;
 }
 
-function fakeActivities(scenario: Scenario, calls: Call[], handle: () => WorkflowHandle): Activities {
+function standardFakes(scenario: Scenario, calls: Call[], handle: () => WorkflowHandle): Activities {
   let reservations = 0;
   const record = (name: keyof Activities, input: unknown) => calls.push({ name, input });
-  return {
+  return fakeActivities({
     async checkEntitlement(input) {
       record('checkEntitlement', input);
       if (scenario.notEntitled) {
@@ -187,13 +188,7 @@ function fakeActivities(scenario: Scenario, calls: Call[], handle: () => Workflo
     async notifyApprovers(input) {
       record('notifyApprovers', input);
     },
-    async checkAccessItem() {
-      throw new Error('not used by this workflow');
-    },
-    async grantGroupMembership() {
-      throw new Error('not used by this workflow');
-    },
-  };
+  });
 }
 
 const fastOptions: StandardServiceOptions = {
@@ -216,7 +211,7 @@ async function runScenario(
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: fakeActivities(scenario, calls, handle),
+    activities: standardFakes(scenario, calls, handle),
   });
   const input: StandardServiceInput = {
     requestId,

@@ -1,0 +1,133 @@
+import {
+  ApplicationFailure,
+  condition,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { RequestSnapshot, RequestStep } from '../domain/request.js';
+import type { RequestStatus } from '../domain/status.js';
+import type { RequestTracker } from './request-tracker.js';
+
+export interface TaskCompletion {
+  taskId: string;
+  outcome: string;
+  /** What the person wrote: an answer, a reason, a serial number. */
+  resolution?: string;
+  completedBy: string;
+}
+
+/**
+ * A person finished a task the workflow waits for. An update rather than a signal or
+ * async activity completion: the validator refuses a task this request does not wait
+ * for, or an outcome it does not accept, before anything reaches the history, and
+ * the person completing it learns at once that it counted (or gets a 409).
+ */
+export const completeTaskUpdate = defineUpdate<RequestSnapshot, [TaskCompletion]>('completeTask');
+
+export const TASK_NOT_AWAITED = 'TaskNotAwaited';
+export const TASK_OUTCOME_REFUSED = 'TaskOutcomeRefused';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
+
+export interface TaskSpec {
+  /** Unique per request and purpose, e.g. 'answer' or 'delivery'. */
+  key: string;
+  groupId: string;
+  title: string;
+  description: string;
+  /** Outcomes the person may choose; the first is the "done" one. */
+  outcomes: string[];
+  /** The step shown in steps[] while the task is open. */
+  step: string;
+  /** Status while waiting (default awaiting_task). */
+  status?: RequestStatus;
+}
+
+interface OpenTask {
+  spec: TaskSpec;
+  step: RequestStep;
+  done?: TaskCompletion;
+}
+
+/**
+ * Human steps for every request type: opens a task for a fulfillment group and waits
+ * (a durable wait, no polling) until a member completes it through the API.
+ */
+export class ManualTasks {
+  private readonly open = new Map<string, OpenTask>();
+
+  constructor(
+    private readonly tracker: RequestTracker,
+    private readonly requestId: string,
+  ) {
+    setHandler(completeTaskUpdate, (c: TaskCompletion) => this.complete(c), {
+      validator: (c: TaskCompletion) => {
+        const task = this.open.get(c.taskId);
+        if (!task || task.done) {
+          throw ApplicationFailure.create({
+            type: TASK_NOT_AWAITED,
+            message: `Task ${c.taskId} is not open on request ${this.requestId}.`,
+          });
+        }
+        if (!task.spec.outcomes.includes(c.outcome)) {
+          throw ApplicationFailure.create({
+            type: TASK_OUTCOME_REFUSED,
+            message: `Outcome "${c.outcome}" is not one of: ${task.spec.outcomes.join(', ')}.`,
+          });
+        }
+      },
+    });
+  }
+
+  /** Opens the task and returns once a member of the group has completed it. */
+  async run(spec: TaskSpec): Promise<TaskCompletion> {
+    const { taskId } = await acts.openManualTask({
+      key: `${this.requestId}:${spec.key}`,
+      requestId: this.requestId,
+      groupId: spec.groupId,
+      title: spec.title,
+      description: spec.description,
+      outcomes: spec.outcomes,
+      awaited: true,
+    });
+    const task: OpenTask = { spec, step: undefined as unknown as RequestStep };
+    // Open for completion before the request shows it waiting (see ApprovalGate).
+    this.open.set(taskId, task);
+    task.step = await this.tracker.startStep(
+      spec.step,
+      `Task ${taskId} for ${spec.groupId}: ${spec.title}.`,
+      'waiting',
+    );
+    await this.tracker.setStatus(spec.status ?? 'awaiting_task');
+    await condition(() => task.done !== undefined);
+    this.open.delete(taskId);
+    const done = task.done!;
+    await this.tracker.updateStep(task.step, {
+      state: 'completed',
+      detail: `Task ${taskId} completed by ${done.completedBy}: ${done.outcome}${done.resolution ? ` (${done.resolution})` : ''}.`,
+    });
+    return done;
+  }
+
+  /** Cancels every task still open (the request was cancelled). */
+  async cancelOpen(): Promise<void> {
+    for (const [taskId, task] of this.open) {
+      await acts.cancelManualTask({ taskId });
+      if (task.step)
+        await this.tracker.updateStep(task.step, { state: 'failed', detail: `Task ${taskId} cancelled.` });
+    }
+    this.open.clear();
+  }
+
+  private async complete(c: TaskCompletion): Promise<RequestSnapshot> {
+    const task = this.open.get(c.taskId)!;
+    task.done = c;
+    await acts.recordTaskCompletion(c);
+    return this.tracker.snapshot;
+  }
+}
