@@ -6,6 +6,7 @@ import { createCmdbActivities } from './cmdb.js';
 import type { ActivityDeps } from './deps.js';
 import { createDeploymentActivities } from './deployment.js';
 import { createEntitlementActivities } from './entitlement.js';
+import { createKnowledgeActivities } from './knowledge.js';
 import { createLicenseActivities } from './license.js';
 import { createNotifyActivities } from './notify.js';
 import { createRequestActivities } from './requests.js';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRequestActivities(deps),
     ...createApprovalActivities(deps),
     ...createAccessActivities(deps),
+    ...createKnowledgeActivities(deps),
   };
 }
 

@@ -17,7 +17,9 @@ import cmdbRoutes from './routes/cmdb.js';
 import delegationRoutes from './routes/delegation.js';
 import devRoutes from './routes/dev.js';
 import healthRoutes from './routes/health.js';
+import knowledgeRoutes from './routes/knowledge.js';
 import requestsRoutes from './routes/requests.js';
+import tasksRoutes from './routes/tasks.js';
 
 export interface AppDeps {
   db: DB;
@@ -78,6 +80,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(auditRoutes, { prefix: '/api/audit', db });
   await app.register(approvalsRoutes, { prefix: '/api', db, temporal, config });
   await app.register(delegationRoutes, { prefix: '/api/delegation', db });
+  await app.register(tasksRoutes, { prefix: '/api/tasks', db, temporal });
+  await app.register(knowledgeRoutes, { prefix: '/api/knowledge', db });
   // The confirmation page posts an HTML form.
   await app.register(
     async (links) => {

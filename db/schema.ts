@@ -366,7 +366,9 @@ export const taskComments = sqliteTable(
 
 /** Knowledge base; searched through the FTS5 table `knowledge_fts` (see migration 0005). */
 export const knowledgeArticles = sqliteTable('knowledge_articles', {
-  id: text().primaryKey(),
+  /** The FTS index refers to rows by this integer key, which (unlike a plain rowid) survives VACUUM. */
+  seq: integer().primaryKey({ autoIncrement: true }),
+  id: text().notNull().unique(),
   title: text().notNull(),
   body: text().notNull(),
   tags: text().notNull().default(''),

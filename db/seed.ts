@@ -130,6 +130,118 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
   },
 ];
 
+// Answers for `information` requests and the portal's search box. Tags are extra
+// search words (synonyms people type) and weigh more than the body.
+const knowledgeArticles: (typeof t.knowledgeArticles.$inferInsert)[] = [
+  {
+    id: 'KB-VPN-ADDRESS',
+    title: 'VPN server address and how to connect',
+    body:
+      'The VPN server address is vpn.example.com. Connect with the GlobalProtect client, which is ' +
+      'preinstalled on company laptops: open GlobalProtect, enter vpn.example.com as the portal, sign in ' +
+      'with your company account and approve the MFA prompt in the Authenticator app. If GlobalProtect is ' +
+      'missing, request it from the service catalog; if the MFA prompt never arrives, call the service desk.',
+    tags: 'vpn remote access globalprotect portal gateway mfa home network',
+  },
+  {
+    id: 'KB-PASSWORD-RESET',
+    title: 'Reset a forgotten or expired password',
+    body:
+      'Go to https://password.example.com, enter your username and confirm with the MFA prompt, then choose ' +
+      'a new password of at least 14 characters. Passwords expire every 180 days; you get a reminder e-mail ' +
+      'two weeks before. After a reset, sign in again on your phone and laptop so the old password does not ' +
+      'lock your account. Locked out after five attempts? The lock clears itself after 15 minutes.',
+    tags: 'password reset forgot expired locked account login sign-in',
+  },
+  {
+    id: 'KB-GUEST-WIFI',
+    title: 'Wi-Fi for guests and visitors',
+    body:
+      'Visitors use the network "Example-Guest". Reception prints a voucher with a code valid for 24 hours; ' +
+      'the guest joins Example-Guest and enters the code on the page that opens. The guest network reaches ' +
+      'the internet only, not printers or internal systems. Employees use "Example-Corp", which signs in ' +
+      'with the company certificate automatically.',
+    tags: 'wifi wireless guest visitor voucher internet network',
+  },
+  {
+    id: 'KB-PRINTER-SETUP',
+    title: 'Add an office printer',
+    body:
+      'Printers are shared through the print server. On Windows open Settings, Printers & scanners, Add ' +
+      'device, and pick the printer named after your floor (for example PRN-3F-EAST). On macOS use System ' +
+      'Settings, Printers & Scanners. Print jobs are held until you tap your badge on the printer, so ' +
+      'confidential pages never sit in the tray.',
+    tags: 'printer print printing scanner badge follow-me',
+  },
+  {
+    id: 'KB-OUTLOOK-MOBILE',
+    title: 'Set up Outlook e-mail on your phone',
+    body:
+      'Install Microsoft Outlook from the App Store or Google Play, then install Company Portal and enroll ' +
+      'the phone: company mail only opens in managed apps. Open Outlook, add your work e-mail address and ' +
+      'approve the MFA prompt. The built-in Mail app on iOS and Android is blocked for company accounts.',
+    tags: 'outlook email e-mail mail mobile phone iphone android calendar intune',
+  },
+  {
+    id: 'KB-SHARED-DRIVE',
+    title: 'Access a shared drive',
+    body:
+      'Department shares live on \\\\files.example.com. Access is granted through the security group of ' +
+      'the share, so request it in the service catalog and name the folder; the owner of the share approves. ' +
+      'Once granted, map the drive in File Explorer with Map network drive, or use Connect to Server on a ' +
+      'Mac. From home, connect to the VPN first.',
+    tags: 'shared drive share folder network files permissions mapped fileshare',
+  },
+  {
+    id: 'KB-TEAMS-AUDIO',
+    title: 'No sound or microphone in Microsoft Teams',
+    body:
+      'In Teams open Settings, Devices, and choose your headset for both speaker and microphone, then make a ' +
+      'test call. On macOS also allow Teams under System Settings, Privacy & Security, Microphone. If others ' +
+      'hear an echo, switch from the laptop speakers to a headset. Restarting Teams fixes most audio that ' +
+      'stops after a docking station is unplugged.',
+    tags: 'teams audio sound microphone mic speaker headset call meeting echo',
+  },
+  {
+    id: 'KB-LAPTOP-BATTERY',
+    title: 'Laptop battery drains quickly',
+    body:
+      'Check which apps use the most power (Windows: Settings, System, Power & battery; macOS: Activity ' +
+      'Monitor, Energy). Lower the screen brightness and close browser tabs you do not need. A battery older ' +
+      'than three years or with a health below 80% is replaced free of charge: request a replacement ' +
+      'through the service desk and keep working on the charger meanwhile.',
+    tags: 'laptop battery power charging charger drain health replacement',
+  },
+  {
+    id: 'KB-EXPENSE-SYSTEM',
+    title: 'Submit an expense claim in the new expense system',
+    body:
+      'Open https://expenses.example.com and choose New report. Photograph each receipt with the mobile ' +
+      'app or upload a PDF, pick the category and the cost center, then Submit: your manager approves and ' +
+      'finance pays within ten working days. Drafts are saved automatically. Finding the new expense system ' +
+      'confusing? Send feedback about it from the service catalog; the service owner reads every message.',
+    tags: 'expense expenses claim receipt reimbursement travel finance report',
+  },
+  {
+    id: 'KB-SOFTWARE-REQUEST',
+    title: 'Request software for your laptop',
+    body:
+      'Open the service catalog and pick the application. Pre-approved software such as Microsoft Visio is ' +
+      'installed automatically on your laptop the next time it connects, usually within minutes. Other ' +
+      'software goes to the Change Advisory Board first. You get an e-mail with a launch link when it is ready.',
+    tags: 'software install application app license catalog visio photoshop',
+  },
+  {
+    id: 'KB-MFA-NEW-PHONE',
+    title: 'Move MFA to a new phone',
+    body:
+      'Before you wipe the old phone, sign in to https://mysignins.example.com, add the new phone under ' +
+      'Security info and approve a test prompt on it; then delete the old entry. Lost the old phone already? ' +
+      'The service desk verifies your identity and issues a temporary access pass.',
+    tags: 'mfa authenticator two-factor 2fa phone new lost token',
+  },
+];
+
 export function seed(db: DB): void {
   db.transaction((tx) => {
     tx.insert(t.roles).values(roles).onConflictDoNothing().run();
@@ -140,6 +252,7 @@ export function seed(db: DB): void {
     tx.insert(t.licensePools).values(licensePools).onConflictDoNothing().run();
     tx.insert(t.securityGroups).values(securityGroups).onConflictDoNothing().run();
     tx.insert(t.catalogItems).values(catalogItems).onConflictDoNothing().run();
+    tx.insert(t.knowledgeArticles).values(knowledgeArticles).onConflictDoNothing().run();
     // Every device is a configuration item too, so software can be related to it.
     tx.insert(t.cmdbCis)
       .values(

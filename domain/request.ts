@@ -82,6 +82,20 @@ export interface AccessRequestInput {
   approval: ApprovalOptions;
 }
 
+export interface InformationRequestInput {
+  requestId: string;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  justification?: string;
+  /** The question, as the requester asked it. */
+  question: string;
+  /** Who answers when the knowledge base does not. */
+  fulfillmentGroupId: string;
+  /** How long the requester may still say an answer did not help (e.g. '3d'). */
+  feedbackWindow: string;
+}
+
 export interface StandardServiceInput {
   requestId: string;
   catalogItemId: string;

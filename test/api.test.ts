@@ -88,6 +88,13 @@ describe('health and docs', () => {
       '/api/agent/jobs/{id}/result',
       '/api/cmdb/devices/{id}',
       '/api/dev/login',
+      '/api/approvals',
+      '/api/requests/{id}/approvals',
+      '/api/requests/{id}/cancel',
+      '/api/tasks/',
+      '/api/tasks/{id}/complete',
+      '/api/knowledge/',
+      '/api/audit/',
       '/health',
       '/ready',
     ]) {
@@ -285,7 +292,7 @@ describe('idempotent submission and visibility', () => {
       method: 'POST',
       url: '/api/requests',
       headers: as('alice'),
-      payload: { catalogItemId: 'vpn-address', fields: { question: 'VPN?' } },
+      payload: { catalogItemId: 'second-monitor', justification: 'Two screens' },
     });
     expectProblem(res, 501);
     expect(requestCount()).toBe(before);

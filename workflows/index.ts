@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow type, and nothing else.
 export { accessRequest } from './access.js';
+export { informationRequest } from './information.js';
 export { standardServiceRequest } from './standard-service.js';

@@ -2,7 +2,8 @@ import { and, desc, eq, or, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import * as t from '../../db/schema.js';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { answerFeedbackUpdate } from '../../workflows/information.js';
 import { isFinalStatus } from '../../domain/status.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { canSee, toView } from '../request-access.js';
@@ -136,6 +137,50 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       // The cancellation is recorded; the workflow unwinds on its own and the view follows.
       const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
       return reply.code(202).send(toView(config, after));
+    },
+  );
+
+  app.post(
+    '/:id/answer-feedback',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Information requests: tell whether the knowledge answer helped',
+        description:
+          '"helpful": false hands the question to the service desk, whose written answer is sent back to you.',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: RequestId }),
+        body: Type.Object(
+          { helpful: Type.Boolean(), comment: Type.Optional(Type.String({ maxLength: 2000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: RequestView, ...authProblems, 403: problemRef, 404: problemRef, 409: problemRef },
+      },
+    },
+    async (request) => {
+      const user = request.principal;
+      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
+      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      if (row.requesterId !== user.id)
+        throw forbidden('Only the requester can say whether the answer helped.');
+      if (row.type !== 'information') throw conflict(`Request ${row.id} is not an information request.`);
+      try {
+        await deps.temporal.workflow.getHandle(row.id).executeUpdate(answerFeedbackUpdate, {
+          args: [
+            {
+              helpful: request.body.helpful,
+              from: user.id,
+              ...(request.body.comment ? { comment: request.body.comment } : {}),
+            },
+          ],
+        });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+          throw conflict(`Request ${row.id} is no longer waiting for feedback on its answer.`);
+        }
+        throw err;
+      }
+      return toView(config, db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!);
     },
   );
 };

@@ -1,11 +1,13 @@
 CREATE TABLE `knowledge_articles` (
-	`id` text PRIMARY KEY NOT NULL,
+	`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` text NOT NULL,
 	`title` text NOT NULL,
 	`body` text NOT NULL,
 	`tags` text DEFAULT '' NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL
 );
 --> statement-breakpoint
+CREATE UNIQUE INDEX `knowledge_articles_id_unique` ON `knowledge_articles` (`id`);--> statement-breakpoint
 CREATE TABLE `task_comments` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`task_id` text NOT NULL,

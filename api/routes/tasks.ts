@@ -1,0 +1,262 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { Type } from 'typebox';
+import type { DB } from '../../db/client.js';
+import * as t from '../../db/schema.js';
+import { completeTaskUpdate, TASK_NOT_AWAITED, TASK_OUTCOME_REFUSED } from '../../workflows/manual-task.js';
+import { conflict, forbidden, notFound, unprocessable } from '../errors.js';
+import type { UserPrincipal } from '../plugins/auth.js';
+import { authProblems, problemRef } from '../schemas/common.js';
+import {
+  CommentBody,
+  CompleteTaskBody,
+  ListTasksQuery,
+  ReassignTaskBody,
+  TaskId,
+  TaskView,
+} from '../schemas/tasks.js';
+
+type TaskRow = typeof t.tasks.$inferSelect;
+
+/** Manual tasks: only members of a task's fulfillment group (and operators) see or act on it. */
+const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = async (
+  app,
+  { db, temporal },
+) => {
+  app.addHook('preHandler', app.authenticate);
+  const base = { tags: ['tasks'], security: [{ bearerAuth: [] }] };
+  const params = Type.Object({ id: TaskId });
+
+  const view = (row: TaskRow) => ({
+    id: row.id,
+    requestId: row.requestId,
+    groupId: row.groupId,
+    title: row.title,
+    description: row.description,
+    state: row.state,
+    assignee: row.assigneeId,
+    outcomes: row.outcomes,
+    awaited: row.awaitedBy !== null,
+    outcome: row.outcome,
+    resolution: row.resolution,
+    completedBy: row.completedBy,
+    createdAt: row.createdAt,
+    completedAt: row.completedAt,
+    comments: db
+      .select()
+      .from(t.taskComments)
+      .where(eq(t.taskComments.taskId, row.id))
+      .orderBy(asc(t.taskComments.id))
+      .all()
+      .map((c) => ({ author: c.authorId, body: c.body, createdAt: c.createdAt })),
+  });
+  const read = (id: string) => db.select().from(t.tasks).where(eq(t.tasks.id, id)).get();
+
+  /** The task, if the caller may act on it; a task of another group is a 404 (its existence is not theirs to know). */
+  function taskFor(user: UserPrincipal, id: string): TaskRow {
+    const row = read(id);
+    if (!row || (!user.isOperator && !user.groups.includes(row.groupId)))
+      throw notFound(`Task ${id} not found.`);
+    return row;
+  }
+  function assertOpen(row: TaskRow): void {
+    if (row.state !== 'open' && row.state !== 'claimed')
+      throw conflict(`Task ${row.id} is already ${row.state}.`);
+  }
+
+  app.get(
+    '/',
+    {
+      schema: {
+        ...base,
+        summary: 'Tasks of my fulfillment groups (operators: all), newest first',
+        querystring: ListTasksQuery,
+        response: { 200: Type.Object({ items: Type.Array(TaskView) }), ...authProblems },
+      },
+    },
+    async (request) => {
+      const user = request.principal;
+      const q = request.query;
+      const filters: (SQL | undefined)[] = [
+        user.isOperator ? undefined : inArray(t.tasks.groupId, user.groups.length ? user.groups : ['']),
+        q.state ? eq(t.tasks.state, q.state) : inArray(t.tasks.state, ['open', 'claimed']),
+        q.groupId ? eq(t.tasks.groupId, q.groupId) : undefined,
+        q.requestId ? eq(t.tasks.requestId, q.requestId) : undefined,
+        q.mine ? eq(t.tasks.assigneeId, user.id) : undefined,
+      ];
+      const rows = db
+        .select()
+        .from(t.tasks)
+        .where(and(...filters))
+        .orderBy(desc(t.tasks.createdAt), desc(t.tasks.id))
+        .limit(q.limit ?? 50)
+        .all();
+      return { items: rows.map(view) };
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      schema: {
+        ...base,
+        summary: 'One task with its comments',
+        params,
+        response: { 200: TaskView, ...authProblems, 404: problemRef },
+      },
+    },
+    async (request) => view(taskFor(request.principal, request.params.id)),
+  );
+
+  app.post(
+    '/:id/claim',
+    {
+      schema: {
+        ...base,
+        summary: 'Take a task: it is assigned to me',
+        params,
+        response: { 200: TaskView, ...authProblems, 404: problemRef, 409: problemRef },
+      },
+    },
+    async (request) => {
+      const user = request.principal;
+      const row = taskFor(user, request.params.id);
+      assertOpen(row);
+      const res = db
+        .update(t.tasks)
+        .set({ state: 'claimed', assigneeId: user.id })
+        .where(and(eq(t.tasks.id, row.id), eq(t.tasks.state, 'open')))
+        .run();
+      if (res.changes === 0 && row.assigneeId !== user.id) {
+        throw conflict(
+          `Task ${row.id} was already claimed by ${read(row.id)?.assigneeId ?? 'someone else'}.`,
+        );
+      }
+      return view(read(row.id)!);
+    },
+  );
+
+  app.post(
+    '/:id/reassign',
+    {
+      schema: {
+        ...base,
+        summary: 'Hand a task to a member of its group, or to another group',
+        params,
+        body: ReassignTaskBody,
+        response: { 200: TaskView, ...authProblems, 404: problemRef, 409: problemRef, 422: problemRef },
+      },
+    },
+    async (request) => {
+      const row = taskFor(request.principal, request.params.id);
+      assertOpen(row);
+      const groupId = request.body.groupId ?? row.groupId;
+      const group = db.select().from(t.groups).where(eq(t.groups.id, groupId)).get();
+      if (!group || group.kind !== 'fulfillment')
+        throw unprocessable(`"${groupId}" is not a fulfillment group.`);
+      const assigneeId = request.body.assigneeId ?? null;
+      if (assigneeId) {
+        const member = db
+          .select()
+          .from(t.groupMembers)
+          .where(and(eq(t.groupMembers.groupId, groupId), eq(t.groupMembers.userId, assigneeId)))
+          .get();
+        if (!member) throw unprocessable(`${assigneeId} is not a member of ${groupId}.`);
+      }
+      db.update(t.tasks)
+        .set({ groupId, assigneeId, state: assigneeId ? 'claimed' : 'open' })
+        .where(eq(t.tasks.id, row.id))
+        .run();
+      return view(read(row.id)!);
+    },
+  );
+
+  app.post(
+    '/:id/comments',
+    {
+      schema: {
+        ...base,
+        summary: 'Comment on a task',
+        params,
+        body: CommentBody,
+        response: { 201: TaskView, ...authProblems, 404: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const row = taskFor(request.principal, request.params.id);
+      db.insert(t.taskComments)
+        .values({ taskId: row.id, authorId: request.principal.id, body: request.body.body })
+        .run();
+      return reply.code(201).send(view(row));
+    },
+  );
+
+  app.post(
+    '/:id/complete',
+    {
+      schema: {
+        ...base,
+        summary: 'Complete a task with an outcome; a waiting request goes on at once',
+        params,
+        body: CompleteTaskBody,
+        response: {
+          200: TaskView,
+          ...authProblems,
+          403: problemRef,
+          404: problemRef,
+          409: problemRef,
+          422: problemRef,
+        },
+      },
+    },
+    async (request) => {
+      const user = request.principal;
+      const row = taskFor(user, request.params.id);
+      assertOpen(row);
+      if (row.state === 'claimed' && row.assigneeId && row.assigneeId !== user.id && !user.isOperator) {
+        throw forbidden(`Task ${row.id} is claimed by ${row.assigneeId}; ask them, or have it reassigned.`);
+      }
+      const { outcome, resolution } = request.body;
+      if (row.outcomes && !row.outcomes.includes(outcome)) {
+        throw unprocessable(`Outcome "${outcome}" is not one of: ${row.outcomes.join(', ')}.`);
+      }
+      const completion = {
+        taskId: row.id,
+        outcome,
+        completedBy: user.id,
+        ...(resolution ? { resolution } : {}),
+      };
+      if (row.awaitedBy) {
+        // The request waits for this task: the workflow records the completion, so the
+        // task and the request can never disagree.
+        try {
+          await temporal.workflow
+            .getHandle(row.awaitedBy)
+            .executeUpdate(completeTaskUpdate, { args: [completion] });
+        } catch (err) {
+          const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+          const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+          if (type === TASK_NOT_AWAITED) throw conflict(cause!.message);
+          if (type === TASK_OUTCOME_REFUSED) throw unprocessable(cause!.message);
+          throw err;
+        }
+      } else {
+        db.update(t.tasks)
+          .set({
+            state: 'completed',
+            outcome,
+            resolution: resolution ?? null,
+            completedBy: user.id,
+            completedAt: new Date().toISOString(),
+          })
+          .where(and(eq(t.tasks.id, row.id), inArray(t.tasks.state, ['open', 'claimed'])))
+          .run();
+      }
+      return view(read(row.id)!);
+    },
+  );
+};
+
+export default tasksRoutes;

@@ -1,0 +1,138 @@
+import {
+  CancellationScope,
+  condition,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { InformationRequestInput, RequestSnapshot } from '../domain/request.js';
+import { ManualTasks } from './manual-task.js';
+import { admissionUpdate, RequestTracker, statusQuery } from './request-tracker.js';
+
+export interface AnswerFeedback {
+  helpful: boolean;
+  comment?: string;
+  /** Must be the requester; the API checks, the validator checks again. */
+  from: string;
+}
+
+/** The requester says whether the knowledge answer helped; "no" hands the question to the service desk. */
+export const answerFeedbackUpdate = defineUpdate<RequestSnapshot, [AnswerFeedback]>('answerFeedback');
+
+/** Share of the question's words an article must contain to count as the answer. */
+const MIN_COVERAGE = 0.5;
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
+
+/**
+ * ITIL "Request to Fulfill" for information: the knowledge base answers at once (the
+ * POST already carries the article); no article, or an answer that did not help,
+ * becomes a service-desk task whose written answer goes back to the requester.
+ */
+export async function informationRequest(input: InformationRequestInput): Promise<RequestSnapshot> {
+  const { requestId } = input;
+  const tracker = new RequestTracker({ ...input, type: 'information' });
+  const tasks = new ManualTasks(tracker, requestId);
+  let admitted = false;
+  let feedback: AnswerFeedback | undefined;
+  let awaitingFeedback = false;
+
+  setHandler(statusQuery, () => tracker.snapshot);
+  setHandler(admissionUpdate, async () => {
+    await condition(() => admitted);
+    return tracker.snapshot;
+  });
+  setHandler(
+    answerFeedbackUpdate,
+    async (f: AnswerFeedback) => {
+      feedback = f;
+      return tracker.snapshot;
+    },
+    {
+      validator: (f: AnswerFeedback) => {
+        if (f.from !== input.requester)
+          throw new Error('Only the requester can say whether the answer helped.');
+        if (!awaitingFeedback || feedback)
+          throw new Error('This request is not waiting for feedback on an answer.');
+      },
+    },
+  );
+
+  const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
+    acts.notify({
+      key: `${requestId}:${key}`,
+      requestId,
+      recipient: input.requester,
+      subject,
+      body,
+      links: { request: `/api/requests/${requestId}`, ...links },
+    });
+
+  try {
+    await tracker.setStatus('fulfilling');
+    const hits = await tracker.step(
+      'search_knowledge',
+      () => acts.searchKnowledge({ query: input.question, limit: 3 }),
+      (h) => {
+        const fit = h.find((x) => x.coverage >= MIN_COVERAGE);
+        return fit ? `Answered by ${fit.id} "${fit.title}".` : 'No knowledge article answers the question.';
+      },
+    );
+    // An article answers only if it covers most of the question's words: search ORs the
+    // terms, so nearly any question finds *something*, and bm25 scores do not compare
+    // across questions well enough to be a cutoff.
+    const best = hits.find((h) => h.coverage >= MIN_COVERAGE);
+    if (best) {
+      awaitingFeedback = true;
+      await tracker.finish('fulfilled', {
+        message: `${best.title}: ${best.body}`,
+        reason: `knowledge article ${best.id}`,
+      });
+      admitted = true;
+      await notifyRequester('answered', `Answer: ${best.title}`, best.body, {
+        article: `/api/knowledge/${best.id}`,
+      });
+      // The answer stands unless the requester says, within the window, that it did not help.
+      const replied = await condition(() => feedback !== undefined, input.feedbackWindow);
+      awaitingFeedback = false;
+      if (!replied || feedback!.helpful) return tracker.snapshot;
+    }
+
+    const why = best
+      ? `The requester says article ${best.id} did not help${feedback?.comment ? `: "${feedback.comment}"` : '.'}`
+      : 'No knowledge article answers it.';
+    admitted = true;
+    const done = await tasks.run({
+      key: 'answer',
+      groupId: input.fulfillmentGroupId,
+      title: `Answer ${input.requester}'s question`,
+      description: `${input.question}\n\n${why} Complete this task with the answer; it is sent to ${input.requester}.`,
+      outcomes: ['answered', 'not_possible'],
+      step: 'service_desk_answer',
+    });
+    const answer = done.resolution ?? '(no answer written)';
+    await notifyRequester(
+      'agent-answer',
+      done.outcome === 'answered'
+        ? 'The service desk answered your question'
+        : 'The service desk could not answer your question',
+      answer,
+    );
+    return await tracker.finish(done.outcome === 'answered' ? 'fulfilled' : 'failed', {
+      message: answer,
+      reason: `answered by ${done.completedBy}`,
+    });
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    return await CancellationScope.nonCancellable(async () => {
+      admitted = true;
+      await tasks.cancelOpen();
+      return tracker.finish('cancelled', { message: 'The question was withdrawn.' });
+    });
+  }
+}
