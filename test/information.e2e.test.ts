@@ -57,7 +57,11 @@ describe('information requests', () => {
 
   it('hands a question the knowledge base cannot answer to the service desk, and sends the answer back', async () => {
     const submitted = await ask('Can I bring my own sourdough starter to the office fridge?');
-    const waiting = await stack.waitForRequest(as('alice'), submitted.id, (r) => r.status === 'awaiting_task');
+    const waiting = await stack.waitForRequest(
+      as('alice'),
+      submitted.id,
+      (r) => r.status === 'awaiting_task',
+    );
     expect(waiting.steps.find((s) => s.name === 'service_desk_answer')?.state).toBe('waiting');
     const task = await taskOf(submitted.id);
     expect(task.description).toContain('sourdough');
@@ -69,7 +73,9 @@ describe('information requests', () => {
       body: { outcome: 'answered', resolution: 'yes' },
     });
     expect(byAlice.status).toBe(404);
-    expect(((await stack.call('GET', '/api/tasks', { token: as('bob') })).body as { items: unknown[] }).items).toEqual([]);
+    expect(
+      ((await stack.call('GET', '/api/tasks', { token: as('bob') })).body as { items: unknown[] }).items,
+    ).toEqual([]);
 
     const claimed = await stack.call('POST', `/api/tasks/${task.id}/claim`, { token: as('dave') });
     expect(claimed.body).toMatchObject({ state: 'claimed', assignee: 'dave' });
@@ -77,7 +83,9 @@ describe('information requests', () => {
       token: as('dave'),
       body: { body: 'Checking with facilities' },
     });
-    expect((commented.body as TaskView).comments).toEqual([expect.objectContaining({ author: 'dave', body: 'Checking with facilities' })]);
+    expect((commented.body as TaskView).comments).toEqual([
+      expect.objectContaining({ author: 'dave', body: 'Checking with facilities' }),
+    ]);
     const badOutcome = await stack.call('POST', `/api/tasks/${task.id}/complete`, {
       token: as('dave'),
       body: { outcome: 'whatever' },
@@ -122,7 +130,11 @@ describe('information requests', () => {
       token: as('dave'),
       body: { outcome: 'answered', resolution: 'Lisbon uses vpn-lis.example.com.' },
     });
-    const done = await stack.waitForRequest(as('alice'), answered.id, (r) => r.outcome?.message.includes('vpn-lis') === true);
+    const done = await stack.waitForRequest(
+      as('alice'),
+      answered.id,
+      (r) => r.outcome?.message.includes('vpn-lis') === true,
+    );
     expect(done.status).toBe('fulfilled');
     const twice = await stack.call('POST', `/api/requests/${answered.id}/answer-feedback`, {
       token: as('alice'),
