@@ -167,6 +167,8 @@ export const catalogItems = sqliteTable('catalog_items', {
   serviceOwnerId: text('service_owner_id').references(() => users.id),
   fulfillmentGroupId: text('fulfillment_group_id').references(() => groups.id),
   launchUrl: text('launch_url'),
+  /** Resource items: what a unit costs, in cents (recorded on the purchase order). */
+  unitCostCents: integer('unit_cost_cents'),
   formFields: text('form_fields', { mode: 'json' }).$type<FormField[]>().notNull().default([]),
   active: integer({ mode: 'boolean' }).notNull().default(true),
 });
@@ -273,7 +275,7 @@ export const cmdbCis = sqliteTable(
   'cmdb_cis',
   {
     id: text().primaryKey(),
-    ciClass: text('class', { enum: ['computer', 'software_install'] }).notNull(),
+    ciClass: text('class', { enum: ['computer', 'software_install', 'hardware_asset'] }).notNull(),
     name: text().notNull(),
     attributes: text({ mode: 'json' }).$type<Record<string, string | number | boolean | null>>().notNull(),
     createdAt: text('created_at').notNull().default(now),
@@ -363,6 +365,49 @@ export const taskComments = sqliteTable(
   },
   (t) => [index('task_comments_task_idx').on(t.taskId)],
 );
+
+/** The conversation on a request: its requester, beneficiary and fulfillers write here. */
+export const requestComments = sqliteTable(
+  'request_comments',
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    requestId: text('request_id')
+      .notNull()
+      .references(() => requests.id),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id),
+    body: text().notNull(),
+    createdAt: text('created_at').notNull().default(now),
+  },
+  (t) => [index('request_comments_request_idx').on(t.requestId)],
+);
+
+/** One satisfaction answer per fulfilled request: a 1-5 score and an optional comment. */
+export const surveyResponses = sqliteTable('survey_responses', {
+  requestId: text('request_id')
+    .primaryKey()
+    .references(() => requests.id),
+  respondentId: text('respondent_id')
+    .notNull()
+    .references(() => users.id),
+  score: integer().notNull(),
+  comment: text(),
+  createdAt: text('created_at').notNull().default(now),
+});
+
+/** Purchase orders placed for resource requests. One per request; cancelled with it. */
+export const procurementOrders = sqliteTable('procurement_orders', {
+  id: text().primaryKey(),
+  requestId: text('request_id').notNull().unique(),
+  item: text().notNull(),
+  costCents: integer('cost_cents').notNull(),
+  currency: text().notNull().default('EUR'),
+  state: text({ enum: ['ordered', 'shipped', 'delivered', 'cancelled'] }).notNull(),
+  assetTag: text('asset_tag'),
+  createdAt: text('created_at').notNull().default(now),
+  updatedAt: text('updated_at').notNull().default(now),
+});
 
 /** Knowledge base; searched through the FTS5 table `knowledge_fts` (see migration 0005). */
 export const knowledgeArticles = sqliteTable('knowledge_articles', {
