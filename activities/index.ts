@@ -9,6 +9,7 @@ import { createEntitlementActivities } from './entitlement.js';
 import { createKnowledgeActivities } from './knowledge.js';
 import { createLicenseActivities } from './license.js';
 import { createNotifyActivities } from './notify.js';
+import { createProcurementActivities } from './procurement.js';
 import { createRequestActivities } from './requests.js';
 import { createTaskActivities } from './tasks.js';
 
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createApprovalActivities(deps),
     ...createAccessActivities(deps),
     ...createKnowledgeActivities(deps),
+    ...createProcurementActivities(deps),
   };
 }
 

@@ -8,12 +8,18 @@ import { and, eq } from 'drizzle-orm';
 import { createHash, randomBytes } from 'node:crypto';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
-import type { AccessRequestInput, InformationRequestInput, StandardServiceInput } from '../domain/request.js';
+import type {
+  AccessRequestInput,
+  InformationRequestInput,
+  ResourceRequestInput,
+  StandardServiceInput,
+} from '../domain/request.js';
 import { isFinalStatus } from '../domain/status.js';
 import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
 import type { Config } from '../runtime/config.js';
 import type { accessRequest } from '../workflows/access.js';
 import type { informationRequest } from '../workflows/information.js';
+import type { resourceRequest } from '../workflows/resource.js';
 import { admissionUpdate } from '../workflows/request-tracker.js';
 import type { standardServiceRequest } from '../workflows/standard-service.js';
 import { forbidden, HttpProblem, unavailable, unprocessable } from './errors.js';
@@ -94,7 +100,9 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       throw unprocessable(`Field "${field.name}" (${field.label}) is required for ${item.name}.`);
     }
   }
-  if (item.type === 'access' || item.type === 'information') return { item, beneficiary, deviceId: null };
+  if (item.type === 'access' || item.type === 'information' || item.type === 'resource') {
+    return { item, beneficiary, deviceId: null };
+  }
   if (item.type !== 'standard_service') {
     throw new HttpProblem(
       501,
@@ -165,25 +173,31 @@ export async function submitRequest(
   const workflow =
     item.type === 'access'
       ? { type: 'accessRequest', args: [common] as [AccessRequestInput] }
-      : item.type === 'information'
+      : item.type === 'resource'
         ? {
-            type: 'informationRequest',
-            args: [
-              {
-                ...common,
-                question: body.fields?.question?.trim() || body.justification?.trim() || item.name,
-                fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
-                feedbackWindow: config.infoFeedbackWindow,
-              },
-            ] as [InformationRequestInput],
+            type: 'resourceRequest',
+            args: [{ ...common, deliveryTimeout: config.resourceDeliveryTimeout }] as [ResourceRequestInput],
           }
-        : {
-            type: 'standardServiceRequest',
-            args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [
-              StandardServiceInput,
-            ],
-          };
-  type AnyRequestWorkflow = typeof standardServiceRequest | typeof accessRequest | typeof informationRequest;
+        : item.type === 'information'
+          ? {
+              type: 'informationRequest',
+              args: [
+                {
+                  ...common,
+                  question: body.fields?.question?.trim() || body.justification?.trim() || item.name,
+                  fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
+                  feedbackWindow: config.infoFeedbackWindow,
+                },
+              ] as [InformationRequestInput],
+            }
+          : {
+              type: 'standardServiceRequest',
+              args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [
+                StandardServiceInput,
+              ],
+            };
+  type AnyRequestWorkflow =
+    typeof standardServiceRequest | typeof accessRequest | typeof informationRequest | typeof resourceRequest;
   const startOptions = {
     workflowId: id,
     taskQueue: config.temporal.taskQueue,

@@ -85,6 +85,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     name: 'Second monitor',
     type: 'resource',
     description: 'A 27" monitor delivered to your desk and recorded as your asset.',
+    unitCostCents: 24900,
     approvalPolicy: [{ kind: 'manager' }],
     fulfillmentGroupId: 'procurement',
   },

@@ -82,6 +82,17 @@ export interface AccessRequestInput {
   approval: ApprovalOptions;
 }
 
+export interface ResourceRequestInput {
+  requestId: string;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  justification?: string;
+  approval: ApprovalOptions;
+  /** How long the delivery may take before it is escalated (e.g. '14d'). */
+  deliveryTimeout: string;
+}
+
 export interface InformationRequestInput {
   requestId: string;
   catalogItemId: string;

@@ -34,6 +34,8 @@ export interface Config {
   standardService: StandardServiceOptions;
   /** Reminder, escalation and expiry of approvals. */
   approval: ApprovalOptions;
+  /** How long a resource delivery may take before it is escalated. */
+  resourceDeliveryTimeout: string;
   /** How long a requester may still say a knowledge answer did not help. */
   infoFeedbackWindow: string;
   /** How long approve/deny links in notifications stay valid. */
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       escalateAfter: duration(env.APPROVAL_ESCALATE_AFTER, '4d', 'APPROVAL_ESCALATE_AFTER'),
       expireAfter: duration(env.APPROVAL_EXPIRE_AFTER, '14d', 'APPROVAL_EXPIRE_AFTER'),
     },
+    resourceDeliveryTimeout: duration(env.RESOURCE_DELIVERY_TIMEOUT, '14d', 'RESOURCE_DELIVERY_TIMEOUT'),
     infoFeedbackWindow: duration(env.INFO_FEEDBACK_WINDOW, '3d', 'INFO_FEEDBACK_WINDOW'),
     approvalLinkTtlMs: msToNumber(
       duration(env.APPROVAL_LINK_TTL, '14d', 'APPROVAL_LINK_TTL') as Parameters<typeof msToNumber>[0],

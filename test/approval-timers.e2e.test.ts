@@ -16,8 +16,9 @@ beforeAll(async () => {
     APPROVAL_ESCALATE_AFTER: '2s',
     // Far enough after the escalation that a loaded CI machine still decides in time.
     APPROVAL_EXPIRE_AFTER: '10s',
+    RESOURCE_DELIVERY_TIMEOUT: '2s',
   });
-  for (const u of ['alice', 'bob', 'erin']) tokens[u] = await stack.login(u);
+  for (const u of ['alice', 'bob', 'dave', 'erin']) tokens[u] = await stack.login(u);
 });
 
 afterAll(async () => {
@@ -86,5 +87,35 @@ describe('approval timers', () => {
       body: { decision: 'approve' },
     });
     expect(late.status).toBe(409);
+  });
+
+  it('escalates a delivery that never comes and cancels the order', async () => {
+    const submitted = await stack.submit(tokens.alice!, { catalogItemId: 'second-monitor' });
+    await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
+      token: tokens.bob,
+      body: { decision: 'approve' },
+    });
+    for (const [step, outcome] of [
+      ['supplier_order', 'ordered'],
+      ['shipment', 'shipped'],
+    ] as const) {
+      await stack.waitForRequest(tokens.alice!, submitted.id, (r) =>
+        r.steps.some((s) => s.name === step && s.state === 'waiting'),
+      );
+      const list = await stack.call('GET', `/api/tasks?requestId=${submitted.id}`, { token: tokens.dave });
+      const task = (list.body as { items: { id: string }[] }).items[0]!;
+      await stack.call('POST', `/api/tasks/${task.id}/complete`, { token: tokens.dave, body: { outcome } });
+    }
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    expect(done.status).toBe('failed');
+    expect(done.outcome?.reason).toBe('delivery_overdue');
+    const po = stack.db
+      .select()
+      .from(t.procurementOrders)
+      .where(eq(t.procurementOrders.requestId, submitted.id))
+      .get();
+    expect(po?.state).toBe('cancelled');
+    const escalation = stack.db.select().from(t.tasks).where(eq(t.tasks.id, done.outcome!.taskId!)).get();
+    expect(escalation).toMatchObject({ groupId: 'service-desk', state: 'open' });
   });
 });

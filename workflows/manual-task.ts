@@ -46,6 +46,8 @@ export interface TaskSpec {
   step: string;
   /** Status while waiting (default awaiting_task). */
   status?: RequestStatus;
+  /** Give up after this long (e.g. '14d'): the task is cancelled and run() returns undefined. */
+  timeout?: string;
 }
 
 interface OpenTask {
@@ -84,8 +86,10 @@ export class ManualTasks {
     });
   }
 
-  /** Opens the task and returns once a member of the group has completed it. */
-  async run(spec: TaskSpec): Promise<TaskCompletion> {
+  /** Opens the task and returns once a member of the group has completed it (undefined: timed out). */
+  async run(spec: TaskSpec & { timeout: string }): Promise<TaskCompletion | undefined>;
+  async run(spec: TaskSpec): Promise<TaskCompletion>;
+  async run(spec: TaskSpec): Promise<TaskCompletion | undefined> {
     const { taskId } = await acts.openManualTask({
       key: `${this.requestId}:${spec.key}`,
       requestId: this.requestId,
@@ -104,8 +108,18 @@ export class ManualTasks {
       'waiting',
     );
     await this.tracker.setStatus(spec.status ?? 'awaiting_task');
-    await condition(() => task.done !== undefined);
+    const completed = spec.timeout
+      ? await condition(() => task.done !== undefined, spec.timeout)
+      : await condition(() => task.done !== undefined).then(() => true);
     this.open.delete(taskId);
+    if (!completed) {
+      await acts.cancelManualTask({ taskId });
+      await this.tracker.updateStep(task.step, {
+        state: 'failed',
+        detail: `Task ${taskId} was not completed within ${spec.timeout}.`,
+      });
+      return undefined;
+    }
     const done = task.done!;
     await this.tracker.updateStep(task.step, {
       state: 'completed',

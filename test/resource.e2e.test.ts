@@ -1,0 +1,106 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RequestView } from '../api/schemas/requests.js';
+import * as t from '../db/schema.js';
+import { startStack, type TestStack } from './helpers/stack.js';
+
+// Resource requests (a second monitor) over HTTP against the real stack: approval,
+// purchase order, procurement tasks, CMDB asset, and the ways it can end.
+
+let stack: TestStack;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  stack = await startStack(inject('temporalAddress'));
+  for (const u of ['alice', 'bob', 'dave']) tokens[u] = await stack.login(u);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const as = (user: string) => tokens[user]!;
+const final = (r: RequestView) =>
+  ['fulfilled', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
+const order = () =>
+  stack.submit(as('alice'), {
+    catalogItemId: 'second-monitor',
+    justification: 'Two screens for code review',
+  });
+const orderOf = (requestId: string) =>
+  stack.db.select().from(t.procurementOrders).where(eq(t.procurementOrders.requestId, requestId)).get();
+
+/** Completes the procurement task the request waits on in step `step`. */
+async function completeStep(requestId: string, step: string, outcome: string, resolution?: string) {
+  await stack.waitForRequest(as('alice'), requestId, (r) =>
+    r.steps.some((s) => s.name === step && s.state === 'waiting'),
+  );
+  const list = await stack.call('GET', `/api/tasks?requestId=${requestId}`, { token: as('dave') });
+  const task = (list.body as { items: { id: string; state: string }[] }).items[0]!;
+  const res = await stack.call('POST', `/api/tasks/${task.id}/complete`, {
+    token: as('dave'),
+    body: { outcome, ...(resolution ? { resolution } : {}) },
+  });
+  expect(res.status).toBe(200);
+}
+
+describe('resource requests', () => {
+  it('goes from approval through order, shipment and delivery to a CMDB asset', async () => {
+    const submitted = await order();
+    expect(submitted.status).toBe('awaiting_approval');
+    expect(
+      (
+        await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
+          token: as('bob'),
+          body: { decision: 'approve' },
+        })
+      ).status,
+    ).toBe(200);
+    await completeStep(submitted.id, 'supplier_order', 'ordered');
+    expect(orderOf(submitted.id)).toMatchObject({
+      state: 'ordered',
+      item: 'Second monitor',
+      costCents: 24900,
+    });
+    await completeStep(submitted.id, 'shipment', 'shipped', 'tracking 1Z999');
+    await completeStep(submitted.id, 'delivery', 'delivered', 'MON-0042');
+    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    expect(done.status).toBe('fulfilled');
+    expect(done.outcome?.message).toContain('MON-0042');
+    expect(orderOf(submitted.id)).toMatchObject({ state: 'delivered', assetTag: 'MON-0042' });
+    const ci = stack.db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'HW-MON-0042')).get();
+    expect(ci).toMatchObject({
+      ciClass: 'hardware_asset',
+      attributes: expect.objectContaining({ assignedTo: 'alice' }),
+    });
+  });
+
+  it('ends as denied when the manager says no, with no order placed', async () => {
+    const submitted = await order();
+    await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
+      token: as('bob'),
+      body: { decision: 'deny', comment: 'Use the shared monitors' },
+    });
+    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    expect(done.status).toBe('denied');
+    expect(orderOf(submitted.id)).toBeUndefined();
+  });
+
+  it('cancels the purchase order and the open task when cancelled while ordered', async () => {
+    const submitted = await order();
+    await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
+      token: as('bob'),
+      body: { decision: 'approve' },
+    });
+    await completeStep(submitted.id, 'supplier_order', 'ordered');
+    await stack.waitForRequest(as('alice'), submitted.id, (r) => r.steps.some((s) => s.name === 'shipment'));
+    expect(
+      (await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: as('alice') })).status,
+    ).toBe(202);
+    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    expect(done.status).toBe('cancelled');
+    expect(orderOf(submitted.id)?.state).toBe('cancelled');
+    const open = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).all();
+    expect(open.map((x) => x.state).sort()).toEqual(['cancelled', 'completed']);
+  });
+});
