@@ -6,11 +6,13 @@ import { createCmdbActivities } from './cmdb.js';
 import type { ActivityDeps } from './deps.js';
 import { createDeploymentActivities } from './deployment.js';
 import { createEntitlementActivities } from './entitlement.js';
+import { createFeedbackActivities } from './feedback.js';
 import { createKnowledgeActivities } from './knowledge.js';
 import { createLicenseActivities } from './license.js';
 import { createNotifyActivities } from './notify.js';
 import { createProcurementActivities } from './procurement.js';
 import { createRequestActivities } from './requests.js';
+import { createSurveyActivities } from './surveys.js';
 import { createTaskActivities } from './tasks.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -31,6 +33,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createAccessActivities(deps),
     ...createKnowledgeActivities(deps),
     ...createProcurementActivities(deps),
+    ...createFeedbackActivities(deps),
+    ...createSurveyActivities(deps),
   };
 }
 

@@ -14,6 +14,8 @@ export interface ManualTaskInput {
   outcomes?: string[];
   /** True when the request workflow waits for this task (completion goes to it). */
   awaited?: boolean;
+  /** A person the task is for (e.g. a service owner), who may act on it without being in the group. */
+  assigneeId?: string;
 }
 
 export function createTaskActivities(deps: ActivityDeps) {
@@ -33,7 +35,8 @@ export function createTaskActivities(deps: ActivityDeps) {
           description: input.description,
           outcomes: input.outcomes ?? null,
           awaitedBy: input.awaited ? input.requestId : null,
-          state: 'open',
+          assigneeId: input.assigneeId ?? null,
+          state: input.assigneeId ? 'claimed' : 'open',
           createdAt: now(),
         })
         .onConflictDoNothing({ target: t.tasks.key })

@@ -9,6 +9,9 @@ import auth from './plugins/auth.js';
 import problems from './plugins/problems.js';
 import formbody from '@fastify/formbody';
 import agentRoutes from './routes/agent.js';
+import commentRoutes from './routes/comments.js';
+import surveyPageRoutes from './routes/survey-page.js';
+import surveyRoutes from './routes/surveys.js';
 import auditRoutes from './routes/audit.js';
 import approvalLinkRoutes from './routes/approval-links.js';
 import approvalsRoutes from './routes/approvals.js';
@@ -75,6 +78,8 @@ export async function buildApp(deps: AppDeps) {
   if (config.devMode) await app.register(devRoutes, { prefix: '/api/dev', db });
   await app.register(catalogRoutes, { prefix: '/api/catalog', db });
   await app.register(requestsRoutes, { prefix: '/api/requests', db, temporal, config });
+  await app.register(commentRoutes, { prefix: '/api/requests', db, config });
+  await app.register(surveyRoutes, { prefix: '/api/requests', db });
   await app.register(agentRoutes, { prefix: '/api/agent', db, temporal, config });
   await app.register(cmdbRoutes, { prefix: '/api/cmdb', db });
   await app.register(auditRoutes, { prefix: '/api/audit', db });
@@ -89,6 +94,14 @@ export async function buildApp(deps: AppDeps) {
       await links.register(approvalLinkRoutes, { db, temporal, secret: deps.secret });
     },
     { prefix: '/approvals/links' },
+  );
+  // The survey page posts an HTML form too.
+  await app.register(
+    async (surveys) => {
+      await surveys.register(formbody);
+      await surveys.register(surveyPageRoutes, { db, secret: deps.secret });
+    },
+    { prefix: '/surveys' },
   );
   return app;
 }

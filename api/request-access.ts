@@ -1,4 +1,4 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, or } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { Config } from '../runtime/config.js';
@@ -10,7 +10,7 @@ type RequestRow = typeof t.requests.$inferSelect;
 
 /**
  * Who may see a request: its requester, its beneficiary, operators, its approvers
- * (and their delegates), and the fulfillment groups that hold a task on it. Everyone else gets a 404, so the
+ * (and their delegates), and the fulfillment groups or people that hold a task on it. Everyone else gets a 404, so the
  * existence of someone else's request is not disclosed.
  */
 export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
@@ -23,11 +23,18 @@ export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
     )
     .get();
   if (approver) return true;
-  if (user.groups.length === 0) return false;
   const task = db
     .select({ id: t.tasks.id })
     .from(t.tasks)
-    .where(and(eq(t.tasks.requestId, row.id), inArray(t.tasks.groupId, user.groups)))
+    .where(
+      and(
+        eq(t.tasks.requestId, row.id),
+        or(
+          inArray(t.tasks.groupId, user.groups.length ? user.groups : ['']),
+          eq(t.tasks.assigneeId, user.id),
+        ),
+      ),
+    )
     .get();
   return task !== undefined;
 }

@@ -10,6 +10,7 @@ import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type {
   AccessRequestInput,
+  FeedbackRequestInput,
   InformationRequestInput,
   ResourceRequestInput,
   StandardServiceInput,
@@ -18,11 +19,12 @@ import { isFinalStatus } from '../domain/status.js';
 import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
 import type { Config } from '../runtime/config.js';
 import type { accessRequest } from '../workflows/access.js';
+import type { feedbackRequest } from '../workflows/feedback.js';
 import type { informationRequest } from '../workflows/information.js';
 import type { resourceRequest } from '../workflows/resource.js';
 import { admissionUpdate } from '../workflows/request-tracker.js';
 import type { standardServiceRequest } from '../workflows/standard-service.js';
-import { forbidden, HttpProblem, unavailable, unprocessable } from './errors.js';
+import { forbidden, unavailable, unprocessable } from './errors.js';
 import type { UserPrincipal } from './plugins/auth.js';
 import type { CreateRequestBody } from './schemas/requests.js';
 
@@ -100,15 +102,8 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       throw unprocessable(`Field "${field.name}" (${field.label}) is required for ${item.name}.`);
     }
   }
-  if (item.type === 'access' || item.type === 'information' || item.type === 'resource') {
-    return { item, beneficiary, deviceId: null };
-  }
   if (item.type !== 'standard_service') {
-    throw new HttpProblem(
-      501,
-      'Not Implemented',
-      `${item.name} is a ${item.type} request; ordering that type is not available yet.`,
-    );
+    return { item, beneficiary, deviceId: null };
   }
   if (!body.deviceId) throw unprocessable(`${item.name} is installed on a device: send deviceId.`);
   const device = db.select().from(t.devices).where(eq(t.devices.id, body.deviceId)).get();
@@ -178,26 +173,42 @@ export async function submitRequest(
             type: 'resourceRequest',
             args: [{ ...common, deliveryTimeout: config.resourceDeliveryTimeout }] as [ResourceRequestInput],
           }
-        : item.type === 'information'
+        : item.type === 'feedback'
           ? {
-              type: 'informationRequest',
+              type: 'feedbackRequest',
               args: [
                 {
                   ...common,
-                  question: body.fields?.question?.trim() || body.justification?.trim() || item.name,
-                  fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
-                  feedbackWindow: config.infoFeedbackWindow,
+                  service: body.fields?.service?.trim() ?? '',
+                  message: body.fields?.message?.trim() ?? '',
+                  fallbackGroupId: item.fulfillmentGroupId ?? 'service-desk',
                 },
-              ] as [InformationRequestInput],
+              ] as [FeedbackRequestInput],
             }
-          : {
-              type: 'standardServiceRequest',
-              args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [
-                StandardServiceInput,
-              ],
-            };
+          : item.type === 'information'
+            ? {
+                type: 'informationRequest',
+                args: [
+                  {
+                    ...common,
+                    question: body.fields?.question?.trim() || body.justification?.trim() || item.name,
+                    fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
+                    feedbackWindow: config.infoFeedbackWindow,
+                  },
+                ] as [InformationRequestInput],
+              }
+            : {
+                type: 'standardServiceRequest',
+                args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [
+                  StandardServiceInput,
+                ],
+              };
   type AnyRequestWorkflow =
-    typeof standardServiceRequest | typeof accessRequest | typeof informationRequest | typeof resourceRequest;
+    | typeof standardServiceRequest
+    | typeof accessRequest
+    | typeof informationRequest
+    | typeof resourceRequest
+    | typeof feedbackRequest;
   const startOptions = {
     workflowId: id,
     taskQueue: config.temporal.taskQueue,

@@ -366,6 +366,17 @@ export const taskComments = sqliteTable(
   (t) => [index('task_comments_task_idx').on(t.taskId)],
 );
 
+/** Business services people give feedback on, each with the owner who answers for it. */
+export const services = sqliteTable('services', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  /** Other names people use for it, space-separated, lower case (matched when routing feedback). */
+  aliases: text().notNull().default(''),
+  ownerId: text('owner_id')
+    .notNull()
+    .references(() => users.id),
+});
+
 /** The conversation on a request: its requester, beneficiary and fulfillers write here. */
 export const requestComments = sqliteTable(
   'request_comments',

@@ -58,6 +58,23 @@ const securityGroups = [
   },
 ];
 
+const services = [
+  {
+    id: 'expense-system',
+    name: 'Expense system',
+    aliases: 'expenses expense claims reimbursement',
+    ownerId: 'carol',
+  },
+  {
+    id: 'financial-reporting',
+    name: 'Financial Reporting System',
+    aliases: 'reporting fin reports',
+    ownerId: 'erin',
+  },
+  { id: 'vpn', name: 'VPN', aliases: 'remote access globalprotect', ownerId: 'olga' },
+  { id: 'email', name: 'Email and calendar', aliases: 'outlook mail calendar', ownerId: 'dave' },
+];
+
 const deviceField: t.FormField = { name: 'deviceId', label: 'Device', type: 'device', required: true };
 
 const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
@@ -252,6 +269,7 @@ export function seed(db: DB): void {
     tx.insert(t.devices).values(devices).onConflictDoNothing().run();
     tx.insert(t.licensePools).values(licensePools).onConflictDoNothing().run();
     tx.insert(t.securityGroups).values(securityGroups).onConflictDoNothing().run();
+    tx.insert(t.services).values(services).onConflictDoNothing().run();
     tx.insert(t.catalogItems).values(catalogItems).onConflictDoNothing().run();
     tx.insert(t.knowledgeArticles).values(knowledgeArticles).onConflictDoNothing().run();
     // Every device is a configuration item too, so software can be related to it.

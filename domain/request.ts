@@ -93,6 +93,18 @@ export interface ResourceRequestInput {
   deliveryTimeout: string;
 }
 
+export interface FeedbackRequestInput {
+  requestId: string;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  /** The service the feedback is about, as the person named it. */
+  service: string;
+  message: string;
+  /** Who triages feedback on a service nobody owns. */
+  fallbackGroupId: string;
+}
+
 export interface InformationRequestInput {
   requestId: string;
   catalogItemId: string;

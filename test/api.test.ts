@@ -286,15 +286,15 @@ describe('idempotent submission and visibility', () => {
     await temporal.workflow.getHandle(view.id).terminate('test cleanup');
   });
 
-  it('says plainly that a type without a workflow yet cannot be ordered', async () => {
+  it('refuses feedback without the fields its form requires', async () => {
     const before = requestCount();
     const res = await app.inject({
       method: 'POST',
       url: '/api/requests',
       headers: as('alice'),
-      payload: { catalogItemId: 'second-monitor', justification: 'Two screens' },
+      payload: { catalogItemId: 'feedback', fields: { service: 'expense system' } },
     });
-    expectProblem(res, 501);
+    expect(expectProblem(res, 422).detail).toContain('message');
     expect(requestCount()).toBe(before);
   });
 });

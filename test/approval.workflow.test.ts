@@ -100,6 +100,9 @@ function accessFakes(s: Scenario, calls: Call[]): Activities {
       return { seq: ++seq };
     },
     async syncRequest() {},
+    async surveyLinkFor() {
+      return '/surveys/REQ-X?t=signed';
+    },
   });
 }
 

@@ -162,6 +162,10 @@ function standardFakes(scenario: Scenario, calls: Call[], handle: () => Workflow
     async syncRequest() {
       // The projection is covered by the activity and end-to-end tests.
     },
+    async surveyLinkFor(input) {
+      record('surveyLinkFor', input);
+      return '/surveys/REQ-X?t=signed';
+    },
     async resolveApprovers(input) {
       record('resolveApprovers', input);
       return {
@@ -262,7 +266,9 @@ describe('standardServiceRequest', () => {
       launchUrl: 'https://apps.example.com/launch/visio',
       changeId: 'CHG-1',
     });
-    expect(result.outcome?.surveyUrl).toContain('/surveys/');
+    expect(result.outcome?.surveyUrl).toContain('/survey');
+    const note = calls.find((c) => c.name === 'notify')?.input as { links: Record<string, string> };
+    expect(note.links.survey).toBe('/surveys/REQ-X?t=signed');
     expect(names).toEqual([
       'checkEntitlement',
       'reserveLicenseSeat',
@@ -273,6 +279,7 @@ describe('standardServiceRequest', () => {
       'assignLicenseSeat',
       'closeChange',
       'recordAudit',
+      'surveyLinkFor',
       'notify',
     ]);
     const audits = calls

@@ -162,14 +162,15 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
       approvalAuditSeq: seq,
       approvals,
     });
+    const survey = await acts.surveyLinkFor({ requestId, requester: input.requester });
     await tracker.step(
       'notify_requester',
       () =>
         notifyRequester(
           'fulfilled',
           `Access granted to ${item.itemName}`,
-          `${input.beneficiary} can now use ${item.itemName} (group ${item.groupName}).`,
-          item.bookmarkUrl ? { bookmark: item.bookmarkUrl } : {},
+          `${input.beneficiary} can now use ${item.itemName} (group ${item.groupName}). Tell us how it went in a one-question survey.`,
+          { ...(item.bookmarkUrl ? { bookmark: item.bookmarkUrl } : {}), survey },
         ),
       () => `Notified ${input.requester}.`,
     );

@@ -46,6 +46,8 @@ export interface TaskSpec {
   step: string;
   /** Status while waiting (default awaiting_task). */
   status?: RequestStatus;
+  /** Assign it to this person from the start (they may act on it without being in the group). */
+  assigneeId?: string;
   /** Give up after this long (e.g. '14d'): the task is cancelled and run() returns undefined. */
   timeout?: string;
 }
@@ -98,13 +100,15 @@ export class ManualTasks {
       description: spec.description,
       outcomes: spec.outcomes,
       awaited: true,
+      ...(spec.assigneeId ? { assigneeId: spec.assigneeId } : {}),
     });
     const task: OpenTask = { spec, step: undefined as unknown as RequestStep };
     // Open for completion before the request shows it waiting (see ApprovalGate).
     this.open.set(taskId, task);
+    const who = spec.assigneeId ? `${spec.assigneeId} (${spec.groupId})` : spec.groupId;
     task.step = await this.tracker.startStep(
       spec.step,
-      `Task ${taskId} for ${spec.groupId}: ${spec.title}.`,
+      `Task ${taskId} for ${who}: ${spec.title}.`,
       'waiting',
     );
     await this.tracker.setStatus(spec.status ?? 'awaiting_task');

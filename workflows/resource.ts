@@ -47,14 +47,14 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
   });
   handleDecisions(() => gate);
 
-  const notifyRequester = (key: string, subject: string, body: string) =>
+  const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
     acts.notify({
       key: `${requestId}:${key}`,
       requestId,
       recipient: input.requester,
       subject,
       body,
-      links: { request: `/api/requests/${requestId}` },
+      links: { request: `/api/requests/${requestId}`, ...links },
     });
 
   try {
@@ -179,13 +179,15 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       (r) => `Asset CI ${r.ciId} assigned to ${input.beneficiary}.`,
     );
     await audit('asset.assigned', { ciId, assetTag, orderId: po, approvalAuditSeq: seq });
+    const survey = await acts.surveyLinkFor({ requestId, requester: input.requester });
     await tracker.step(
       'notify_requester',
       () =>
         notifyRequester(
           'fulfilled',
           `${item.itemName} delivered`,
-          `${item.itemName} (asset ${assetTag}) was delivered to ${input.beneficiary}.`,
+          `${item.itemName} (asset ${assetTag}) was delivered to ${input.beneficiary}. Tell us how it went in a one-question survey.`,
+          { survey },
         ),
       () => `Notified ${input.requester}.`,
     );

@@ -259,7 +259,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       approval,
     });
     const launchUrl = item.launchUrl ?? undefined;
-    const surveyUrl = `/surveys/${requestId}`;
+    const survey = await acts.surveyLinkFor({ requestId, requester: input.requester });
+    // The outcome names only the API route: other readers of the request must not get the requester's signed link.
+    const surveyUrl = `/api/requests/${requestId}/survey`;
     await tracker.step(
       'notify_requester',
       () =>
@@ -269,7 +271,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           recipient: input.requester,
           subject: `${item.itemName} installed successfully`,
           body: `${item.itemName} is installed on ${input.deviceId}. Tell us how it went in a one-question survey.`,
-          links: { ...(launchUrl ? { launch: launchUrl } : {}), survey: surveyUrl },
+          links: { ...(launchUrl ? { launch: launchUrl } : {}), survey },
         }),
       () => `Notified ${input.requester}.`,
     );

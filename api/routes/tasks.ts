@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, or, type SQL } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
@@ -20,7 +20,7 @@ import {
 
 type TaskRow = typeof t.tasks.$inferSelect;
 
-/** Manual tasks: only members of a task's fulfillment group (and operators) see or act on it. */
+/** Manual tasks: only members of a task's fulfillment group, its assignee and operators see or act on it. */
 const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = async (
   app,
   { db, temporal },
@@ -57,8 +57,8 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
   /** The task, if the caller may act on it; a task of another group is a 404 (its existence is not theirs to know). */
   function taskFor(user: UserPrincipal, id: string): TaskRow {
     const row = read(id);
-    if (!row || (!user.isOperator && !user.groups.includes(row.groupId)))
-      throw notFound(`Task ${id} not found.`);
+    const mayAct = user.isOperator || user.groups.includes(row?.groupId ?? '') || row?.assigneeId === user.id;
+    if (!row || !mayAct) throw notFound(`Task ${id} not found.`);
     return row;
   }
   function assertOpen(row: TaskRow): void {
@@ -80,7 +80,12 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
       const user = request.principal;
       const q = request.query;
       const filters: (SQL | undefined)[] = [
-        user.isOperator ? undefined : inArray(t.tasks.groupId, user.groups.length ? user.groups : ['']),
+        user.isOperator
+          ? undefined
+          : or(
+              inArray(t.tasks.groupId, user.groups.length ? user.groups : ['']),
+              eq(t.tasks.assigneeId, user.id),
+            ),
         q.state ? eq(t.tasks.state, q.state) : inArray(t.tasks.state, ['open', 'claimed']),
         q.groupId ? eq(t.tasks.groupId, q.groupId) : undefined,
         q.requestId ? eq(t.tasks.requestId, q.requestId) : undefined,

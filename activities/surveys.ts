@@ -1,0 +1,11 @@
+import { surveyLink } from '../runtime/survey-links.js';
+import type { ActivityDeps } from './deps.js';
+
+export function createSurveyActivities(deps: ActivityDeps) {
+  return {
+    /** The requester's personal survey link (signed, so the page knows who answers without a login). */
+    async surveyLinkFor(input: { requestId: string; requester: string }): Promise<string> {
+      return surveyLink(deps.linkSecret, input.requestId, input.requester);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { eq } from 'drizzle-orm';
+import { Type } from 'typebox';
+import type { DB } from '../../db/client.js';
+import * as t from '../../db/schema.js';
+import { conflict, forbidden, notFound } from '../errors.js';
+import type { UserPrincipal } from '../plugins/auth.js';
+import { canSee } from '../request-access.js';
+import { authProblems, problemRef } from '../schemas/common.js';
+import { RequestId } from '../schemas/requests.js';
+import { SurveyAnswerBody, SurveyView } from '../schemas/surveys.js';
+
+/** The requester's satisfaction answer for a request, if any. */
+export function readSurvey(db: DB, requestId: string): SurveyView {
+  const row = db.select().from(t.surveyResponses).where(eq(t.surveyResponses.requestId, requestId)).get();
+  if (!row) return { requestId, answered: false };
+  return {
+    requestId,
+    answered: true,
+    score: row.score,
+    ...(row.comment !== null ? { comment: row.comment } : {}),
+  };
+}
+
+/** Records the answer; answering again replaces it (one answer per request). */
+export function saveSurveyAnswer(
+  db: DB,
+  requestId: string,
+  respondentId: string,
+  answer: SurveyAnswerBody,
+): SurveyView {
+  const comment = answer.comment?.trim() ? answer.comment : null;
+  db.insert(t.surveyResponses)
+    .values({ requestId, respondentId, score: answer.score, comment })
+    .onConflictDoUpdate({
+      target: t.surveyResponses.requestId,
+      set: { respondentId, score: answer.score, comment },
+    })
+    .run();
+  return readSurvey(db, requestId);
+}
+
+/** The satisfaction survey of a fulfilled request, answered by its requester (ITIL: continual improvement). */
+const surveyRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => {
+  app.addHook('preHandler', app.authenticate);
+  const base = { tags: ['requests'], security: [{ bearerAuth: [] }] };
+  const params = Type.Object({ id: RequestId });
+
+  /** The request, if the caller is its requester: 404 to those who cannot see it, 403 to other viewers. */
+  function requestOf(user: UserPrincipal, id: string) {
+    const row = db.select().from(t.requests).where(eq(t.requests.id, id)).get();
+    if (!row || !canSee(db, user, row)) throw notFound(`Request ${id} not found.`);
+    if (row.requesterId !== user.id) throw forbidden('Only the requester answers the satisfaction survey.');
+    return row;
+  }
+
+  app.get(
+    '/:id/survey',
+    {
+      schema: {
+        ...base,
+        summary: "The requester's satisfaction answer for a request",
+        params,
+        response: { 200: SurveyView, ...authProblems, 403: problemRef, 404: problemRef },
+      },
+    },
+    async (request) => readSurvey(db, requestOf(request.principal, request.params.id).id),
+  );
+
+  app.put(
+    '/:id/survey',
+    {
+      schema: {
+        ...base,
+        summary: 'Answer the satisfaction survey of a fulfilled request (again: replaces the answer)',
+        params,
+        body: SurveyAnswerBody,
+        response: { 200: SurveyView, ...authProblems, 403: problemRef, 404: problemRef, 409: problemRef },
+      },
+    },
+    async (request) => {
+      const user = request.principal;
+      const row = requestOf(user, request.params.id);
+      if (row.status !== 'fulfilled')
+        throw conflict(`Request ${row.id} is ${row.status}; the survey opens once it is fulfilled.`);
+      return saveSurveyAnswer(db, row.id, user.id, request.body);
+    },
+  );
+};
+
+export default surveyRoutes;
