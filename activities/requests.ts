@@ -20,6 +20,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
       const values = {
         status: s.status,
         steps: s.steps,
+        waitingOn: s.waitingOn,
         approvals: s.approvals,
         outcome: s.outcome,
         version: s.version,

@@ -50,6 +50,7 @@ export function toView(config: Config, row: RequestRow): RequestView {
     justification: row.justification,
     status: row.status,
     steps: row.steps,
+    waitingOn: row.waitingOn ?? null,
     approvals: row.approvals,
     outcome: row.outcome ?? null,
     createdAt: row.createdAt,

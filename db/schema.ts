@@ -11,7 +11,8 @@ import {
   TASK_STATES,
 } from '../domain/status.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
-import type { Approval, RequestOutcome, RequestStep } from '../domain/request.js';
+import type { Approval, RequestOutcome, RequestStep, WaitingOn } from '../domain/request.js';
+import type { SlaPolicy } from '../domain/sla.js';
 
 // Timestamps are ISO-8601 UTC strings: they sort as text, read well in the
 // database shell and are what the workflows produce.
@@ -167,6 +168,8 @@ export const catalogItems = sqliteTable('catalog_items', {
   serviceOwnerId: text('service_owner_id').references(() => users.id),
   fulfillmentGroupId: text('fulfillment_group_id').references(() => groups.id),
   launchUrl: text('launch_url'),
+  /** Service level: targets for the whole request and for each human step (see domain/sla.ts). */
+  sla: text({ mode: 'json' }).$type<SlaPolicy | null>(),
   /** Resource items: what a unit costs, in cents (recorded on the purchase order). */
   unitCostCents: integer('unit_cost_cents'),
   formFields: text('form_fields', { mode: 'json' }).$type<FormField[]>().notNull().default([]),
@@ -192,6 +195,8 @@ export const requests = sqliteTable(
     fields: text({ mode: 'json' }).$type<Record<string, string>>(),
     status: text({ enum: REQUEST_STATUSES }).notNull(),
     steps: text({ mode: 'json' }).$type<RequestStep[]>().notNull().default([]),
+    /** What the request waits for right now, and on whom (null: nothing, or finished). */
+    waitingOn: text('waiting_on', { mode: 'json' }).$type<WaitingOn | null>(),
     approvals: text({ mode: 'json' }).$type<Approval[]>().notNull().default([]),
     outcome: text({ mode: 'json' }).$type<RequestOutcome | null>(),
     /** Snapshot version from the workflow; a write with a lower version is ignored. */

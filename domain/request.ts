@@ -33,6 +33,15 @@ export interface RequestOutcome {
   changeId?: string;
 }
 
+/** What a request waits for and on whom, so a person can see where it stands. */
+export interface WaitingOn {
+  /** e.g. "approval (manager of carol)", "LAPTOP-ALICE to run the install", "task TASK-… (service-desk)". */
+  what: string;
+  /** User ids or group ids (prefixed `group:`) that can move it forward. */
+  who: string[];
+  since: string;
+}
+
 /**
  * What the workflow knows about its request. The workflow is the truth; this
  * snapshot is what its query returns and what the requests table projects.
@@ -46,6 +55,7 @@ export interface RequestSnapshot {
   beneficiary: string;
   status: RequestStatus;
   steps: RequestStep[];
+  waitingOn: WaitingOn | null;
   approvals: Approval[];
   outcome: RequestOutcome | null;
   version: number;

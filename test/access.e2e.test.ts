@@ -84,6 +84,8 @@ describe('access request: the story', () => {
     expect(submitted.status).toBe('awaiting_approval');
     const step = submitted.steps.find((s) => s.name === 'approval_level_1');
     expect(step?.detail).toContain('Waiting for erin');
+    // What it waits for, and on whom, at a glance.
+    expect(submitted.waitingOn).toMatchObject({ what: 'approval: manager of carol', who: ['erin'] });
 
     // Erin sees who, what and why.
     const pending = await stack.call('GET', '/api/approvals', { token: as('erin') });
@@ -112,6 +114,7 @@ describe('access request: the story', () => {
     expect(decided.status).toBe(200);
     const done = await stack.waitForRequest(as('carol'), submitted.id, final);
     expect(done.status).toBe('fulfilled');
+    expect(done.waitingOn).toBeNull();
     expect(done.approvals).toEqual([
       expect.objectContaining({ approver: 'erin', decision: 'approve', comment: 'ok for Q4', via: 'api' }),
     ]);

@@ -241,6 +241,7 @@ describe('notifications, tasks, audit, projection', () => {
       beneficiary: 'alice',
       status: 'fulfilling',
       steps: [],
+      waitingOn: null,
       approvals: [],
       outcome: null,
       version: 5,

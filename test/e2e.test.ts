@@ -190,9 +190,10 @@ describe('standard service requests end to end', () => {
   it('loses nothing when the worker dies mid-flow', async () => {
     await stack.stopAgent();
     const submitted = await stack.submit(alice, { catalogItemId: 'notes-tool', deviceId: 'LAPTOP-ALICE' });
-    await stack.waitForRequest(alice, submitted.id, (r) =>
+    const waiting = await stack.waitForRequest(alice, submitted.id, (r) =>
       r.steps.some((s) => s.name === 'deploy' && s.state === 'waiting'),
     );
+    expect(waiting.waitingOn?.who).toEqual(['device:LAPTOP-ALICE']);
     await stack.stopWorker('SIGKILL');
     // With the worker gone, the device connects and reports; the signal waits in Temporal.
     stack.startAgent('LAPTOP-ALICE');

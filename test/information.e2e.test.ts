@@ -63,6 +63,7 @@ describe('information requests', () => {
       (r) => r.status === 'awaiting_task',
     );
     expect(waiting.steps.find((s) => s.name === 'service_desk_answer')?.state).toBe('waiting');
+    expect(waiting.waitingOn?.who).toEqual(['group:service-desk']);
     const task = await taskOf(submitted.id);
     expect(task.description).toContain('sourdough');
 

@@ -202,6 +202,7 @@ export class ApprovalGate {
         'waiting',
       );
       level.step = step;
+      await this.tracker.setWaitingOn(`approval: ${resolved.label}`, resolved.approvers);
       this.asked = true;
 
       let outcome: 'decided' | 'expired';
@@ -220,6 +221,7 @@ export class ApprovalGate {
       }
       this.level = undefined;
       this.asked = false;
+      await this.tracker.setWaitingOn(null);
       await acts.closeApprovalTasks({
         requestId: this.req.requestId,
         state: outcome === 'expired' ? 'expired' : 'superseded',
@@ -284,6 +286,7 @@ export class ApprovalGate {
       approvers: managers,
     });
     await this.ask(managers, 'escalation');
+    await this.tracker.setWaitingOn(`approval: ${level.resolved.label}, escalated`, [...level.approvers]);
     await this.tracker.updateStep(level.step, {
       detail: `${this.describe(level.resolved, level.approvers)} Escalated to ${managers.join(', ')} after ${this.req.timing.escalateAfter} without a decision.`,
     });

@@ -112,10 +112,14 @@ export class ManualTasks {
       'waiting',
     );
     await this.tracker.setStatus(spec.status ?? 'awaiting_task');
+    await this.tracker.setWaitingOn(`task ${taskId}: ${spec.title}`, [
+      spec.assigneeId ?? `group:${spec.groupId}`,
+    ]);
     const completed = spec.timeout
       ? await condition(() => task.done !== undefined, spec.timeout)
       : await condition(() => task.done !== undefined).then(() => true);
     this.open.delete(taskId);
+    await this.tracker.setWaitingOn(null);
     if (!completed) {
       await acts.cancelManualTask({ taskId });
       await this.tracker.updateStep(task.step, {

@@ -73,6 +73,7 @@ export class RequestTracker {
       beneficiary: req.beneficiary,
       status: 'submitted',
       steps: [],
+      waitingOn: null,
       approvals: [],
       outcome: null,
       version: 0,
@@ -136,6 +137,17 @@ export class RequestTracker {
     }
   }
 
+  /** Says what the request waits for and on whom (null when it waits on nobody). */
+  async setWaitingOn(what: string | null, who: string[] = []): Promise<void> {
+    this.snapshot.waitingOn = what === null ? null : { what, who, since: nowIso() };
+    await this.publish();
+  }
+
+  /** Whether the request waits on the requester (SLA clocks pause then). */
+  get waitingOnRequester(): boolean {
+    return this.snapshot.waitingOn?.who.includes(this.req.requester) === true;
+  }
+
   async addApproval(approval: Approval): Promise<void> {
     this.snapshot.approvals.push(approval);
     await this.publish();
@@ -143,6 +155,7 @@ export class RequestTracker {
 
   async finish(status: RequestStatus, outcome: RequestOutcome): Promise<RequestSnapshot> {
     this.snapshot.outcome = outcome;
+    this.snapshot.waitingOn = null;
     this.snapshot.status = status;
     if (status === 'fulfilled') this.snapshot.fulfilledAt = nowIso();
     await this.publish();

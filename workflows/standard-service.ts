@@ -351,6 +351,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     };
     compensations.push(withdrawTask);
     await tracker.setStatus('awaiting_task');
+    await tracker.setWaitingOn(`a free ${poolId} license seat (task ${taskId})`, ['group:service-desk']);
     admitted = true;
     const deadline = Date.now() + msToNumber(options.seatWaitTimeout);
     while (Date.now() < deadline) {
@@ -363,6 +364,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           deviceId: input.deviceId,
         });
         compensations.splice(compensations.indexOf(withdrawTask), 1);
+        await tracker.setWaitingOn(null);
         await acts.cancelManualTask({ taskId });
         await tracker.updateStep(waiting, {
           state: 'completed',
@@ -406,7 +408,11 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         'waiting',
         attempt,
       );
+      await tracker.setWaitingOn(`${input.deviceId} to connect and run job ${jobId}`, [
+        `device:${input.deviceId}`,
+      ]);
       const reported = await condition(() => reports.has(attempt), options.deviceWaitTimeout);
+      await tracker.setWaitingOn(null);
       compensations.splice(compensations.indexOf(withdraw), 1);
       if (!reported) {
         await acts.expireDeployment({ jobId });

@@ -69,6 +69,14 @@ export const RequestView = Type.Object({
   justification: Type.Union([Type.String(), Type.Null()]),
   status: Type.Enum(REQUEST_STATUSES),
   steps: Type.Array(Step),
+  waitingOn: Type.Union([
+    Type.Object({
+      what: Type.String(),
+      who: Type.Array(Type.String(), { description: 'user ids; `group:<id>` for a group, `device:<id>` for a device' }),
+      since: Type.String(),
+    }),
+    Type.Null(),
+  ]),
   approvals: Type.Array(Approval),
   outcome: Type.Union([Outcome, Type.Null()]),
   createdAt: Type.String(),

@@ -1,0 +1,2 @@
+ALTER TABLE `catalog_items` ADD `sla` text;--> statement-breakpoint
+ALTER TABLE `requests` ADD `waiting_on` text;
