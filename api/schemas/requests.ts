@@ -72,7 +72,9 @@ export const RequestView = Type.Object({
   waitingOn: Type.Union([
     Type.Object({
       what: Type.String(),
-      who: Type.Array(Type.String(), { description: 'user ids; `group:<id>` for a group, `device:<id>` for a device' }),
+      who: Type.Array(Type.String(), {
+        description: 'user ids; `group:<id>` for a group, `device:<id>` for a device',
+      }),
       since: Type.String(),
     }),
     Type.Null(),
