@@ -1,4 +1,5 @@
 import { log } from '@temporalio/activity';
+import { eq } from 'drizzle-orm';
 import * as t from '../db/schema.js';
 import { clock, type ActivityDeps } from './deps.js';
 
@@ -11,6 +12,31 @@ export interface NotificationInput {
   body: string;
   /** Paths starting with `/` are made absolute with the public URL. */
   links?: Record<string, string>;
+}
+
+/** Who `who` names: user ids as they are, `group:<id>` as its members, `device:<id>` as its owner. */
+function people(db: ActivityDeps['db'], who: string[]): string[] {
+  const out = new Set<string>();
+  for (const w of who) {
+    if (w.startsWith('group:')) {
+      for (const m of db
+        .select()
+        .from(t.groupMembers)
+        .where(eq(t.groupMembers.groupId, w.slice(6)))
+        .all())
+        out.add(m.userId);
+    } else if (w.startsWith('device:')) {
+      const d = db
+        .select()
+        .from(t.devices)
+        .where(eq(t.devices.id, w.slice(7)))
+        .get();
+      if (d) out.add(d.ownerId);
+    } else {
+      out.add(w);
+    }
+  }
+  return [...out];
 }
 
 export function createNotifyActivities(deps: ActivityDeps) {
@@ -43,6 +69,25 @@ export function createNotifyActivities(deps: ActivityDeps) {
         .run();
       if (res.changes > 0)
         log.info('notification queued', { to: input.recipient, subject: input.subject, links });
+    },
+
+    /** One notification to each person `who` names (users, groups, a device's owner). */
+    async notifyPeople(input: Omit<NotificationInput, 'recipient'> & { who: string[] }): Promise<void> {
+      const { who, ...rest } = input;
+      for (const recipient of people(db, who)) {
+        db.insert(t.notifications)
+          .values({
+            key: `${input.key}:${recipient}`,
+            requestId: rest.requestId,
+            recipientId: recipient,
+            subject: rest.subject,
+            body: rest.body,
+            links: rest.links ?? {},
+            createdAt: now(),
+          })
+          .onConflictDoNothing({ target: t.notifications.key })
+          .run();
+      }
     },
   };
 }

@@ -163,6 +163,7 @@ export async function submitRequest(
     beneficiary,
     ...(body.justification ? { justification: body.justification } : {}),
     approval: config.approval,
+    ...(item.sla ? { sla: item.sla } : {}),
   };
   // One workflow type per request type (DESIGN.md §1).
   const workflow =

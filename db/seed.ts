@@ -67,6 +67,7 @@ const services = [
   },
   {
     id: 'financial-reporting',
+    sla: { request: '2d', humanStep: '1d', warnBefore: '4h' },
     name: 'Financial Reporting System',
     aliases: 'reporting fin reports',
     ownerId: 'erin',
@@ -80,6 +81,7 @@ const deviceField: t.FormField = { name: 'deviceId', label: 'Device', type: 'dev
 const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
   {
     id: 'vpn-address',
+    sla: { request: '4h', humanStep: '2h', warnBefore: '30m' },
     name: "What's the VPN server address?",
     type: 'information',
     description: 'Answers from the knowledge base; a service-desk analyst answers when no article fits.',
@@ -99,6 +101,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
   },
   {
     id: 'second-monitor',
+    sla: { request: '5d', humanStep: '2d', warnBefore: '1d' },
     name: 'Second monitor',
     type: 'resource',
     description: 'A 27" monitor delivered to your desk and recorded as your asset.',
@@ -108,6 +111,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
   },
   {
     id: 'visio',
+    sla: { request: '1h', warnBefore: '15m' },
     name: 'Microsoft Visio',
     type: 'standard_service',
     description:
@@ -122,6 +126,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
   },
   {
     id: 'photoshop',
+    sla: { request: '3d', humanStep: '1d', warnBefore: '4h' },
     name: 'Adobe Photoshop',
     type: 'standard_service',
     description: 'Image editing software. Not pre-approved: a Normal Change decided by the CAB.',
@@ -136,6 +141,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
   },
   {
     id: 'feedback',
+    sla: { request: '5d', humanStep: '2d', warnBefore: '1d' },
     name: 'Feedback about a service',
     type: 'feedback',
     description:

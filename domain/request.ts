@@ -1,3 +1,4 @@
+import type { SlaPolicy } from './sla.js';
 import type { RequestStatus, RequestType, StepState } from './status.js';
 
 /** One step of a request as a person reads it in `steps[]`. */
@@ -85,6 +86,8 @@ export interface ApprovalOptions {
 
 export interface AccessRequestInput {
   requestId: string;
+  /** Service-level targets of the catalog item (SLA clocks). */
+  sla?: SlaPolicy;
   catalogItemId: string;
   requester: string;
   beneficiary: string;
@@ -94,6 +97,8 @@ export interface AccessRequestInput {
 
 export interface ResourceRequestInput {
   requestId: string;
+  /** Service-level targets of the catalog item (SLA clocks). */
+  sla?: SlaPolicy;
   catalogItemId: string;
   requester: string;
   beneficiary: string;
@@ -105,6 +110,8 @@ export interface ResourceRequestInput {
 
 export interface FeedbackRequestInput {
   requestId: string;
+  /** Service-level targets of the catalog item (SLA clocks). */
+  sla?: SlaPolicy;
   catalogItemId: string;
   requester: string;
   beneficiary: string;
@@ -117,6 +124,8 @@ export interface FeedbackRequestInput {
 
 export interface InformationRequestInput {
   requestId: string;
+  /** Service-level targets of the catalog item (SLA clocks). */
+  sla?: SlaPolicy;
   catalogItemId: string;
   requester: string;
   beneficiary: string;
@@ -131,6 +140,8 @@ export interface InformationRequestInput {
 
 export interface StandardServiceInput {
   requestId: string;
+  /** Service-level targets of the catalog item (SLA clocks). */
+  sla?: SlaPolicy;
   catalogItemId: string;
   requester: string;
   beneficiary: string;

@@ -118,4 +118,34 @@ describe('approval timers', () => {
     const escalation = stack.db.select().from(t.tasks).where(eq(t.tasks.id, done.outcome!.taskId!)).get();
     expect(escalation).toMatchObject({ groupId: 'service-desk', state: 'open' });
   });
+
+  it('warns before an SLA breach and escalates on breach, for the step and for the request', async () => {
+    const submitted = await stack.submit(tokens.alice!, {
+      catalogItemId: 'quick-question',
+      fields: { question: 'Can the office plants be watered on Fridays too?' },
+    });
+    const breached = await stack.waitForRequest(
+      tokens.alice!,
+      submitted.id,
+      (r) => r.steps.filter((s) => s.name === 'sla_breach').length === 2,
+    );
+    const sla = breached.steps.filter((s) => s.name.startsWith('sla_')).map((s) => [s.name, s.state]);
+    expect(sla).toEqual(
+      expect.arrayContaining([
+        ['sla_warning', 'completed'],
+        ['sla_breach', 'failed'],
+      ]),
+    );
+    expect(breached.steps.find((s) => s.name === 'sla_breach')?.detail).toContain('task');
+    const audit = stack.db.select().from(t.auditLog).where(eq(t.auditLog.requestId, submitted.id)).all();
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['sla.warning', 'sla.breach']));
+    // The service desk is warned; the breach reaches the operators too.
+    expect(subjectsFor(submitted.id, 'dave')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^SLA warning/), expect.stringMatching(/^SLA breached/)]),
+    );
+    expect(subjectsFor(submitted.id, 'olga')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^SLA breached/)]),
+    );
+    await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: tokens.alice });
+  });
 });

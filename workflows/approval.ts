@@ -204,6 +204,7 @@ export class ApprovalGate {
       level.step = step;
       await this.tracker.setWaitingOn(`approval: ${resolved.label}`, resolved.approvers);
       this.asked = true;
+      const clock = this.tracker.stepClock(`approval_level_${this.levelIndex}`);
 
       let outcome: 'decided' | 'expired';
       try {
@@ -221,6 +222,7 @@ export class ApprovalGate {
       }
       this.level = undefined;
       this.asked = false;
+      clock.stop();
       await this.tracker.setWaitingOn(null);
       await acts.closeApprovalTasks({
         requestId: this.req.requestId,

@@ -115,10 +115,12 @@ export class ManualTasks {
     await this.tracker.setWaitingOn(`task ${taskId}: ${spec.title}`, [
       spec.assigneeId ?? `group:${spec.groupId}`,
     ]);
+    const clock = this.tracker.stepClock(spec.step);
     const completed = spec.timeout
       ? await condition(() => task.done !== undefined, spec.timeout)
       : await condition(() => task.done !== undefined).then(() => true);
     this.open.delete(taskId);
+    clock.stop();
     await this.tracker.setWaitingOn(null);
     if (!completed) {
       await acts.cancelManualTask({ taskId });

@@ -9,7 +9,9 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { Approval, RequestOutcome, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestStatus, RequestType, StepState } from '../domain/status.js';
+import type { SlaPolicy } from '../domain/sla.js';
 import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
+import { startSlaClock } from './sla.js';
 
 // The projection write is local: it is a quick SQLite upsert on the worker's own
 // database, and a local activity costs no extra task round trip per step.
@@ -34,6 +36,8 @@ export function auditorFor(requestId: string, subject: string) {
 
 export interface TrackedRequest {
   requestId: string;
+  /** Service-level targets from the catalog item; no clocks run without them. */
+  sla?: SlaPolicy;
   type: RequestType;
   catalogItemId: string;
   requester: string;
@@ -62,6 +66,7 @@ const nowIso = () => new Date(Date.now()).toISOString();
  */
 export class RequestTracker {
   readonly snapshot: RequestSnapshot;
+  private readonly requestClock: { stop(): void } | undefined;
 
   constructor(private readonly req: TrackedRequest) {
     const at = new Date(workflowInfo().startTime).toISOString();
@@ -81,6 +86,7 @@ export class RequestTracker {
       updatedAt: at,
       fulfilledAt: null,
     };
+    this.requestClock = req.sla ? this.clock('request', req.sla.request) : undefined;
   }
 
   get status(): RequestStatus {
@@ -143,6 +149,27 @@ export class RequestTracker {
     await this.publish();
   }
 
+  /** An SLA clock for one human step (approval, task); stop it when the step ends. */
+  stepClock(step: string): { stop(): void } {
+    const target = this.req.sla?.humanStep;
+    return target ? this.clock(step, target) : { stop: () => undefined };
+  }
+
+  private clock(scope: string, target: string): { stop(): void } {
+    return startSlaClock({
+      requestId: this.req.requestId,
+      scope,
+      target,
+      warnBefore: this.req.sla!.warnBefore,
+      snapshot: () => this.snapshot,
+      paused: () => this.waitingOnRequester,
+      record: async (name, detail) => {
+        const step = await this.startStep(name, detail, 'waiting');
+        await this.updateStep(step, { state: name === 'sla_breach' ? 'failed' : 'completed' });
+      },
+    });
+  }
+
   /** Whether the request waits on the requester (SLA clocks pause then). */
   get waitingOnRequester(): boolean {
     return this.snapshot.waitingOn?.who.includes(this.req.requester) === true;
@@ -154,6 +181,7 @@ export class RequestTracker {
   }
 
   async finish(status: RequestStatus, outcome: RequestOutcome): Promise<RequestSnapshot> {
+    this.requestClock?.stop();
     this.snapshot.outcome = outcome;
     this.snapshot.waitingOn = null;
     this.snapshot.status = status;

@@ -13,6 +13,17 @@ import { repoRoot } from '../../runtime/config.js';
 import { ensureDeviceToken } from '../../runtime/secrets.js';
 import { freePort } from '../../scripts/dev-server.js';
 
+/** A question with service levels short enough to see a warning and a breach in a test. */
+const quickQuestion: typeof t.catalogItems.$inferInsert = {
+  id: 'quick-question',
+  name: 'Quick question',
+  type: 'information',
+  description: 'A question with a 3-second service level (test fixture)',
+  fulfillmentGroupId: 'service-desk',
+  sla: { request: '3s', humanStep: '2s', warnBefore: '1s' },
+  formFields: [{ name: 'question', label: 'Your question', type: 'textarea', required: true }],
+};
+
 /** Test-only catalog items whose packages live in test/fixtures/packages. */
 const fixtureItems: (typeof t.catalogItems.$inferInsert)[] = [
   { id: 'tiny-tool', packageId: 'tiny-tool', licensePoolId: 'tiny-tool' },
@@ -96,7 +107,9 @@ export async function startStack(
       { id: 'broken-tool', product: 'broken-tool', totalSeats: 2 },
     ])
     .run();
-  db.insert(t.catalogItems).values(fixtureItems).run();
+  db.insert(t.catalogItems)
+    .values([...fixtureItems, quickQuestion])
+    .run();
   for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) ensureDeviceToken(db, dataDir, device);
 
   const output: string[] = [];
