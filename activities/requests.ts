@@ -7,6 +7,7 @@ export interface SyncRequestInput {
   snapshot: RequestSnapshot;
   deviceId?: string;
   justification?: string;
+  parentId?: string;
 }
 
 export function createRequestActivities({ db }: ActivityDeps) {
@@ -16,7 +17,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
      * GET /api/requests/:id read. Writes carry the snapshot version and an older
      * version never overwrites a newer one, so retries and reordering are harmless.
      */
-    async syncRequest({ snapshot: s, deviceId, justification }: SyncRequestInput): Promise<void> {
+    async syncRequest({ snapshot: s, deviceId, justification, parentId }: SyncRequestInput): Promise<void> {
       const values = {
         status: s.status,
         steps: s.steps,
@@ -36,6 +37,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
           beneficiaryId: s.beneficiary,
           deviceId: deviceId ?? null,
           justification: justification ?? null,
+          parentId: parentId ?? null,
           // Started outside the API (e.g. by an operator with the CLI): no submitted body to compare.
           fingerprint: '',
           createdAt: s.createdAt,

@@ -56,6 +56,7 @@ export function toView(config: Config, row: RequestRow): RequestView {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     fulfilledAt: row.fulfilledAt,
+    parentId: row.parentId,
     links: {
       self: `/api/requests/${row.id}`,
       temporalUi: `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(row.id)}`,

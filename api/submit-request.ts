@@ -10,6 +10,7 @@ import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type {
   AccessRequestInput,
+  BundleRequestInput,
   FeedbackRequestInput,
   InformationRequestInput,
   ResourceRequestInput,
@@ -19,6 +20,7 @@ import { isFinalStatus } from '../domain/status.js';
 import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
 import type { Config } from '../runtime/config.js';
 import type { accessRequest } from '../workflows/access.js';
+import type { bundleRequest } from '../workflows/bundle.js';
 import type { feedbackRequest } from '../workflows/feedback.js';
 import type { informationRequest } from '../workflows/information.js';
 import type { resourceRequest } from '../workflows/resource.js';
@@ -102,15 +104,82 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       throw unprocessable(`Field "${field.name}" (${field.label}) is required for ${item.name}.`);
     }
   }
-  if (item.type !== 'standard_service') {
-    return { item, beneficiary, deviceId: null };
-  }
+  const parts = (item.bundle ?? []).map((p) => {
+    const part = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, p.catalogItemId)).get();
+    if (!part?.active)
+      throw unprocessable(`${item.name} includes "${p.catalogItemId}", which is not available.`);
+    return part;
+  });
+  const needsDevice = item.bundle
+    ? parts.some((p) => p.type === 'standard_service')
+    : item.type === 'standard_service';
+  if (!needsDevice) return { item, beneficiary, deviceId: null };
   if (!body.deviceId) throw unprocessable(`${item.name} is installed on a device: send deviceId.`);
   const device = db.select().from(t.devices).where(eq(t.devices.id, body.deviceId)).get();
   if (!device || device.ownerId !== beneficiary) {
     throw unprocessable(`Device "${body.deviceId}" is not registered to ${beneficiary}.`);
   }
   return { item, beneficiary, deviceId: device.id };
+}
+
+type CatalogRow = typeof t.catalogItems.$inferSelect;
+interface CommonInput {
+  requestId: string;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  justification?: string;
+  approval: Config['approval'];
+  sla?: NonNullable<CatalogRow['sla']>;
+  parentId?: string;
+}
+
+/** One workflow type per request type (DESIGN.md §1), with the input it takes. */
+function workflowFor(
+  config: Config,
+  item: CatalogRow,
+  common: CommonInput,
+  fields: Record<string, string>,
+  deviceId: string | null,
+) {
+  switch (item.type) {
+    case 'access':
+      return { type: 'accessRequest', args: [common] as [AccessRequestInput] };
+    case 'resource':
+      return {
+        type: 'resourceRequest',
+        args: [{ ...common, deliveryTimeout: config.resourceDeliveryTimeout }] as [ResourceRequestInput],
+      };
+    case 'feedback':
+      return {
+        type: 'feedbackRequest',
+        args: [
+          {
+            ...common,
+            service: fields.service?.trim() ?? '',
+            message: fields.message?.trim() ?? '',
+            fallbackGroupId: item.fulfillmentGroupId ?? 'service-desk',
+          },
+        ] as [FeedbackRequestInput],
+      };
+    case 'information':
+      return {
+        type: 'informationRequest',
+        args: [
+          {
+            ...common,
+            question: fields.question?.trim() || common.justification?.trim() || item.name,
+            fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
+            feedbackWindow: config.infoFeedbackWindow,
+          },
+        ] as [InformationRequestInput],
+      };
+    case 'standard_service':
+      return {
+        type: 'standardServiceRequest',
+        args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [StandardServiceInput],
+      };
+  }
 }
 
 /**
@@ -165,51 +234,50 @@ export async function submitRequest(
     approval: config.approval,
     ...(item.sla ? { sla: item.sla } : {}),
   };
-  // One workflow type per request type (DESIGN.md §1).
-  const workflow =
-    item.type === 'access'
-      ? { type: 'accessRequest', args: [common] as [AccessRequestInput] }
-      : item.type === 'resource'
-        ? {
-            type: 'resourceRequest',
-            args: [{ ...common, deliveryTimeout: config.resourceDeliveryTimeout }] as [ResourceRequestInput],
-          }
-        : item.type === 'feedback'
-          ? {
-              type: 'feedbackRequest',
-              args: [
+  const workflow = item.bundle
+    ? {
+        type: 'bundleRequest',
+        args: [
+          {
+            ...common,
+            type: item.type,
+            children: item.bundle.map((part, n) => {
+              const childItem = db
+                .select()
+                .from(t.catalogItems)
+                .where(eq(t.catalogItems.id, part.catalogItemId))
+                .get()!;
+              const child = workflowFor(
+                config,
+                childItem,
                 {
                   ...common,
-                  service: body.fields?.service?.trim() ?? '',
-                  message: body.fields?.message?.trim() ?? '',
-                  fallbackGroupId: item.fulfillmentGroupId ?? 'service-desk',
+                  requestId: `${id}C${n + 1}`,
+                  catalogItemId: childItem.id,
+                  parentId: id,
+                  ...(childItem.sla ? { sla: childItem.sla } : {}),
                 },
-              ] as [FeedbackRequestInput],
-            }
-          : item.type === 'information'
-            ? {
-                type: 'informationRequest',
-                args: [
-                  {
-                    ...common,
-                    question: body.fields?.question?.trim() || body.justification?.trim() || item.name,
-                    fulfillmentGroupId: item.fulfillmentGroupId ?? 'service-desk',
-                    feedbackWindow: config.infoFeedbackWindow,
-                  },
-                ] as [InformationRequestInput],
-              }
-            : {
-                type: 'standardServiceRequest',
-                args: [{ ...common, deviceId: deviceId!, options: config.standardService }] as [
-                  StandardServiceInput,
-                ],
+                part.fields ?? {},
+                deviceId,
+              );
+              return {
+                requestId: `${id}C${n + 1}`,
+                catalogItemId: childItem.id,
+                workflowType: child.type,
+                input: child.args[0],
               };
+            }),
+          },
+        ] as [BundleRequestInput],
+      }
+    : workflowFor(config, item, common, body.fields ?? {}, deviceId);
   type AnyRequestWorkflow =
     | typeof standardServiceRequest
     | typeof accessRequest
     | typeof informationRequest
     | typeof resourceRequest
-    | typeof feedbackRequest;
+    | typeof feedbackRequest
+    | typeof bundleRequest;
   const startOptions = {
     workflowId: id,
     taskQueue: config.temporal.taskQueue,

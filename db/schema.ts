@@ -148,6 +148,12 @@ export interface FormField {
   required: boolean;
 }
 
+export interface BundlePart {
+  catalogItemId: string;
+  /** Form fields for the child request (e.g. a question, a justification). */
+  fields?: Record<string, string>;
+}
+
 export const catalogItems = sqliteTable('catalog_items', {
   id: text().primaryKey(),
   name: text().notNull(),
@@ -170,6 +176,8 @@ export const catalogItems = sqliteTable('catalog_items', {
   launchUrl: text('launch_url'),
   /** Service level: targets for the whole request and for each human step (see domain/sla.ts). */
   sla: text({ mode: 'json' }).$type<SlaPolicy | null>(),
+  /** A bundle orders these items together, one child request each (e.g. a new-starter kit). */
+  bundle: text({ mode: 'json' }).$type<BundlePart[] | null>(),
   /** Resource items: what a unit costs, in cents (recorded on the purchase order). */
   unitCostCents: integer('unit_cost_cents'),
   formFields: text('form_fields', { mode: 'json' }).$type<FormField[]>().notNull().default([]),
@@ -191,6 +199,8 @@ export const requests = sqliteTable(
       .notNull()
       .references(() => users.id),
     deviceId: text('device_id'),
+    /** The bundle request this one is part of. */
+    parentId: text('parent_id'),
     justification: text(),
     fields: text({ mode: 'json' }).$type<Record<string, string>>(),
     status: text({ enum: REQUEST_STATUSES }).notNull(),

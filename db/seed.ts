@@ -51,6 +51,7 @@ const licensePools = [
 ];
 
 const securityGroups = [
+  { id: 'VPN-USERS', name: 'VPN users', description: 'May connect through the corporate VPN.' },
   {
     id: 'FIN-REPORTING-READERS',
     name: 'Financial Reporting System readers',
@@ -138,6 +139,39 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     fulfillmentGroupId: 'service-desk',
     launchUrl: 'https://apps.example.com/launch/photoshop',
     formFields: [deviceField],
+  },
+  {
+    id: 'laptop',
+    name: 'Standard laptop',
+    type: 'resource',
+    description: 'A 14" business laptop, imaged and recorded as your asset.',
+    unitCostCents: 149900,
+    approvalPolicy: [{ kind: 'manager' }],
+    fulfillmentGroupId: 'procurement',
+    sla: { request: '7d', humanStep: '2d', warnBefore: '1d' },
+  },
+  {
+    id: 'vpn-access',
+    name: 'VPN access',
+    type: 'access',
+    description:
+      'Connect to the corporate network from home (security group VPN-USERS). Granted without approval.',
+    securityGroup: 'VPN-USERS',
+    serviceOwnerId: 'olga',
+    fulfillmentGroupId: 'service-desk',
+    launchUrl: 'https://vpn.example.com',
+  },
+  {
+    id: 'new-starter-kit',
+    name: 'New starter kit',
+    type: 'resource',
+    description: 'Everything a new colleague needs on day one: a laptop, a second monitor and VPN access.',
+    bundle: [
+      { catalogItemId: 'laptop' },
+      { catalogItemId: 'second-monitor' },
+      { catalogItemId: 'vpn-access' },
+    ],
+    fulfillmentGroupId: 'procurement',
   },
   {
     id: 'feedback',

@@ -86,6 +86,8 @@ export interface ApprovalOptions {
 
 export interface AccessRequestInput {
   requestId: string;
+  /** Set when this request is part of a bundle. */
+  parentId?: string;
   /** Service-level targets of the catalog item (SLA clocks). */
   sla?: SlaPolicy;
   catalogItemId: string;
@@ -97,6 +99,8 @@ export interface AccessRequestInput {
 
 export interface ResourceRequestInput {
   requestId: string;
+  /** Set when this request is part of a bundle. */
+  parentId?: string;
   /** Service-level targets of the catalog item (SLA clocks). */
   sla?: SlaPolicy;
   catalogItemId: string;
@@ -108,8 +112,30 @@ export interface ResourceRequestInput {
   deliveryTimeout: string;
 }
 
+/** One part of a bundle, as the API prepared it: the child workflow to start and its input. */
+export interface BundleChild {
+  requestId: string;
+  catalogItemId: string;
+  workflowType: string;
+  input: unknown;
+}
+
+export interface BundleRequestInput {
+  requestId: string;
+  /** The bundle item's own type (a starter kit is a resource). */
+  type: RequestType;
+  catalogItemId: string;
+  requester: string;
+  beneficiary: string;
+  justification?: string;
+  sla?: SlaPolicy;
+  children: BundleChild[];
+}
+
 export interface FeedbackRequestInput {
   requestId: string;
+  /** Set when this request is part of a bundle. */
+  parentId?: string;
   /** Service-level targets of the catalog item (SLA clocks). */
   sla?: SlaPolicy;
   catalogItemId: string;
@@ -124,6 +150,8 @@ export interface FeedbackRequestInput {
 
 export interface InformationRequestInput {
   requestId: string;
+  /** Set when this request is part of a bundle. */
+  parentId?: string;
   /** Service-level targets of the catalog item (SLA clocks). */
   sla?: SlaPolicy;
   catalogItemId: string;
@@ -140,6 +168,8 @@ export interface InformationRequestInput {
 
 export interface StandardServiceInput {
   requestId: string;
+  /** Set when this request is part of a bundle. */
+  parentId?: string;
   /** Service-level targets of the catalog item (SLA clocks). */
   sla?: SlaPolicy;
   catalogItemId: string;

@@ -166,7 +166,6 @@ export class ApprovalGate {
 
   async run(): Promise<ApprovalResult> {
     const decisions: Approval[] = [];
-    await this.tracker.setStatus('awaiting_approval');
     for (const [index, policy] of this.req.policy.entries()) {
       this.levelIndex = index + 1;
       const resolved = await acts.resolveApprovers({
@@ -202,6 +201,8 @@ export class ApprovalGate {
         'waiting',
       );
       level.step = step;
+      // The status says "awaiting approval" only once the approvers can decide.
+      await this.tracker.setStatus('awaiting_approval');
       await this.tracker.setWaitingOn(`approval: ${resolved.label}`, resolved.approvers);
       this.asked = true;
       const clock = this.tracker.stepClock(`approval_level_${this.levelIndex}`);

@@ -1,5 +1,6 @@
 // The worker's workflowsPath: every workflow type, and nothing else.
 export { accessRequest } from './access.js';
+export { bundleRequest } from './bundle.js';
 export { feedbackRequest } from './feedback.js';
 export { informationRequest } from './information.js';
 export { resourceRequest } from './resource.js';

@@ -44,6 +44,7 @@ export interface TrackedRequest {
   beneficiary: string;
   deviceId?: string;
   justification?: string;
+  parentId?: string;
 }
 
 /** The request as the workflow sees it now; every request workflow answers it. */
@@ -203,6 +204,7 @@ export class RequestTracker {
       snapshot: JSON.parse(JSON.stringify(this.snapshot)) as RequestSnapshot,
       ...(this.req.deviceId ? { deviceId: this.req.deviceId } : {}),
       ...(this.req.justification ? { justification: this.req.justification } : {}),
+      ...(this.req.parentId ? { parentId: this.req.parentId } : {}),
     });
   }
 }

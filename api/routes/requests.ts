@@ -103,7 +103,13 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
       if (!row || !canSee(db, request.principal, row))
         throw notFound(`Request ${request.params.id} not found.`);
-      return toView(config, row);
+      const children = db
+        .select({ id: t.requests.id, catalogItemId: t.requests.catalogItemId, status: t.requests.status })
+        .from(t.requests)
+        .where(eq(t.requests.parentId, row.id))
+        .orderBy(t.requests.id)
+        .all();
+      return { ...toView(config, row), ...(children.length > 0 ? { children } : {}) };
     },
   );
 

@@ -84,6 +84,14 @@ export const RequestView = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
   fulfilledAt: Type.Union([Type.String(), Type.Null()]),
+  /** The bundle this request is part of. */
+  parentId: Type.Union([Type.String(), Type.Null()]),
+  /** For a bundle: its item requests and where each stands. */
+  children: Type.Optional(
+    Type.Array(
+      Type.Object({ id: Type.String(), catalogItemId: Type.String(), status: Type.Enum(REQUEST_STATUSES) }),
+    ),
+  ),
   links: Type.Object({ self: Type.String(), temporalUi: Type.String() }),
 });
 export type RequestView = Static<typeof RequestView>;
