@@ -49,6 +49,15 @@ export function createAccessActivities(deps: ActivityDeps) {
       };
     },
 
+    /** Undoes a grant (a cancelled bundle): removes the memberships this request added. */
+    async revokeGroupMemberships(input: { requestId: string }): Promise<{ removed: number }> {
+      const res = db
+        .delete(t.securityGroupMembers)
+        .where(eq(t.securityGroupMembers.requestId, input.requestId))
+        .run();
+      return { removed: res.changes };
+    },
+
     /**
      * Adds the user to the security group. Idempotent: a retried activity, or a user
      * who is already a member, is not an error and never adds twice.

@@ -93,6 +93,7 @@ describe('bundles', () => {
     expect((await approve(kids['laptop']!)).status).toBe(200);
     await complete(kids['laptop']!, 'supplier_order', 'ordered');
     await stack.waitForRequest(as('alice'), kids['second-monitor']!, (r) => r.status === 'awaiting_approval');
+    expect((await stack.waitForRequest(as('alice'), kids['vpn-access']!, final)).status).toBe('fulfilled');
 
     expect(
       (await stack.call('POST', `/api/requests/${parent.id}/cancel`, { token: as('alice') })).status,
@@ -114,5 +115,14 @@ describe('bundles', () => {
     expect((pending.body as { items: { requestId: string }[] }).items.map((i) => i.requestId)).not.toContain(
       monitor.id,
     );
+    // VPN access was granted at once (not sensitive); the cancellation revokes it.
+    const vpn = stack.db
+      .select()
+      .from(t.securityGroupMembers)
+      .where(eq(t.securityGroupMembers.requestId, kids['vpn-access']!))
+      .all();
+    expect(vpn).toEqual([]);
+    const shown = await view(parent.id);
+    expect(shown.steps.find((s) => s.name === 'item_vpn-access')?.detail).toContain('access revoked');
   });
 });

@@ -4,13 +4,20 @@ import {
   condition,
   isCancellation,
   ParentClosePolicy,
+  proxyActivities,
   setHandler,
   startChild,
   type ChildWorkflowHandle,
   type Workflow,
 } from '@temporalio/workflow';
 import type { BundleRequestInput, RequestSnapshot, RequestStep } from '../domain/request.js';
-import { admissionUpdate, RequestTracker, statusQuery } from './request-tracker.js';
+import type { Activities } from '../activities/index.js';
+import { admissionUpdate, auditorFor, RequestTracker, statusQuery } from './request-tracker.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
 
 /**
  * A bundle ("New starter kit": a laptop, a monitor, VPN access) as one parent request
@@ -26,7 +33,14 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
     return tracker.snapshot;
   });
 
-  const children: { id: string; step: RequestStep; handle: ChildWorkflowHandle<Workflow> }[] = [];
+  const audit = auditorFor(input.requestId, input.beneficiary);
+  const children: {
+    id: string;
+    catalogItemId: string;
+    workflowType: string;
+    step: RequestStep;
+    handle: ChildWorkflowHandle<Workflow>;
+  }[] = [];
   try {
     await tracker.setStatus('fulfilling');
     for (const child of input.children) {
@@ -41,7 +55,13 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
         `Child request ${child.requestId} started.`,
         'waiting',
       );
-      children.push({ id: child.requestId, step, handle });
+      children.push({
+        id: child.requestId,
+        catalogItemId: child.catalogItemId,
+        workflowType: child.workflowType,
+        step,
+        handle,
+      });
     }
     await tracker.setWaitingOn(
       `${children.length} item requests`,
@@ -79,7 +99,26 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
         } catch (childErr) {
           if (!(childErr instanceof ChildWorkflowFailure) && !isCancellation(childErr)) throw childErr;
         }
-        await tracker.updateStep(c.step, { state: 'failed', detail: `${c.id}: ${status}` });
+        // A child already fulfilled is undone too: access is revoked at once; anything
+        // physical or installed goes to the service desk to take back.
+        let detail = `${c.id}: ${status}`;
+        if (status === 'fulfilled') {
+          if (c.workflowType === 'accessRequest') {
+            const { removed } = await acts.revokeGroupMemberships({ requestId: c.id });
+            await audit('access.revoked', { child: c.id, removed });
+            detail = `${c.id}: access revoked (bundle cancelled).`;
+          } else {
+            const { taskId } = await acts.openManualTask({
+              key: `${c.id}:undo`,
+              requestId: input.requestId,
+              groupId: 'service-desk',
+              title: `Take back ${c.catalogItemId} (${c.id}): the bundle ${input.requestId} was cancelled`,
+              description: `${c.id} was fulfilled before ${input.requester} cancelled the bundle.`,
+            });
+            detail = `${c.id}: fulfilled before the cancellation; task ${taskId} takes it back.`;
+          }
+        }
+        await tracker.updateStep(c.step, { state: 'compensated', detail });
       }
       return tracker.finish('cancelled', {
         message: 'The bundle was cancelled; every item request was unwound.',
