@@ -148,4 +148,52 @@ describe('approval timers', () => {
     );
     await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: tokens.alice });
   });
+
+  it('stops the SLA clocks while the request waits on its requester', async () => {
+    const submitted = await stack.submit(tokens.alice!, {
+      catalogItemId: 'quick-question',
+      fields: { question: 'May I bring my dog to the office on Fridays?' },
+    });
+    const taskFor = async (user: string) => {
+      const list = await stack.call('GET', `/api/tasks?requestId=${submitted.id}`, { token: tokens[user] });
+      return (list.body as { items: { id: string; assignee: string | null }[] }).items[0]!;
+    };
+    await stack.waitForRequest(
+      tokens.alice!,
+      submitted.id,
+      (r) => r.waitingOn?.who[0] === 'group:service-desk',
+    );
+    const desk = await taskFor('dave');
+    await stack.call('POST', `/api/tasks/${desk.id}/complete`, {
+      token: tokens.dave,
+      body: { outcome: 'need_more_info', resolution: 'Which office, and how big is the dog?' },
+    });
+    const pending = await stack.waitForRequest(
+      tokens.alice!,
+      submitted.id,
+      (r) => r.waitingOn?.who[0] === 'alice',
+    );
+    expect(pending.waitingOn?.what).toContain('Add the details');
+    // Longer than the whole 3 s target: a running clock would have breached by now.
+    await new Promise((r) => setTimeout(r, 3500));
+    const mine = await taskFor('alice');
+    expect(mine.assignee).toBe('alice');
+    await stack.call('POST', `/api/tasks/${mine.id}/complete`, {
+      token: tokens.alice,
+      body: { outcome: 'provided', resolution: 'Lisbon; a small terrier' },
+    });
+    await stack.waitForRequest(
+      tokens.alice!,
+      submitted.id,
+      (r) => r.waitingOn?.who[0] === 'group:service-desk',
+    );
+    const again = await taskFor('dave');
+    await stack.call('POST', `/api/tasks/${again.id}/complete`, {
+      token: tokens.dave,
+      body: { outcome: 'answered', resolution: 'Yes, small dogs are welcome in Lisbon on Fridays.' },
+    });
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    expect(done.status).toBe('fulfilled');
+    expect(done.steps.filter((s) => s.name === 'sla_breach')).toEqual([]);
+  });
 });

@@ -107,14 +107,34 @@ export async function informationRequest(input: InformationRequestInput): Promis
       ? `The requester says article ${best.id} did not help${feedback?.comment ? `: "${feedback.comment}"` : '.'}`
       : 'No knowledge article answers it.';
     admitted = true;
-    const done = await tasks.run({
-      key: 'answer',
-      groupId: input.fulfillmentGroupId,
-      title: `Answer ${input.requester}'s question`,
-      description: `${input.question}\n\n${why} Complete this task with the answer; it is sent to ${input.requester}.`,
-      outcomes: ['answered', 'not_possible'],
-      step: 'service_desk_answer',
-    });
+    let context = `${input.question}\n\n${why}`;
+    const ask = (round: number) =>
+      tasks.run({
+        key: round === 1 ? 'answer' : `answer-${round}`,
+        groupId: input.fulfillmentGroupId,
+        title: `Answer ${input.requester}'s question`,
+        description: `${context}\n\nComplete with the answer (sent to ${input.requester}), or with need_more_info and your question to them.`,
+        outcomes: ['answered', 'need_more_info', 'not_possible'],
+        step: 'service_desk_answer',
+      });
+    let done = await ask(1);
+    // "Pending customer": the desk needs details only the requester has. The task is the
+    // requester's, so the request waits on them and its SLA clocks stand still meanwhile.
+    for (let round = 2; done.outcome === 'need_more_info'; round++) {
+      const asked = done.resolution ?? 'Please add more details.';
+      await notifyRequester(`details-${round}`, 'The service desk needs more details', asked);
+      const details = await tasks.run({
+        key: `details-${round}`,
+        groupId: input.fulfillmentGroupId,
+        assigneeId: input.requester,
+        title: 'Add the details the service desk asked for',
+        description: `${asked}\n\nComplete this task with the details as the resolution.`,
+        outcomes: ['provided'],
+        step: 'requester_details',
+      });
+      context += `\n\n${done.completedBy} asked: ${asked}\n${input.requester} answered: ${details.resolution ?? '(nothing)'}`;
+      done = await ask(round);
+    }
     const answer = done.resolution ?? '(no answer written)';
     await notifyRequester(
       'agent-answer',
