@@ -1,27 +1,9 @@
-import {
-  CancellationScope,
-  condition,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-} from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { AccessItem } from '../activities/access.js';
-import type { Activities } from '../activities/index.js';
+import { acts } from './activity-proxies.js';
 import type { AccessRequestInput, Approval, RequestSnapshot } from '../domain/request.js';
-import { ApprovalGate, handleDecisions } from './approval.js';
-import {
-  admissionUpdate,
-  auditorFor,
-  failureType,
-  messageOf,
-  RequestTracker,
-  statusQuery,
-} from './request-tracker.js';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2 },
-});
+import { Approvals } from './approval.js';
+import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
 
 /**
  * ITIL "Request to Fulfill" for access: a sensitive resource waits for its approvers
@@ -32,15 +14,8 @@ const acts = proxyActivities<Activities>({
 export async function accessRequest(input: AccessRequestInput): Promise<RequestSnapshot> {
   const { requestId } = input;
   const tracker = new RequestTracker({ ...input, type: 'access' });
-  let admitted = false;
-  let gate: ApprovalGate | undefined;
 
-  setHandler(statusQuery, () => tracker.snapshot);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted);
-    return tracker.snapshot;
-  });
-  handleDecisions(() => gate);
+  const approvalGates = new Approvals(tracker);
 
   const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
     acts.notify({
@@ -67,13 +42,13 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
       if (failureType(err) !== 'NotEntitled') throw err;
       const reason = messageOf(err);
       await notifyRequester('rejected', `Your request ${requestId} was rejected`, reason);
-      admitted = true;
+      tracker.admit();
       return await tracker.finish('rejected', { message: `Request rejected: ${reason}`, reason });
     }
 
     let approvals: Approval[];
     if (item.approvalPolicy.length > 0) {
-      gate = new ApprovalGate(tracker, {
+      const result = await approvalGates.seek({
         requestId,
         requester: input.requester,
         beneficiary: input.beneficiary,
@@ -83,12 +58,6 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
         policy: item.approvalPolicy,
         timing: input.approval,
       });
-      const running = gate.run();
-      // The portal's answer can say "waiting for Erin" as soon as the approvers are asked.
-      await Promise.race([running, condition(() => gate?.awaitingDecision === true)]);
-      admitted = true;
-      const result = await running;
-      gate = undefined;
       if (result.outcome === 'denied') {
         const d = result.decision;
         await audit('request.denied', { approval: d }, d.approver);
@@ -133,7 +102,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
       approvals.map((a) => a.approver).join(','),
     );
     await tracker.setStatus('approved');
-    admitted = true;
+    tracker.admit();
     await notifyRequester(
       'approved',
       `Pending fulfillment: ${item.itemName}`,
@@ -181,8 +150,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
   } catch (err) {
     if (!isCancellation(err)) throw err;
     return await CancellationScope.nonCancellable(async () => {
-      admitted = true;
-      gate = undefined;
+      tracker.admit();
       return tracker.finish('cancelled', { message: 'The request was cancelled before access was granted.' });
     });
   }

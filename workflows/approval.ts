@@ -5,10 +5,9 @@ import {
   condition,
   defineUpdate,
   isCancellation,
-  proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { acts } from './activity-proxies.js';
 import type { ApprovalPolicy, DecisionInput, ResolvedLevel } from '../domain/approval.js';
 import type { Approval, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestTracker } from './request-tracker.js';
@@ -36,6 +35,32 @@ export function handleDecisions(currentGate: () => ApprovalGate | undefined): vo
       gate.validate(d);
     },
   });
+}
+
+/**
+ * A request's approvals: registers the `decide` handler once at workflow start and
+ * runs one gate at a time. The request is admitted (the waiting POST answers) as soon
+ * as the approvers are asked, so the portal can say "waiting for Erin" at once.
+ */
+export class Approvals {
+  private gate: ApprovalGate | undefined;
+
+  constructor(private readonly tracker: RequestTracker) {
+    handleDecisions(() => this.gate);
+  }
+
+  async seek(req: ApprovalRequest): Promise<ApprovalResult> {
+    const gate = new ApprovalGate(this.tracker, req);
+    this.gate = gate;
+    const running = gate.run();
+    await Promise.race([running, condition(() => gate.awaitingDecision)]);
+    this.tracker.admit();
+    try {
+      return await running;
+    } finally {
+      this.gate = undefined;
+    }
+  }
 }
 
 /** Reminder, escalation and expiry, each counted from the start of a level. */
@@ -66,11 +91,6 @@ export const NOT_AWAITING = 'NotAwaitingApproval';
 export const NOT_APPROVER = 'NotApprover';
 export const SELF_APPROVAL = 'SelfApproval';
 export const ALREADY_DECIDED = 'AlreadyDecided';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
 
 interface OpenLevel {
   resolved: ResolvedLevel;

@@ -1,23 +1,15 @@
 import {
   CancellationScope,
   ChildWorkflowFailure,
-  condition,
   isCancellation,
   ParentClosePolicy,
-  proxyActivities,
-  setHandler,
   startChild,
   type ChildWorkflowHandle,
   type Workflow,
 } from '@temporalio/workflow';
 import type { BundleRequestInput, RequestSnapshot, RequestStep } from '../domain/request.js';
-import type { Activities } from '../activities/index.js';
-import { admissionUpdate, auditorFor, RequestTracker, statusQuery } from './request-tracker.js';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
+import { acts } from './activity-proxies.js';
+import { auditorFor, RequestTracker } from './request-tracker.js';
 
 /**
  * A bundle ("New starter kit": a laptop, a monitor, VPN access) as one parent request
@@ -26,12 +18,6 @@ const acts = proxyActivities<Activities>({
  */
 export async function bundleRequest(input: BundleRequestInput): Promise<RequestSnapshot> {
   const tracker = new RequestTracker(input);
-  let admitted = false;
-  setHandler(statusQuery, () => tracker.snapshot);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted);
-    return tracker.snapshot;
-  });
 
   const audit = auditorFor(input.requestId, input.beneficiary);
   const children: {
@@ -67,7 +53,7 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
       `${children.length} item requests`,
       children.map((c) => `request:${c.id}`),
     );
-    admitted = true;
+    tracker.admit();
 
     const results = await Promise.all(
       children.map(async (c) => {
@@ -91,7 +77,7 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
     if (!isCancellation(err)) throw err;
     // The cancellation reached every child (they run in this scope); wait for each to unwind.
     return await CancellationScope.nonCancellable(async () => {
-      admitted = true;
+      tracker.admit();
       for (const c of children) {
         let status = 'cancelled';
         try {

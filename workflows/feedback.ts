@@ -1,19 +1,8 @@
-import {
-  CancellationScope,
-  condition,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { acts } from './activity-proxies.js';
 import type { FeedbackRequestInput, RequestSnapshot } from '../domain/request.js';
 import { ManualTasks } from './manual-task.js';
-import { admissionUpdate, RequestTracker, statusQuery } from './request-tracker.js';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
+import { RequestTracker } from './request-tracker.js';
 
 /**
  * ITIL "Request to Fulfill" for feedback: logged -> routed to the owner of the
@@ -24,13 +13,6 @@ export async function feedbackRequest(input: FeedbackRequestInput): Promise<Requ
   const { requestId } = input;
   const tracker = new RequestTracker({ ...input, type: 'feedback' });
   const tasks = new ManualTasks(tracker, requestId);
-  let admitted = false;
-
-  setHandler(statusQuery, () => tracker.snapshot);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted);
-    return tracker.snapshot;
-  });
 
   try {
     const route = await tracker.step(
@@ -43,7 +25,7 @@ export async function feedbackRequest(input: FeedbackRequestInput): Promise<Requ
     );
     const owner = route.ownerId ?? undefined;
     const about = `Feedback from ${input.requester} about ${route.serviceName}: "${input.message}"`;
-    admitted = true;
+    tracker.admit();
     await tasks.run({
       key: 'acknowledge',
       groupId: input.fallbackGroupId,
@@ -86,7 +68,7 @@ export async function feedbackRequest(input: FeedbackRequestInput): Promise<Requ
   } catch (err) {
     if (!isCancellation(err)) throw err;
     return await CancellationScope.nonCancellable(async () => {
-      admitted = true;
+      tracker.admit();
       await tasks.cancelOpen();
       return tracker.finish('cancelled', { message: 'The feedback was withdrawn.' });
     });

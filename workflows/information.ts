@@ -1,15 +1,8 @@
-import {
-  CancellationScope,
-  condition,
-  defineUpdate,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { CancellationScope, condition, defineUpdate, isCancellation, setHandler } from '@temporalio/workflow';
+import { acts } from './activity-proxies.js';
 import type { InformationRequestInput, RequestSnapshot } from '../domain/request.js';
 import { ManualTasks } from './manual-task.js';
-import { admissionUpdate, RequestTracker, statusQuery } from './request-tracker.js';
+import { RequestTracker } from './request-tracker.js';
 
 export interface AnswerFeedback {
   helpful: boolean;
@@ -24,11 +17,6 @@ export const answerFeedbackUpdate = defineUpdate<RequestSnapshot, [AnswerFeedbac
 /** Share of the question's words an article must contain to count as the answer. */
 const MIN_COVERAGE = 0.5;
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
-
 /**
  * ITIL "Request to Fulfill" for information: the knowledge base answers at once (the
  * POST already carries the article); no article, or an answer that did not help,
@@ -38,15 +26,9 @@ export async function informationRequest(input: InformationRequestInput): Promis
   const { requestId } = input;
   const tracker = new RequestTracker({ ...input, type: 'information' });
   const tasks = new ManualTasks(tracker, requestId);
-  let admitted = false;
   let feedback: AnswerFeedback | undefined;
   let awaitingFeedback = false;
 
-  setHandler(statusQuery, () => tracker.snapshot);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted);
-    return tracker.snapshot;
-  });
   setHandler(
     answerFeedbackUpdate,
     async (f: AnswerFeedback) => {
@@ -93,7 +75,7 @@ export async function informationRequest(input: InformationRequestInput): Promis
         message: `${best.title}: ${best.body}`,
         reason: `knowledge article ${best.id}`,
       });
-      admitted = true;
+      tracker.admit();
       await notifyRequester('answered', `Answer: ${best.title}`, best.body, {
         article: `/api/knowledge/${best.id}`,
       });
@@ -106,7 +88,7 @@ export async function informationRequest(input: InformationRequestInput): Promis
     const why = best
       ? `The requester says article ${best.id} did not help${feedback?.comment ? `: "${feedback.comment}"` : '.'}`
       : 'No knowledge article answers it.';
-    admitted = true;
+    tracker.admit();
     let context = `${input.question}\n\n${why}`;
     const ask = (round: number) =>
       tasks.run({
@@ -150,7 +132,7 @@ export async function informationRequest(input: InformationRequestInput): Promis
   } catch (err) {
     if (!isCancellation(err)) throw err;
     return await CancellationScope.nonCancellable(async () => {
-      admitted = true;
+      tracker.admit();
       await tasks.cancelOpen();
       return tracker.finish('cancelled', { message: 'The question was withdrawn.' });
     });

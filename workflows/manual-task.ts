@@ -1,11 +1,5 @@
-import {
-  ApplicationFailure,
-  condition,
-  defineUpdate,
-  proxyActivities,
-  setHandler,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { acts } from './activity-proxies.js';
 import type { RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestStatus } from '../domain/status.js';
 import type { RequestTracker } from './request-tracker.js';
@@ -28,11 +22,6 @@ export const completeTaskUpdate = defineUpdate<RequestSnapshot, [TaskCompletion]
 
 export const TASK_NOT_AWAITED = 'TaskNotAwaited';
 export const TASK_OUTCOME_REFUSED = 'TaskOutcomeRefused';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
 
 export interface TaskSpec {
   /** Unique per request and purpose, e.g. 'answer' or 'delivery'. */

@@ -1,8 +1,10 @@
 import {
+  condition,
   defineQuery,
   defineUpdate,
   proxyActivities,
   proxyLocalActivities,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -68,6 +70,7 @@ const nowIso = () => new Date(Date.now()).toISOString();
 export class RequestTracker {
   readonly snapshot: RequestSnapshot;
   private readonly requestClock: { stop(): void } | undefined;
+  private admitted = false;
 
   constructor(private readonly req: TrackedRequest) {
     const at = new Date(workflowInfo().startTime).toISOString();
@@ -87,7 +90,17 @@ export class RequestTracker {
       updatedAt: at,
       fulfilledAt: null,
     };
+    setHandler(statusQuery, () => this.snapshot);
+    setHandler(admissionUpdate, async () => {
+      await condition(() => this.admitted);
+      return this.snapshot;
+    });
     this.requestClock = req.sla ? this.clock('request', req.sla.request) : undefined;
+  }
+
+  /** The first answer is known (admitted, refused or parked): the waiting POST may return. */
+  admit(): void {
+    this.admitted = true;
   }
 
   get status(): RequestStatus {
@@ -183,6 +196,7 @@ export class RequestTracker {
 
   async finish(status: RequestStatus, outcome: RequestOutcome): Promise<RequestSnapshot> {
     this.requestClock?.stop();
+    this.admitted = true;
     this.snapshot.outcome = outcome;
     this.snapshot.waitingOn = null;
     this.snapshot.status = status;

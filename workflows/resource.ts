@@ -1,28 +1,10 @@
-import {
-  CancellationScope,
-  condition,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { acts } from './activity-proxies.js';
 import type { ResourceItem } from '../activities/procurement.js';
 import type { RequestSnapshot, ResourceRequestInput } from '../domain/request.js';
-import { ApprovalGate, handleDecisions } from './approval.js';
+import { Approvals } from './approval.js';
 import { ManualTasks } from './manual-task.js';
-import {
-  admissionUpdate,
-  auditorFor,
-  failureType,
-  messageOf,
-  RequestTracker,
-  statusQuery,
-} from './request-tracker.js';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
+import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
 
 /**
  * ITIL "Request to Fulfill" for a resource (a second monitor): approval -> purchase
@@ -36,16 +18,9 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
   const tracker = new RequestTracker({ ...input, type: 'resource' });
   const tasks = new ManualTasks(tracker, requestId);
   const audit = auditorFor(requestId, input.beneficiary);
-  let admitted = false;
-  let gate: ApprovalGate | undefined;
   let orderId: string | undefined;
 
-  setHandler(statusQuery, () => tracker.snapshot);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted);
-    return tracker.snapshot;
-  });
-  handleDecisions(() => gate);
+  const approvalGates = new Approvals(tracker);
 
   const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
     acts.notify({
@@ -69,14 +44,14 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       );
     } catch (err) {
       if (failureType(err) !== 'NotEntitled') throw err;
-      admitted = true;
+      tracker.admit();
       return await tracker.finish('rejected', {
         message: `Request rejected: ${messageOf(err)}`,
         reason: messageOf(err),
       });
     }
 
-    gate = new ApprovalGate(tracker, {
+    const result = await approvalGates.seek({
       requestId,
       requester: input.requester,
       beneficiary: input.beneficiary,
@@ -86,11 +61,6 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       policy: item.approvalPolicy,
       timing: input.approval,
     });
-    const running = gate.run();
-    await Promise.race([running, condition(() => gate?.awaitingDecision === true)]);
-    admitted = true;
-    const result = await running;
-    gate = undefined;
     if (result.outcome !== 'approved') {
       const denied = result.outcome === 'denied' ? result.decision : undefined;
       const message = denied
@@ -195,8 +165,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
   } catch (err) {
     if (!isCancellation(err)) throw err;
     return await CancellationScope.nonCancellable(async () => {
-      admitted = true;
-      gate = undefined;
+      tracker.admit();
       await tasks.cancelOpen();
       if (orderId) await acts.cancelProcurementOrder({ orderId });
       return tracker.finish('cancelled', {

@@ -5,32 +5,17 @@ import {
   condition,
   defineSignal,
   isCancellation,
-  proxyActivities,
   setHandler,
   sleep,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { acts } from './activity-proxies.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
-import { ApprovalGate, handleDecisions } from './approval.js';
-import {
-  admissionUpdate,
-  auditorFor,
-  failureType,
-  messageOf,
-  RequestTracker,
-  statusQuery,
-} from './request-tracker.js';
+import { Approvals } from './approval.js';
+import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
 
 /** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
 export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deploymentResult');
-
-// Business refusals are non-retryable ApplicationFailures raised by the activities;
-// everything else (SQLite busy, a crashed worker) is retried with backoff.
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2 },
-});
 
 /**
  * ITIL "Request to Fulfill" for a Standard Service: software deployed to the
@@ -42,20 +27,13 @@ const acts = proxyActivities<Activities>({
 export async function standardServiceRequest(input: StandardServiceInput): Promise<RequestSnapshot> {
   const { requestId, options } = input;
   const tracker = new RequestTracker({ ...input, type: 'standard_service' });
-  let admitted = false;
   const reports = new Map<number, DeploymentReport>();
-  let gate: ApprovalGate | undefined;
 
-  setHandler(statusQuery, () => tracker.snapshot);
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted);
-    return tracker.snapshot;
-  });
   setHandler(deploymentResultSignal, (report) => {
     // The first report of an attempt counts; a duplicate delivery changes nothing.
     if (!reports.has(report.attempt)) reports.set(report.attempt, report);
   });
-  handleDecisions(() => gate);
+  const approvalGates = new Approvals(tracker);
 
   // Undo stack: each completed side effect pushes its compensation.
   const compensations: { name: string; run: () => Promise<unknown> }[] = [];
@@ -91,7 +69,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         links: { request: `/api/requests/${requestId}` },
       });
       await audit('request.rejected', { catalogItemId: input.catalogItemId, reason });
-      admitted = true;
+      tracker.admit();
       return await tracker.finish('rejected', { message: `Request rejected: ${reason}`, reason });
     }
 
@@ -121,7 +99,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       });
     } else {
       // A Normal Change: the CAB (or the item's policy) decides before anything changes.
-      gate = new ApprovalGate(tracker, {
+      const result = await approvalGates.seek({
         requestId,
         requester: input.requester,
         beneficiary: input.beneficiary,
@@ -131,11 +109,6 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         policy: item.approvalPolicy,
         timing: input.approval,
       });
-      const running = gate.run();
-      await Promise.race([running, condition(() => gate?.awaitingDecision === true)]);
-      admitted = true;
-      const result = await running;
-      gate = undefined;
       if (result.outcome !== 'approved') {
         const denied = result.outcome === 'denied' ? result.decision : undefined;
         await audit(
@@ -165,7 +138,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     const approval = tracker.snapshot.approvals.at(-1)!;
     await audit('request.approved', { catalogItemId: input.catalogItemId, approval }, approval.approver);
     await tracker.setStatus('approved');
-    admitted = true;
+    tracker.admit();
 
     const { changeId } = await tracker.step(
       'record_change',
@@ -285,7 +258,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     if (err instanceof ActivityFailure && !isCancellation(err)) {
       // A step failed for good (a non-retryable failure nobody planned for): never
       // fail silently. Unwind, hand the request to people, and say so.
-      admitted = true;
+      tracker.admit();
       const reason = messageOf(err);
       await compensate(`A step failed: ${reason}`);
       const { taskId } = await acts.openManualTask({
@@ -305,7 +278,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     // Cancelled (by the requester or an operator): unwind what was done, even though
     // the workflow's own scope is cancelled.
     return await CancellationScope.nonCancellable(async () => {
-      admitted = true;
+      tracker.admit();
       await compensate('The request was cancelled.');
       return tracker.finish('cancelled', {
         message: 'The request was cancelled; nothing remains installed or reserved.',
@@ -352,7 +325,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     compensations.push(withdrawTask);
     await tracker.setStatus('awaiting_task');
     await tracker.setWaitingOn(`a free ${poolId} license seat (task ${taskId})`, ['group:service-desk']);
-    admitted = true;
+    tracker.admit();
     const deadline = Date.now() + msToNumber(options.seatWaitTimeout);
     while (Date.now() < deadline) {
       await sleep(Math.min(msToNumber(options.seatRetryInterval), deadline - Date.now()));
