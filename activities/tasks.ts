@@ -6,6 +6,8 @@ import { stableId } from './ids.js';
 export interface ManualTaskInput {
   /** Idempotency key, e.g. `${requestId}:deployment-failed`. */
   key: string;
+  /** The id to use; derived from the key when absent. */
+  id?: string;
   requestId: string;
   groupId: string;
   title: string;
@@ -24,7 +26,7 @@ export function createTaskActivities(deps: ActivityDeps) {
   return {
     /** Escalates to people: opens a task for a fulfillment group. A retry returns the task already opened. */
     async openManualTask(input: ManualTaskInput): Promise<{ taskId: string }> {
-      const id = stableId('TASK', input.key);
+      const id = input.id ?? stableId('TASK', input.key);
       db.insert(t.tasks)
         .values({
           id,

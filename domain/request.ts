@@ -84,7 +84,8 @@ export interface ApprovalOptions {
   expireAfter: string;
 }
 
-export interface AccessRequestInput {
+/** What every request workflow is started with; each type adds its own. */
+export interface RequestInputBase {
   requestId: string;
   /** Set when this request is part of a bundle. */
   parentId?: string;
@@ -94,20 +95,15 @@ export interface AccessRequestInput {
   requester: string;
   beneficiary: string;
   justification?: string;
+  /** Approval timing, for types that may need a decision. */
   approval: ApprovalOptions;
 }
 
-export interface ResourceRequestInput {
-  requestId: string;
-  /** Set when this request is part of a bundle. */
-  parentId?: string;
-  /** Service-level targets of the catalog item (SLA clocks). */
-  sla?: SlaPolicy;
-  catalogItemId: string;
-  requester: string;
-  beneficiary: string;
-  justification?: string;
+export interface AccessRequestInput extends RequestInputBase {
   approval: ApprovalOptions;
+}
+
+export interface ResourceRequestInput extends RequestInputBase {
   /** How long the delivery may take before it is escalated (e.g. '14d'). */
   deliveryTimeout: string;
 }
@@ -132,15 +128,7 @@ export interface BundleRequestInput {
   children: BundleChild[];
 }
 
-export interface FeedbackRequestInput {
-  requestId: string;
-  /** Set when this request is part of a bundle. */
-  parentId?: string;
-  /** Service-level targets of the catalog item (SLA clocks). */
-  sla?: SlaPolicy;
-  catalogItemId: string;
-  requester: string;
-  beneficiary: string;
+export interface FeedbackRequestInput extends RequestInputBase {
   /** The service the feedback is about, as the person named it. */
   service: string;
   message: string;
@@ -148,16 +136,7 @@ export interface FeedbackRequestInput {
   fallbackGroupId: string;
 }
 
-export interface InformationRequestInput {
-  requestId: string;
-  /** Set when this request is part of a bundle. */
-  parentId?: string;
-  /** Service-level targets of the catalog item (SLA clocks). */
-  sla?: SlaPolicy;
-  catalogItemId: string;
-  requester: string;
-  beneficiary: string;
-  justification?: string;
+export interface InformationRequestInput extends RequestInputBase {
   /** The question, as the requester asked it. */
   question: string;
   /** Who answers when the knowledge base does not. */
@@ -166,17 +145,8 @@ export interface InformationRequestInput {
   feedbackWindow: string;
 }
 
-export interface StandardServiceInput {
-  requestId: string;
-  /** Set when this request is part of a bundle. */
-  parentId?: string;
-  /** Service-level targets of the catalog item (SLA clocks). */
-  sla?: SlaPolicy;
-  catalogItemId: string;
-  requester: string;
-  beneficiary: string;
+export interface StandardServiceInput extends RequestInputBase {
   deviceId: string;
-  justification?: string;
   options: StandardServiceOptions;
   approval: ApprovalOptions;
 }

@@ -202,7 +202,11 @@ describe('agent process', { timeout: 60_000 }, () => {
     api.enqueue(job('JOB-D', 'touch installed\n'));
     const agent = startAgent(['--device', DEVICE, '--api', url]);
     await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
-    expect(agent.output()).toContain('result delivered on attempt 3');
+    // The agent logs the delivery after the API answered; its output arrives a moment later.
+    await vi.waitFor(() => expect(agent.output()).toContain('result delivered on attempt 3'), {
+      timeout: 10_000,
+      interval: 50,
+    });
 
     api.resultStatuses.push(409);
     api.enqueue(job('JOB-E', 'touch installed\n'));

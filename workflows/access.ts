@@ -1,6 +1,6 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { AccessItem } from '../activities/access.js';
-import { acts } from './activity-proxies.js';
+import { acts, requesterNotifier } from './activity-proxies.js';
 import type { AccessRequestInput, Approval, RequestSnapshot } from '../domain/request.js';
 import { Approvals } from './approval.js';
 import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
@@ -17,15 +17,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
 
   const approvalGates = new Approvals(tracker);
 
-  const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
-    acts.notify({
-      key: `${requestId}:${key}`,
-      requestId,
-      recipient: input.requester,
-      subject,
-      body,
-      links: { request: `/api/requests/${requestId}`, ...links },
-    });
+  const notifyRequester = requesterNotifier(requestId, input.requester);
   const audit = auditorFor(requestId, input.beneficiary);
 
   try {

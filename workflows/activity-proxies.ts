@@ -10,3 +10,16 @@ export const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2 },
 });
+
+/** Notifies the requester about their request, once per key, with a link to it. */
+export function requesterNotifier(requestId: string, requester: string) {
+  return (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
+    acts.notify({
+      key: `${requestId}:${key}`,
+      requestId,
+      recipient: requester,
+      subject,
+      body,
+      links: { request: `/api/requests/${requestId}`, ...links },
+    });
+}

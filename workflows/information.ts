@@ -1,5 +1,5 @@
 import { CancellationScope, condition, defineUpdate, isCancellation, setHandler } from '@temporalio/workflow';
-import { acts } from './activity-proxies.js';
+import { acts, requesterNotifier } from './activity-proxies.js';
 import type { InformationRequestInput, RequestSnapshot } from '../domain/request.js';
 import { ManualTasks } from './manual-task.js';
 import { RequestTracker } from './request-tracker.js';
@@ -45,15 +45,7 @@ export async function informationRequest(input: InformationRequestInput): Promis
     },
   );
 
-  const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
-    acts.notify({
-      key: `${requestId}:${key}`,
-      requestId,
-      recipient: input.requester,
-      subject,
-      body,
-      links: { request: `/api/requests/${requestId}`, ...links },
-    });
+  const notifyRequester = requesterNotifier(requestId, input.requester);
 
   try {
     await tracker.setStatus('fulfilling');

@@ -81,7 +81,13 @@ export class ManualTasks {
   async run(spec: TaskSpec & { timeout: string }): Promise<TaskCompletion | undefined>;
   async run(spec: TaskSpec): Promise<TaskCompletion>;
   async run(spec: TaskSpec): Promise<TaskCompletion | undefined> {
-    const { taskId } = await acts.openManualTask({
+    // The id is made here, not by the activity, so the task is open for completion
+    // before anyone can see it: a person quick enough to complete it at once is not refused.
+    const taskId = `TASK-${this.requestId.replace(/^REQ-/, '')}${spec.key.toUpperCase().replace(/[^0-9A-Z]/g, '')}`;
+    const task: OpenTask = { spec, step: undefined as unknown as RequestStep };
+    this.open.set(taskId, task);
+    await acts.openManualTask({
+      id: taskId,
       key: `${this.requestId}:${spec.key}`,
       requestId: this.requestId,
       groupId: spec.groupId,
@@ -91,9 +97,6 @@ export class ManualTasks {
       awaited: true,
       ...(spec.assigneeId ? { assigneeId: spec.assigneeId } : {}),
     });
-    const task: OpenTask = { spec, step: undefined as unknown as RequestStep };
-    // Open for completion before the request shows it waiting (see ApprovalGate).
-    this.open.set(taskId, task);
     const who = spec.assigneeId ? `${spec.assigneeId} (${spec.groupId})` : spec.groupId;
     task.step = await this.tracker.startStep(
       spec.step,

@@ -1,5 +1,5 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
-import { acts } from './activity-proxies.js';
+import { acts, requesterNotifier } from './activity-proxies.js';
 import type { ResourceItem } from '../activities/procurement.js';
 import type { RequestSnapshot, ResourceRequestInput } from '../domain/request.js';
 import { Approvals } from './approval.js';
@@ -22,15 +22,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
 
   const approvalGates = new Approvals(tracker);
 
-  const notifyRequester = (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
-    acts.notify({
-      key: `${requestId}:${key}`,
-      requestId,
-      recipient: input.requester,
-      subject,
-      body,
-      links: { request: `/api/requests/${requestId}`, ...links },
-    });
+  const notifyRequester = requesterNotifier(requestId, input.requester);
 
   try {
     await tracker.setStatus('checking_entitlement');
