@@ -73,7 +73,8 @@ export const RequestView = Type.Object({
     Type.Object({
       what: Type.String(),
       who: Type.Array(Type.String(), {
-        description: 'user ids; `group:<id>` for a group, `device:<id>` for a device',
+        description:
+          'user ids; `group:<id>` for a group, `device:<id>` for a device, `request:<id>` for the item requests of a bundle',
       }),
       since: Type.String(),
     }),
