@@ -40,16 +40,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
 
     let approvals: Approval[];
     if (item.approvalPolicy.length > 0) {
-      const result = await approvalGates.seek({
-        requestId,
-        requester: input.requester,
-        beneficiary: input.beneficiary,
-        catalogItemId: input.catalogItemId,
-        itemName: item.itemName,
-        ...(input.justification ? { justification: input.justification } : {}),
-        policy: item.approvalPolicy,
-        timing: input.approval,
-      });
+      const result = await approvalGates.seek(input, item);
       if (result.outcome === 'denied') {
         const d = result.decision;
         await audit('request.denied', { approval: d }, d.approver);

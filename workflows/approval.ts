@@ -9,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import { acts } from './activity-proxies.js';
 import type { ApprovalPolicy, DecisionInput, ResolvedLevel } from '../domain/approval.js';
-import type { Approval, RequestSnapshot, RequestStep } from '../domain/request.js';
+import type { Approval, RequestInputBase, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestTracker } from './request-tracker.js';
 
 /**
@@ -49,8 +49,21 @@ export class Approvals {
     handleDecisions(() => this.gate);
   }
 
-  async seek(req: ApprovalRequest): Promise<ApprovalResult> {
-    const gate = new ApprovalGate(this.tracker, req);
+  /** Runs the item's approval policy for the request. */
+  async seek(
+    input: RequestInputBase,
+    item: { itemName: string; approvalPolicy: ApprovalPolicy },
+  ): Promise<ApprovalResult> {
+    const gate = new ApprovalGate(this.tracker, {
+      requestId: input.requestId,
+      requester: input.requester,
+      beneficiary: input.beneficiary,
+      catalogItemId: input.catalogItemId,
+      itemName: item.itemName,
+      ...(input.justification ? { justification: input.justification } : {}),
+      policy: item.approvalPolicy,
+      timing: input.approval,
+    });
     this.gate = gate;
     const running = gate.run();
     await Promise.race([running, condition(() => gate.awaitingDecision)]);

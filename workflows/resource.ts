@@ -43,16 +43,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       });
     }
 
-    const result = await approvalGates.seek({
-      requestId,
-      requester: input.requester,
-      beneficiary: input.beneficiary,
-      catalogItemId: input.catalogItemId,
-      itemName: item.itemName,
-      ...(input.justification ? { justification: input.justification } : {}),
-      policy: item.approvalPolicy,
-      timing: input.approval,
-    });
+    const result = await approvalGates.seek(input, item);
     if (result.outcome !== 'approved') {
       const denied = result.outcome === 'denied' ? result.decision : undefined;
       const message = denied

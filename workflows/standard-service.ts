@@ -99,16 +99,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       });
     } else {
       // A Normal Change: the CAB (or the item's policy) decides before anything changes.
-      const result = await approvalGates.seek({
-        requestId,
-        requester: input.requester,
-        beneficiary: input.beneficiary,
-        catalogItemId: input.catalogItemId,
-        itemName: item.itemName,
-        ...(input.justification ? { justification: input.justification } : {}),
-        policy: item.approvalPolicy,
-        timing: input.approval,
-      });
+      const result = await approvalGates.seek(input, item);
       if (result.outcome !== 'approved') {
         const denied = result.outcome === 'denied' ? result.decision : undefined;
         await audit(
