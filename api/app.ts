@@ -21,6 +21,7 @@ import delegationRoutes from './routes/delegation.js';
 import devRoutes from './routes/dev.js';
 import healthRoutes from './routes/health.js';
 import knowledgeRoutes from './routes/knowledge.js';
+import metricsRoutes from './routes/metrics.js';
 import requestsRoutes from './routes/requests.js';
 import tasksRoutes from './routes/tasks.js';
 
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(delegationRoutes, { prefix: '/api/delegation', db });
   await app.register(tasksRoutes, { prefix: '/api/tasks', db, temporal });
   await app.register(knowledgeRoutes, { prefix: '/api/knowledge', db });
+  await app.register(metricsRoutes, { prefix: '/api/metrics', db });
   // The confirmation page posts an HTML form.
   await app.register(
     async (links) => {
