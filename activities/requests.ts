@@ -5,6 +5,8 @@ import type { ActivityDeps } from './deps.js';
 
 export interface SyncRequestInput {
   snapshot: RequestSnapshot;
+  /** The workflow run that took the snapshot (an operator's reset starts a new one). */
+  runId?: string;
   deviceId?: string;
   justification?: string;
   parentId?: string;
@@ -16,8 +18,16 @@ export function createRequestActivities({ db }: ActivityDeps) {
      * Projects the workflow's snapshot into the requests table, which listings and
      * GET /api/requests/:id read. Writes carry the snapshot version and an older
      * version never overwrites a newer one, so retries and reordering are harmless.
+     * A reset run starts over from an earlier, lower version: a write from another
+     * run than the stored one always lands (the old run has ended by then).
      */
-    async syncRequest({ snapshot: s, deviceId, justification, parentId }: SyncRequestInput): Promise<void> {
+    async syncRequest({
+      snapshot: s,
+      runId,
+      deviceId,
+      justification,
+      parentId,
+    }: SyncRequestInput): Promise<void> {
       const values = {
         status: s.status,
         steps: s.steps,
@@ -25,6 +35,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
         approvals: s.approvals,
         outcome: s.outcome,
         version: s.version,
+        runId: runId ?? null,
         updatedAt: s.updatedAt,
         fulfilledAt: s.fulfilledAt,
       };
@@ -46,7 +57,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
         .onConflictDoUpdate({
           target: t.requests.id,
           set: values,
-          setWhere: sql`excluded.version > ${t.requests.version}`,
+          setWhere: sql`excluded.version > ${t.requests.version} OR excluded.run_id IS NOT ${t.requests.runId}`,
         })
         .run();
     },

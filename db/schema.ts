@@ -181,6 +181,8 @@ export const catalogItems = sqliteTable('catalog_items', {
   /** Resource items: what a unit costs, in cents (recorded on the purchase order). */
   unitCostCents: integer('unit_cost_cents'),
   formFields: text('form_fields', { mode: 'json' }).$type<FormField[]>().notNull().default([]),
+  /** Continual improvement: the mean submit-to-fulfilled time the service aims for (e.g. "1h"). */
+  fulfillmentTarget: text('fulfillment_target'),
   active: integer({ mode: 'boolean' }).notNull().default(true),
 });
 
@@ -211,6 +213,11 @@ export const requests = sqliteTable(
     outcome: text({ mode: 'json' }).$type<RequestOutcome | null>(),
     /** Snapshot version from the workflow; a write with a lower version is ignored. */
     version: integer().notNull().default(0),
+    /**
+     * The workflow run that wrote the snapshot. An operator's reset starts a new run whose
+     * versions begin again below the stored one, so a write from another run always lands.
+     */
+    runId: text('run_id'),
     idempotencyKey: text('idempotency_key'),
     /** Hash of the submitted body, to refuse an Idempotency-Key reused for a different request. */
     fingerprint: text().notNull(),
@@ -464,3 +471,21 @@ export const auditLog = sqliteTable(
   },
   (t) => [index('audit_log_request_idx').on(t.requestId)],
 );
+
+/**
+ * Monthly fulfillment reports (continual improvement), one per calendar month; a rerun
+ * or an operator's backfill of the same month replaces it with the same figures.
+ */
+export const reports = sqliteTable('reports', {
+  id: text().primaryKey(),
+  /** The month reported on, `YYYY-MM` (UTC). */
+  period: text().notNull().unique(),
+  periodFrom: text('period_from').notNull(),
+  periodTo: text('period_to').notNull(),
+  /** Figures and comparisons with targets; the shape is metrics/report.ts's MonthlyReport. */
+  body: text({ mode: 'json' }).$type<unknown>().notNull(),
+  /** `schedule` or the operator who asked for it. */
+  generatedBy: text('generated_by').notNull(),
+  generatedAt: text('generated_at').notNull(),
+  workflowId: text('workflow_id').notNull(),
+});

@@ -8,10 +8,16 @@ export const RequestTypeKey = defineSearchAttributeKey('RequestType', SearchAttr
 export const RequestStatusKey = defineSearchAttributeKey('RequestStatus', SearchAttributeType.KEYWORD);
 export const CatalogItemKey = defineSearchAttributeKey('CatalogItem', SearchAttributeType.KEYWORD);
 export const RequesterKey = defineSearchAttributeKey('Requester', SearchAttributeType.KEYWORD);
+/**
+ * Who the request waits on right now (user ids, `device:<id>`), empty when nobody: an
+ * operator finds every request awaiting one approver with `WaitingOn = "erin"`.
+ */
+export const WaitingOnKey = defineSearchAttributeKey('WaitingOn', SearchAttributeType.KEYWORD_LIST);
 
 export const SEARCH_ATTRIBUTE_KEYS = [
   RequestTypeKey,
   RequestStatusKey,
   CatalogItemKey,
   RequesterKey,
+  WaitingOnKey,
 ] as const;

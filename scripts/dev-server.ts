@@ -34,6 +34,19 @@ const NAMESPACE = 'default';
 /** DESIGN.md §6; registered at start so that workflows can upsert them from their first task. */
 export const DEV_SERVER_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
+/** The CLI's and the server's names for each attribute's type. */
+const CLI_TYPE = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' } as const;
+const INDEXED_TYPE = {
+  KEYWORD: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KEYWORD_LIST: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+} as const;
+type RegisteredType = keyof typeof CLI_TYPE;
+const registeredType = (type: string): RegisteredType => {
+  if (type !== 'KEYWORD' && type !== 'KEYWORD_LIST')
+    throw new Error(`unexpected search attribute type ${type}`);
+  return type;
+};
+
 /** Cold start with a large SQLite file takes a few seconds; a minute means it is stuck. */
 const READY_TIMEOUT_MS = 60_000;
 const READY_POLL_MS = 250;
@@ -68,7 +81,9 @@ function startDevArgs(port: number, uiPort: number | null, dbFile: string | unde
     );
   }
   args.push('--log-level', 'warn');
-  for (const name of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
+  for (const key of SEARCH_ATTRIBUTE_KEYS) {
+    args.push('--search-attribute', `${key.name}=${CLI_TYPE[registeredType(key.type)]}`);
+  }
   args.push('--namespace', NAMESPACE);
   return args;
 }
@@ -101,10 +116,9 @@ async function probe(connection: Connection): Promise<void> {
     const { customAttributes } = await connection.operatorService.listSearchAttributes({
       namespace: NAMESPACE,
     });
-    const missing = DEV_SERVER_SEARCH_ATTRIBUTES.filter(
-      (name) =>
-        customAttributes?.[name] !== proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    );
+    const missing = SEARCH_ATTRIBUTE_KEYS.filter(
+      (key) => customAttributes?.[key.name] !== INDEXED_TYPE[registeredType(key.type)],
+    ).map((key) => key.name);
     if (missing.length > 0) throw new Error(`search attributes not registered yet: ${missing.join(', ')}`);
   });
 }

@@ -20,11 +20,14 @@ async function customSearchAttributes(address: string) {
 }
 
 describe('shared dev server (global setup)', () => {
-  it('registers the reqflow search attributes as Keyword', async () => {
+  it('registers the reqflow search attributes (WaitingOn as a keyword list)', async () => {
     const attributes = await customSearchAttributes(inject('temporalAddress'));
     for (const name of ['RequestType', 'RequestStatus', 'CatalogItem', 'Requester']) {
       expect(attributes[name], name).toBe(KEYWORD);
     }
+    expect(attributes.WaitingOn).toBe(
+      proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    );
   });
 });
 

@@ -12,7 +12,13 @@ import type { Activities } from '../activities/index.js';
 import type { Approval, RequestOutcome, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestStatus, RequestType, StepState } from '../domain/status.js';
 import type { SlaPolicy } from '../domain/sla.js';
-import { CatalogItemKey, RequesterKey, RequestStatusKey, RequestTypeKey } from '../domain/temporal.js';
+import {
+  CatalogItemKey,
+  RequesterKey,
+  RequestStatusKey,
+  RequestTypeKey,
+  WaitingOnKey,
+} from '../domain/temporal.js';
 import { startSlaClock } from './sla.js';
 
 // The projection write is local: it is a quick SQLite upsert on the worker's own
@@ -31,9 +37,9 @@ const { recordAudit } = proxyActivities<Activities>({
  * seat, group membership) to the decision that allowed it. Keyed by request and
  * action, so a replayed or retried step appends once.
  */
-export function auditorFor(requestId: string, subject: string) {
+export function auditorFor(requestId: string, subject: string, keySuffix = '') {
   return (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
-    recordAudit({ key: `${requestId}:${action}`, actor, action, requestId, subject, details });
+    recordAudit({ key: `${requestId}:${action}${keySuffix}`, actor, action, requestId, subject, details });
 }
 
 export interface TrackedRequest {
@@ -213,9 +219,12 @@ export class RequestTracker {
       { key: RequestStatusKey, value: this.snapshot.status },
       { key: CatalogItemKey, value: this.snapshot.catalogItemId },
       { key: RequesterKey, value: this.snapshot.requester },
+      // Null removes the attribute: nobody is awaited.
+      { key: WaitingOnKey, value: this.snapshot.waitingOn?.who.length ? this.snapshot.waitingOn.who : null },
     ]);
     await syncRequest({
       snapshot: JSON.parse(JSON.stringify(this.snapshot)) as RequestSnapshot,
+      runId: workflowInfo().runId,
       ...(this.req.deviceId ? { deviceId: this.req.deviceId } : {}),
       ...(this.req.justification ? { justification: this.req.justification } : {}),
       ...(this.req.parentId ? { parentId: this.req.parentId } : {}),

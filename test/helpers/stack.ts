@@ -30,6 +30,7 @@ const fixtureItems: (typeof t.catalogItems.$inferInsert)[] = [
   { id: 'notes-tool', packageId: 'notes-tool', licensePoolId: null },
   { id: 'flaky-tool', packageId: 'flaky-tool', licensePoolId: null },
   { id: 'broken-tool', packageId: 'broken-tool', licensePoolId: 'broken-tool' },
+  { id: 'blocked-tool', packageId: 'blocked-tool', licensePoolId: 'blocked-tool' },
 ].map((i) => ({
   ...i,
   name: i.id,
@@ -49,6 +50,8 @@ interface Proc {
 
 export interface TestStack {
   apiUrl: string;
+  /** The stack's own task queue on the shared server (scope CLI batch queries with it). */
+  taskQueue: string;
   dataDir: string;
   db: DB;
   temporal: Client;
@@ -105,6 +108,7 @@ export async function startStack(
     .values([
       { id: 'tiny-tool', product: 'tiny-tool', totalSeats: 1 },
       { id: 'broken-tool', product: 'broken-tool', totalSeats: 2 },
+      { id: 'blocked-tool', product: 'blocked-tool', totalSeats: 1 },
     ])
     .run();
   db.insert(t.catalogItems)
@@ -163,6 +167,7 @@ export async function startStack(
 
   const stack: TestStack = {
     apiUrl,
+    taskQueue: env.TEMPORAL_TASK_QUEUE!,
     dataDir,
     db,
     temporal,
