@@ -11,6 +11,7 @@ import { createKnowledgeActivities } from './knowledge.js';
 import { createLicenseActivities } from './license.js';
 import { createNotifyActivities } from './notify.js';
 import { createProcurementActivities } from './procurement.js';
+import { createReportActivities } from './reports.js';
 import { createRequestActivities } from './requests.js';
 import { createSurveyActivities } from './surveys.js';
 import { createTaskActivities } from './tasks.js';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProcurementActivities(deps),
     ...createFeedbackActivities(deps),
     ...createSurveyActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 

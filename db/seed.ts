@@ -3,6 +3,8 @@ import * as t from './schema.js';
 
 // The seed of DESIGN.md §2. Inserts skip rows that already exist, so a second
 // `npm start` keeps whatever the running system changed (seats, memberships...).
+// `fulfillmentTarget` is the mean submit-to-fulfilled time an item aims for, which the
+// monthly report compares with (metrics/report.ts).
 
 const roles = [
   { id: 'engineer', name: 'Engineer' },
@@ -99,6 +101,7 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     serviceOwnerId: 'erin',
     approvalPolicy: [{ kind: 'manager' }],
     fulfillmentGroupId: 'service-desk',
+    fulfillmentTarget: '1d',
   },
   {
     id: 'second-monitor',
@@ -124,6 +127,9 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     fulfillmentGroupId: 'service-desk',
     launchUrl: 'https://apps.example.com/launch/visio',
     formFields: [deviceField],
+    // Software distribution is run by the operators; the monthly report goes to olga.
+    serviceOwnerId: 'olga',
+    fulfillmentTarget: '1h',
   },
   {
     id: 'photoshop',
@@ -139,6 +145,8 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     fulfillmentGroupId: 'service-desk',
     launchUrl: 'https://apps.example.com/launch/photoshop',
     formFields: [deviceField],
+    serviceOwnerId: 'olga',
+    fulfillmentTarget: '1d',
   },
   {
     id: 'laptop',
@@ -149,6 +157,8 @@ const catalogItems: (typeof t.catalogItems.$inferInsert)[] = [
     approvalPolicy: [{ kind: 'manager' }],
     fulfillmentGroupId: 'procurement',
     sla: { request: '7d', humanStep: '2d', warnBefore: '1d' },
+    serviceOwnerId: 'dave',
+    fulfillmentTarget: '5d',
   },
   {
     id: 'vpn-access',

@@ -5,35 +5,41 @@ import { openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import type { RequestStep } from '../domain/request.js';
-import { fulfillmentMetrics } from '../metrics/fulfillment.js';
+import type { RequestStatus, RequestType } from '../domain/status.js';
+import { fulfillmentMetrics, monthRange, stats } from '../metrics/fulfillment.js';
 import { loadConfig } from '../runtime/config.js';
 
-// Metrics over a seeded set of requests whose times are known, so every figure is checked exactly.
+// Metrics over a seeded set of requests whose times are known, so every figure is checked
+// exactly: the cohort rule (submitted by createdAt, timed by fulfilledAt), the phases
+// (approval, device wait and deploying from the job's times, person, the rest) and the
+// survey cutoff.
 
 let db: DB;
 let app: App;
 let temporal: Client;
+const S = 1000;
 const H = 3_600_000;
 const at = (base: string, ms: number) => new Date(Date.parse(base) + ms).toISOString();
-const step = (name: string, base: string, from: number, to: number): RequestStep => ({
+const step = (name: string, base: string, from: number, to: number, attempt?: number): RequestStep => ({
   name,
   state: 'completed',
   startedAt: at(base, from),
   endedAt: at(base, to),
+  ...(attempt ? { attempt } : {}),
 });
 
 function request(
   id: string,
   createdAt: string,
-  status: 'fulfilled' | 'rejected',
+  status: RequestStatus,
   tookMs: number | null,
   steps: RequestStep[],
+  item: { type: RequestType; catalogItemId: string } = { type: 'standard_service', catalogItemId: 'visio' },
 ) {
   db.insert(t.requests)
     .values({
       id,
-      type: 'standard_service',
-      catalogItemId: 'visio',
+      ...item,
       requesterId: 'alice',
       beneficiaryId: 'alice',
       status,
@@ -46,28 +52,68 @@ function request(
     .run();
 }
 
+/** The install job of one attempt, started and finished at these offsets from `base`. */
+function job(requestId: string, attempt: number, base: string, startedMs: number, finishedMs: number) {
+  db.insert(t.deploymentJobs)
+    .values({
+      id: `JOB-${requestId}-I${attempt}`,
+      requestId,
+      deviceId: 'LAPTOP-ALICE',
+      packageId: 'visio',
+      action: 'install',
+      attempt,
+      state: 'succeeded',
+      queuedAt: base,
+      startedAt: at(base, startedMs),
+      finishedAt: at(base, finishedMs),
+    })
+    .run();
+}
+
+const d1 = '2026-10-01T00:00:00.000Z';
+const d2 = '2026-10-02T00:00:00.000Z';
+const d4 = '2026-10-04T00:00:00.000Z';
+const sep30 = '2026-09-30T22:00:00.000Z';
+
 beforeAll(async () => {
   db = openMemoryDatabase();
   seed(db);
-  const d1 = '2026-10-01T00:00:00.000Z';
-  const d2 = '2026-10-02T00:00:00.000Z';
-  const d4 = '2026-10-04T00:00:00.000Z';
+  // Automated: entitlement, then the device starts the job after 30 s and runs it for 29 s.
   request('REQ-M0001', d1, 'fulfilled', 1 * H, [
-    step('check_entitlement', d1, 0, 1000),
-    step('deploy', d1, 1000, 61_000),
+    step('check_entitlement', d1, 0, 1 * S),
+    step('deploy', d1, 1 * S, 61 * S, 1),
   ]);
+  job('REQ-M0001', 1, d1, 31 * S, 60 * S);
+  // Approved after 3 h (an SLA breach on the way); the device waits 10 s, runs 40 s.
   request('REQ-M0002', d2, 'fulfilled', 4 * H, [
     step('approval_level_1', d2, 0, 3 * H),
-    step('deploy', d2, 3 * H, 3 * H + 60_000),
+    step('deploy', d2, 3 * H, 3 * H + 60 * S, 1),
     step('sla_breach', d2, 2 * H, 2 * H),
   ]);
+  job('REQ-M0002', 1, d2, 3 * H + 10 * S, 3 * H + 50 * S);
   request('REQ-M0003', '2026-10-03T00:00:00.000Z', 'rejected', null, []);
-  request('REQ-M0004', d4, 'fulfilled', 2 * H, [step('deploy', d4, 0, 120_000)]);
+  // No job on record: the whole deploy step is waiting for the device.
+  request('REQ-M0004', d4, 'fulfilled', 2 * H, [step('deploy', d4, 0, 120 * S)]);
   request('REQ-M0005', '2026-11-05T00:00:00.000Z', 'fulfilled', 9 * H, []);
+  // Submitted in September, fulfilled in October: timed in October, not submitted in it.
+  request(
+    'REQ-M0006',
+    sep30,
+    'fulfilled',
+    3 * H,
+    [step('search_knowledge', sep30, 0, 1 * S), step('service_desk_answer', sep30, 1 * S, 2 * H)],
+    { type: 'information', catalogItemId: 'vpn-address' },
+  );
+  // Submitted in October, fulfilled in November.
+  request('REQ-M0007', '2026-10-31T20:00:00.000Z', 'fulfilled', 8 * H, []);
+  request('REQ-M0008', '2026-10-31T21:00:00.000Z', 'fulfilling', null, []);
   db.insert(t.surveyResponses)
     .values([
-      { requestId: 'REQ-M0001', respondentId: 'alice', score: 5 },
-      { requestId: 'REQ-M0002', respondentId: 'alice', score: 2 },
+      { requestId: 'REQ-M0001', respondentId: 'alice', score: 5, createdAt: '2026-10-10T00:00:00.000Z' },
+      { requestId: 'REQ-M0002', respondentId: 'alice', score: 2, createdAt: '2026-10-20T00:00:00.000Z' },
+      // Given after October: counts neither in October (too late) nor in November (not its cohort).
+      { requestId: 'REQ-M0004', respondentId: 'alice', score: 4, createdAt: '2026-11-03T00:00:00.000Z' },
+      { requestId: 'REQ-M0006', respondentId: 'alice', score: 3, createdAt: '2026-10-02T00:00:00.000Z' },
     ])
     .run();
 
@@ -81,49 +127,146 @@ afterAll(async () => {
   await temporal?.connection.close();
 });
 
-const october = { from: '2026-10-01T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' };
+const october = monthRange('2026-10');
+const one = (ms: number) => ({ count: 1, mean: ms, p50: ms, p90: ms, max: ms });
 
 describe('fulfillment metrics', () => {
-  it('computes count, mean, p50, p90 and max per type and per step, exactly', () => {
-    const [group, ...rest] = fulfillmentMetrics(db, { ...october, groupBy: 'type' });
+  it('takes UTC calendar months as half-open ranges', () => {
+    expect(october).toEqual({ from: '2026-10-01T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' });
+    expect(monthRange('2026-12')).toEqual({
+      from: '2026-12-01T00:00:00.000Z',
+      to: '2027-01-01T00:00:00.000Z',
+    });
+    expect(() => monthRange('2026-13')).toThrow('not a month');
+  });
+
+  it('uses nearest-rank percentiles and a rounded mean', () => {
+    expect(stats([])).toBeNull();
+    expect(stats([10, 40, 20, 30, 50, 60, 70, 80, 90, 100, 1])).toEqual({
+      count: 11,
+      mean: 50,
+      p50: 50,
+      p90: 90,
+      max: 100,
+    });
+  });
+
+  it('computes every figure per type exactly: fulfilled cohort, phases, steps, SLA, survey', () => {
+    expect(fulfillmentMetrics(db, { ...october, groupBy: 'type' })).toEqual([
+      {
+        key: 'information',
+        submitted: 0,
+        fulfilled: 1,
+        fulfillment: one(3 * H),
+        phases: {
+          approval: null,
+          device_wait: null,
+          deploying: null,
+          person: one(2 * H - 1 * S),
+          automated: one(1 * H + 1 * S),
+        },
+        steps: { search_knowledge: one(1 * S), service_desk_answer: one(2 * H - 1 * S) },
+        automationRate: 0,
+        sla: { met: 1, breached: 0 },
+        survey: { answers: 1, meanScore: 3 },
+      },
+      {
+        key: 'standard_service',
+        // M0001-M0004, M0007 and M0008; M0007 is fulfilled in November and timed there.
+        submitted: 6,
+        fulfilled: 3,
+        fulfillment: { count: 3, mean: 8_400_000, p50: 2 * H, p90: 4 * H, max: 4 * H },
+        phases: {
+          approval: one(3 * H),
+          // 30 s, 10 s and 120 s (no job on record: all waiting).
+          device_wait: { count: 3, mean: 53_333, p50: 30 * S, p90: 120 * S, max: 120 * S },
+          // 29 s and 40 s; M0004's job never started.
+          deploying: { count: 2, mean: 34_500, p50: 29 * S, p90: 40 * S, max: 40 * S },
+          person: null,
+          // 1 h - 59 s, 4 h - 3 h - 50 s, 2 h - 120 s.
+          automated: { count: 3, mean: 4_723_667, p50: 3_550_000, p90: 7_080_000, max: 7_080_000 },
+        },
+        steps: {
+          approval: one(3 * H),
+          check_entitlement: one(1 * S),
+          deploy: { count: 3, mean: 80_000, p50: 60 * S, p90: 120 * S, max: 120 * S },
+        },
+        automationRate: 2 / 3,
+        sla: { met: 2, breached: 1 },
+        // M0004's answer came in November.
+        survey: { answers: 2, meanScore: 3.5 },
+      },
+    ]);
+  });
+
+  it('times a request in the month it is fulfilled, whenever it was submitted', () => {
+    const [group, ...rest] = fulfillmentMetrics(db, { ...monthRange('2026-11'), groupBy: 'catalogItem' });
     expect(rest).toEqual([]);
     expect(group).toEqual({
-      key: 'standard_service',
-      submitted: 4,
-      fulfilled: 3,
-      fulfillment: { count: 3, mean: 8_400_000, p50: 7_200_000, p90: 14_400_000, max: 14_400_000 },
-      steps: {
-        approval: { count: 1, mean: 10_800_000, p50: 10_800_000, p90: 10_800_000, max: 10_800_000 },
-        check_entitlement: { count: 1, mean: 1000, p50: 1000, p90: 1000, max: 1000 },
-        deploy: { count: 3, mean: 80_000, p50: 60_000, p90: 120_000, max: 120_000 },
+      key: 'visio',
+      submitted: 1,
+      fulfilled: 2,
+      fulfillment: { count: 2, mean: 8.5 * H, p50: 8 * H, p90: 9 * H, max: 9 * H },
+      phases: {
+        approval: null,
+        device_wait: null,
+        deploying: null,
+        person: null,
+        automated: { count: 2, mean: 8.5 * H, p50: 8 * H, p90: 9 * H, max: 9 * H },
       },
-      automationRate: 2 / 3,
-      sla: { met: 2, breached: 1 },
-      survey: { answers: 2, meanScore: 3.5 },
+      steps: {},
+      automationRate: 1,
+      sla: { met: 2, breached: 0 },
+      survey: { answers: 0, meanScore: null },
     });
+  });
+
+  it('counts survey answers given before the end of the period only', () => {
+    const [group] = fulfillmentMetrics(db, {
+      from: d1,
+      to: '2026-10-15T00:00:00.000Z',
+      groupBy: 'catalogItem',
+    }).filter((g) => g.key === 'visio');
+    expect(group?.fulfilled).toBe(3);
+    expect(group?.survey).toEqual({ answers: 1, meanScore: 5 });
   });
 
   it('gives the same figures for the same period twice, and groups by catalog item', () => {
     const a = fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' });
     const b = fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' });
     expect(a).toEqual(b);
-    expect(a.map((g) => g.key)).toEqual(['visio']);
+    expect(a.map((g) => [g.key, g.submitted, g.fulfilled])).toEqual([
+      ['visio', 6, 3],
+      ['vpn-address', 0, 1],
+    ]);
   });
 
-  it('serves operators only, over HTTP', async () => {
+  it('serves operators only, over HTTP, by month or by range', async () => {
     const login = async (userId: string) =>
       (await app.inject({ method: 'POST', url: '/api/dev/login', payload: { userId } })).json<{
         token: string;
       }>().token;
-    const olga = await login('olga');
-    const res = await app.inject({
-      url: `/api/metrics/fulfillment?from=${october.from}&to=${october.to}`,
-      headers: { authorization: `Bearer ${olga}` },
+    const olga = { authorization: `Bearer ${await login('olga')}` };
+    const byMonth = await app.inject({
+      url: '/api/metrics/fulfillment?month=2026-10&groupBy=catalogItem',
+      headers: olga,
     });
-    expect(res.statusCode).toBe(200);
-    expect(res.json<{ groups: { key: string; fulfilled: number }[] }>().groups).toEqual([
+    expect(byMonth.statusCode).toBe(200);
+    expect(byMonth.json()).toEqual({
+      ...october,
+      groupBy: 'catalogItem',
+      groups: fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' }),
+    });
+    const byRange = await app.inject({
+      url: `/api/metrics/fulfillment?from=${october.from}&to=${october.to}`,
+      headers: olga,
+    });
+    expect(byRange.statusCode).toBe(200);
+    expect(byRange.json<{ groups: { key: string; fulfilled: number }[] }>().groups).toEqual([
+      expect.objectContaining({ key: 'information', fulfilled: 1 }),
       expect.objectContaining({ key: 'standard_service', fulfilled: 3 }),
     ]);
+
     const alice = await login('alice');
     const denied = await app.inject({
       url: '/api/metrics/fulfillment',
@@ -132,8 +275,18 @@ describe('fulfillment metrics', () => {
     expect(denied.statusCode).toBe(403);
     const backwards = await app.inject({
       url: `/api/metrics/fulfillment?from=${october.to}&to=${october.from}`,
-      headers: { authorization: `Bearer ${olga}` },
+      headers: olga,
     });
     expect(backwards.statusCode).toBe(422);
+    const both = await app.inject({
+      url: `/api/metrics/fulfillment?month=2026-10&from=${october.from}`,
+      headers: olga,
+    });
+    expect(both.statusCode).toBe(422);
+    expect(both.headers['content-type']).toContain('application/problem+json');
+    for (const month of ['2026-13', '2026-1', 'october'])
+      expect(
+        (await app.inject({ url: `/api/metrics/fulfillment?month=${month}`, headers: olga })).statusCode,
+      ).toBe(400);
   });
 });

@@ -3,5 +3,6 @@ export { accessRequest } from './access.js';
 export { bundleRequest } from './bundle.js';
 export { feedbackRequest } from './feedback.js';
 export { informationRequest } from './information.js';
+export { monthlyReport } from './monthly-report.js';
 export { resourceRequest } from './resource.js';
 export { standardServiceRequest } from './standard-service.js';

@@ -1,17 +1,26 @@
 import { Type } from 'typebox';
+import { MONTH_PATTERN } from '../../metrics/fulfillment.js';
 
 export const MetricsQuery = Type.Object(
   {
-    from: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Submitted at or after (default: 30 days ago)' }),
+    month: Type.Optional(
+      Type.String({
+        pattern: MONTH_PATTERN,
+        description: 'A UTC calendar month, YYYY-MM (instead of from/to)',
+      }),
     ),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'Submitted before (default: now)' })),
+    from: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Period start, inclusive (default: 30 days ago)' }),
+    ),
+    to: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Period end, exclusive (default: now)' }),
+    ),
     groupBy: Type.Optional(Type.Enum(['type', 'catalogItem'], { default: 'type' })),
   },
   { additionalProperties: false },
 );
 
-const Stats = Type.Object(
+export const Stats = Type.Object(
   {
     count: Type.Integer(),
     mean: Type.Integer(),
@@ -22,20 +31,37 @@ const Stats = Type.Object(
   { description: 'Durations in milliseconds' },
 );
 
+const NullableStats = Type.Union([Stats, Type.Null()]);
+
+export const FulfillmentGroup = Type.Object({
+  key: Type.String(),
+  submitted: Type.Integer({ description: 'Requests submitted in the period' }),
+  fulfilled: Type.Integer({
+    description: 'Requests fulfilled in the period: the cohort of every time figure',
+  }),
+  fulfillment: NullableStats,
+  phases: Type.Object(
+    {
+      approval: NullableStats,
+      device_wait: NullableStats,
+      deploying: NullableStats,
+      person: NullableStats,
+      automated: NullableStats,
+    },
+    {
+      description:
+        'Time per phase, summed per request; per request the phases add up to its fulfillment time',
+    },
+  ),
+  steps: Type.Record(Type.String(), Stats),
+  automationRate: Type.Union([Type.Number(), Type.Null()]),
+  sla: Type.Object({ met: Type.Integer(), breached: Type.Integer() }),
+  survey: Type.Object({ answers: Type.Integer(), meanScore: Type.Union([Type.Number(), Type.Null()]) }),
+});
+
 export const FulfillmentMetrics = Type.Object({
   from: Type.String(),
   to: Type.String(),
   groupBy: Type.String(),
-  groups: Type.Array(
-    Type.Object({
-      key: Type.String(),
-      submitted: Type.Integer(),
-      fulfilled: Type.Integer(),
-      fulfillment: Type.Union([Stats, Type.Null()]),
-      steps: Type.Record(Type.String(), Stats),
-      automationRate: Type.Union([Type.Number(), Type.Null()]),
-      sla: Type.Object({ met: Type.Integer(), breached: Type.Integer() }),
-      survey: Type.Object({ answers: Type.Integer(), meanScore: Type.Union([Type.Number(), Type.Null()]) }),
-    }),
-  ),
+  groups: Type.Array(FulfillmentGroup),
 });
