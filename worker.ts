@@ -7,7 +7,8 @@ import { createOutboxDispatcher, type OutboxDispatcher } from './notifications/o
 import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
 import { resolveSecret } from './runtime/secrets.js';
-import { connectWorker } from './runtime/temporal.js';
+import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
+import { connectWorker, installWorkerTelemetry } from './runtime/temporal.js';
 
 // tsx runs the .ts sources; `npm run build` emits .js beside them in dist/.
 function workflowsPath(): string {
@@ -18,6 +19,9 @@ function workflowsPath(): string {
 async function run(): Promise<void> {
   const config = loadConfig();
   const db = openDatabase(config.databaseFile);
+  // Before the first connection: the SDK's runtime (and its Prometheus exporter) is made once.
+  const telemetry = installWorkerTelemetry();
+  if (telemetry) console.log(`worker metrics (Temporal SDK) at http://${telemetry}/metrics`);
   const connection = await connectWorker(config);
   let outbox: OutboxDispatcher | undefined;
   try {
@@ -50,6 +54,7 @@ async function run(): Promise<void> {
     outbox.start();
     console.log(`outbox delivering notifications via ${transport.name}`);
     console.log(`worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
+    await ensureMonthlyReportSchedule(connection, config);
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown, which ends run().
     await worker.run();
   } finally {

@@ -7,6 +7,7 @@ import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
 import auth from './plugins/auth.js';
 import problems from './plugins/problems.js';
+import prometheus from './plugins/prometheus.js';
 import formbody from '@fastify/formbody';
 import agentRoutes from './routes/agent.js';
 import commentRoutes from './routes/comments.js';
@@ -22,6 +23,7 @@ import devRoutes from './routes/dev.js';
 import healthRoutes from './routes/health.js';
 import knowledgeRoutes from './routes/knowledge.js';
 import metricsRoutes from './routes/metrics.js';
+import reportsRoutes from './routes/reports.js';
 import requestsRoutes from './routes/requests.js';
 import tasksRoutes from './routes/tasks.js';
 
@@ -74,6 +76,7 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { db, secret: deps.secret });
+  await app.register(prometheus, { db, token: config.metricsToken });
 
   await app.register(healthRoutes, { db, temporal });
   if (config.devMode) await app.register(devRoutes, { prefix: '/api/dev', db });
@@ -89,6 +92,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tasksRoutes, { prefix: '/api/tasks', db, temporal });
   await app.register(knowledgeRoutes, { prefix: '/api/knowledge', db });
   await app.register(metricsRoutes, { prefix: '/api/metrics', db });
+  await app.register(reportsRoutes, { prefix: '/api/reports', db, temporal, config });
   // The confirmation page posts an HTML form.
   await app.register(
     async (links) => {

@@ -23,6 +23,8 @@ export interface Config {
   devMode: boolean;
   /** Secret that signs user tokens; generated into DATA_DIR in dev mode. */
   secret: string | undefined;
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; unset, it is open like /health. */
+  metricsToken: string | undefined;
   packagesDirs: string[];
   temporal: {
     /** Set when TEMPORAL_ADDRESS (or an envconfig profile) names a server; otherwise the embedded one. */
@@ -76,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),
     devMode: env.REQFLOW_DEV_MODE === '1' || env.REQFLOW_DEV_MODE === 'true',
     secret: env.REQFLOW_SECRET || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     packagesDirs: (env.PACKAGES_DIR ?? resolve(repoRoot, 'packages'))
       .split(':')
       .filter(Boolean)

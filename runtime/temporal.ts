@@ -1,7 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
-import proto from '@temporalio/proto';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import type proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
 import type { Config } from './config.js';
 
@@ -24,6 +25,24 @@ export async function connectClient(config: Config): Promise<Client> {
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 
+/**
+ * Serves the Temporal SDK's worker metrics (task slots, poll and schedule-to-start
+ * latencies, activity and workflow task outcomes) for Prometheus at
+ * `http://<WORKER_METRICS_ADDRESS>/metrics` when that variable is set, e.g.
+ * `127.0.0.1:9464`. The SDK's Runtime is process-wide and fixed by the first
+ * connection, so worker.ts calls this before connecting. Metric names keep the SDK's
+ * defaults (`temporal_…`), which Temporal's published dashboards expect. Returns the
+ * address it serves on, if any.
+ */
+export function installWorkerTelemetry(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const bindAddress = env.WORKER_METRICS_ADDRESS;
+  if (!bindAddress) return undefined;
+  if (!/^\S+:\d+$/.test(bindAddress))
+    throw new Error(`WORKER_METRICS_ADDRESS must be host:port, e.g. 127.0.0.1:9464, got "${bindAddress}"`);
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
+  return bindAddress;
+}
+
 export async function connectWorker(config: Config): Promise<NativeConnection> {
   return NativeConnection.connect(connectOptions(config));
 }
@@ -39,7 +58,6 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
   const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (missing.length === 0) return;
   const searchAttributes: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of missing)
-    searchAttributes[key.name] = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  for (const key of missing) searchAttributes[key.name] = encodeSearchAttributeIndexedValueType(key.type)!;
   await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }
