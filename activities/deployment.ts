@@ -1,10 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, max } from 'drizzle-orm';
 import * as t from '../db/schema.js';
 import type { JobAction } from '../domain/status.js';
 import { loadPackage, PackageNotFoundError } from '../runtime/packages.js';
 import { clock, type ActivityDeps } from './deps.js';
 import { requestSuffix } from './ids.js';
+import { createLicenseActivities } from './license.js';
 
 export interface DeploymentInput {
   requestId: string;
@@ -18,10 +19,67 @@ export function deploymentJobId(input: Pick<DeploymentInput, 'requestId' | 'acti
   return `JOB-${requestSuffix(input.requestId)}-${input.action === 'install' ? 'I' : 'U'}${input.attempt}`;
 }
 
+export interface DeploymentRound {
+  /** Attempt numbers go on after earlier rounds, so every job id stays unique. */
+  firstAttempt: number;
+  /** Set when an operator retried the request after a failed round (the audit entry says so). */
+  retry?: { by: string; at: string; reason: string };
+}
+
 export function createDeploymentActivities(deps: ActivityDeps) {
   const { db } = deps;
   const now = clock(deps);
+  const seats = createLicenseActivities(deps);
   return {
+    /**
+     * Readies a round of deployment attempts. On the first round this only numbers
+     * the attempts. When an operator resets a failed request to retry the deployment
+     * (POST /api/requests/:id/retry), the new run starts here again, after the first
+     * round's compensation released the seat and closed the change as failed: the seat
+     * is taken again (LicensePoolEmpty when none is free), the change is implementing
+     * again, and the attempts go on from the last one. Idempotent: a retried call finds
+     * the seat it holds, the change open and no job queued yet.
+     */
+    async prepareDeployment(input: {
+      requestId: string;
+      deviceId: string;
+      userId: string;
+      poolId?: string;
+    }): Promise<DeploymentRound> {
+      if (input.poolId) {
+        await seats.reserveLicenseSeat({
+          requestId: input.requestId,
+          poolId: input.poolId,
+          userId: input.userId,
+          deviceId: input.deviceId,
+        });
+      }
+      db.update(t.changes)
+        .set({ state: 'implementing', closedAt: null, closeNote: null })
+        .where(and(eq(t.changes.requestId, input.requestId), eq(t.changes.state, 'closed_failed')))
+        .run();
+      const last =
+        db
+          .select({ n: max(t.deploymentJobs.attempt) })
+          .from(t.deploymentJobs)
+          .where(and(eq(t.deploymentJobs.requestId, input.requestId), eq(t.deploymentJobs.action, 'install')))
+          .get()?.n ?? 0;
+      if (last === 0) return { firstAttempt: 1 };
+      const retried = db
+        .select()
+        .from(t.auditLog)
+        .where(and(eq(t.auditLog.requestId, input.requestId), eq(t.auditLog.action, 'request.retried')))
+        .orderBy(desc(t.auditLog.seq))
+        .get();
+      const reason = retried?.details.reason;
+      return {
+        firstAttempt: last + 1,
+        ...(retried
+          ? { retry: { by: retried.actor, at: retried.at, reason: typeof reason === 'string' ? reason : '' } }
+          : {}),
+      };
+    },
+
     /**
      * Queues a job for the device's agent, which picks it up on its next poll.
      * Keyed by (request, action, attempt): a retried activity queues nothing new.

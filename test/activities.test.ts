@@ -165,6 +165,57 @@ describe('changes, deployment, CMDB', () => {
     expect(f.type).toBe('PackageNotFound');
   });
 
+  it('readies a retry round: the seat taken again, the change reopened, attempts numbered on', async () => {
+    const round = { requestId: 'REQ-AB12', deviceId: 'LAPTOP-ALICE', userId: 'alice', poolId: 'visio' };
+    await run(acts.reserveLicenseSeat, { ...round, poolId: 'visio' });
+    expect(await run(acts.prepareDeployment, round)).toEqual({ firstAttempt: 1 });
+    const job = {
+      requestId: 'REQ-AB12',
+      deviceId: 'LAPTOP-ALICE',
+      packageId: 'visio',
+      action: 'install' as const,
+    };
+    await run(acts.queueDeployment, { ...job, attempt: 1 });
+    await run(acts.queueDeployment, { ...job, attempt: 2 });
+    await run(acts.recordChange, {
+      requestId: 'REQ-AB12',
+      catalogItemId: 'visio',
+      model: 'standard',
+      authorizedBy: 'pre-authorized Standard Change',
+      summary: 'Install Visio',
+    });
+    // The failed round's compensation, then the operator's retry.
+    await run(acts.releaseLicenseSeat, { requestId: 'REQ-AB12', poolId: 'visio' });
+    await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_failed', note: 'failed' });
+    await run(acts.recordAudit, {
+      key: 'REQ-AB12:request.retried:run-1',
+      actor: 'olga',
+      action: 'request.retried',
+      requestId: 'REQ-AB12',
+      details: { reason: 'disk freed' },
+    });
+    const retry = await run(acts.prepareDeployment, round);
+    expect(retry).toMatchObject({ firstAttempt: 3, retry: { by: 'olga', reason: 'disk freed' } });
+    expect(await run(acts.prepareDeployment, round)).toEqual(retry);
+    expect(db.select().from(t.licenseAssignments).get()?.state).toBe('reserved');
+    expect(db.select().from(t.changes).get()).toMatchObject({ state: 'implementing', closedAt: null });
+  });
+
+  it('refuses a retry round when the seat went to somebody else meanwhile', async () => {
+    db.update(t.licensePools).set({ totalSeats: 1 }).where(eq(t.licensePools.id, 'visio')).run();
+    const round = { requestId: 'REQ-AB12', deviceId: 'LAPTOP-ALICE', userId: 'alice', poolId: 'visio' };
+    await run(acts.reserveLicenseSeat, round);
+    await run(acts.releaseLicenseSeat, { requestId: 'REQ-AB12', poolId: 'visio' });
+    await run(acts.reserveLicenseSeat, {
+      ...round,
+      requestId: 'REQ-CD34',
+      userId: 'bob',
+      deviceId: 'LAPTOP-BOB',
+    });
+    const f = await failureOf(run(acts.prepareDeployment, round));
+    expect(f.type).toBe('LicensePoolEmpty');
+  });
+
   it('links installed software to the device once', async () => {
     const input = {
       requestId: 'REQ-1',
@@ -258,6 +309,15 @@ describe('notifications, tasks, audit, projection', () => {
     });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilled', version: 6 } });
     expect(db.select().from(t.requests).get()?.status).toBe('fulfilled');
+    // An operator's reset starts a new run from an earlier, lower version: its writes land.
+    await run(acts.syncRequest, { snapshot: { ...base, status: 'failed', version: 9 }, runId: 'run-1' });
+    await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilling', version: 4 }, runId: 'run-2' });
+    await run(acts.syncRequest, { snapshot: { ...base, status: 'approved', version: 3 }, runId: 'run-2' });
+    expect(db.select().from(t.requests).get()).toMatchObject({
+      status: 'fulfilling',
+      version: 4,
+      runId: 'run-2',
+    });
   });
 });
 

@@ -5,10 +5,12 @@ import {
   condition,
   defineSignal,
   isCancellation,
+  patched,
   setHandler,
   sleep,
 } from '@temporalio/workflow';
 import { acts } from './activity-proxies.js';
+import type { DeploymentRound } from '../activities/deployment.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
 import { Approvals } from './approval.js';
@@ -154,14 +156,39 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     });
 
     await tracker.setStatus('fulfilling');
-    const deployed = await deploy(item);
+    // Runs started before deployment rounds existed go on without this step (patch
+    // marker in their history); an operator's retry resets the workflow to just
+    // before it, so a new round numbers its attempts on from the failed one.
+    const round: DeploymentRound = patched('deployment-rounds')
+      ? await acts.prepareDeployment({
+          requestId,
+          deviceId: input.deviceId,
+          userId: input.beneficiary,
+          ...(item.licensePoolId ? { poolId: item.licensePoolId } : {}),
+        })
+      : { firstAttempt: 1 };
+    if (round.firstAttempt > 1) {
+      // A reset by hand (`temporal workflow reset`) has no audit entry to name who did it.
+      const who = round.retry
+        ? `${round.retry.by} retried the deployment${round.retry.reason ? `: ${round.retry.reason}` : ''}`
+        : 'The workflow was reset to retry the deployment';
+      const retried = await tracker.startStep(
+        'operator_retry',
+        `${who}. Attempts go on from ${round.firstAttempt}.`,
+        'waiting',
+      );
+      await tracker.updateStep(retried, { state: 'completed' });
+    }
+    // A later round must not collide with the keys of the round before (one task, one mail, one audit entry each).
+    const roundKey = round.firstAttempt > 1 ? `:from-attempt-${round.firstAttempt}` : '';
+    const deployed = await deploy(item, round.firstAttempt);
     if (!deployed.ok) {
       await compensate(deployed.reason);
       const { taskId } = await tracker.step(
         'escalate_to_service_desk',
         () =>
           acts.openManualTask({
-            key: `${requestId}:deployment`,
+            key: `${requestId}:deployment${roundKey}`,
             requestId,
             groupId: item.fulfillmentGroupId,
             title: `Install ${item.itemName} on ${input.deviceId} by hand`,
@@ -169,9 +196,17 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           }),
         (r) => `Task ${r.taskId} opened for ${item.fulfillmentGroupId}.`,
       );
-      await audit('request.failed', { reason: deployed.reason, taskId, changeId });
+      await auditorFor(
+        requestId,
+        input.deviceId,
+        roundKey,
+      )('request.failed', {
+        reason: deployed.reason,
+        taskId,
+        changeId,
+      });
       await acts.notify({
-        key: `${requestId}:failed`,
+        key: `${requestId}:failed${roundKey}`,
         requestId,
         recipient: input.requester,
         subject: `${item.itemName} could not be installed automatically`,
@@ -353,9 +388,10 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     | { ok: false; code: 'device_unreachable' | 'deployment_failed'; reason: string };
 
   /** Queues one job per attempt and waits (a durable timer, not polling) for the device to report. */
-  async function deploy(item: Entitlement): Promise<DeployResult> {
+  async function deploy(item: Entitlement, firstAttempt: number): Promise<DeployResult> {
     let lastFailure = '';
-    for (let attempt = 1; attempt <= options.maxDeployAttempts; attempt++) {
+    const lastAttempt = firstAttempt + options.maxDeployAttempts - 1;
+    for (let attempt = firstAttempt; attempt <= lastAttempt; attempt++) {
       const { jobId, packageVersion } = await acts.queueDeployment({
         requestId,
         deviceId: input.deviceId,

@@ -7,6 +7,7 @@ import { answerFeedbackUpdate } from '../../workflows/information.js';
 import { isFinalStatus } from '../../domain/status.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { canSee, toView } from '../request-access.js';
+import { retryRequest } from '../retry-request.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import {
   CreateRequestBody,
@@ -141,6 +142,37 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
         throw err;
       }
       // The cancellation is recorded; the workflow unwinds on its own and the view follows.
+      const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
+      return reply.code(202).send(toView(config, after));
+    },
+  );
+
+  app.post(
+    '/:id/retry',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Retry a failed software deployment (operator)',
+        description:
+          'Resets the workflow to the start of its last deployment round: the seat is taken again, the change reopened, ' +
+          'and the device gets new jobs (attempt numbers go on). Audited as request.retried; the escalation task is closed. ' +
+          '409 unless the request failed in its deployment.',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: RequestId }),
+        body: Type.Object(
+          { reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why, for the audit trail' }) },
+          { additionalProperties: false },
+        ),
+        response: { 202: RequestView, ...authProblems, 403: problemRef, 404: problemRef, 409: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const user = request.principal;
+      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
+      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      if (!user.isOperator) throw forbidden('Only an operator may retry a request.');
+      await retryRequest(deps, row, user.id, request.body.reason);
+      // The new run publishes its own status within moments; until then the view shows the failure.
       const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
       return reply.code(202).send(toView(config, after));
     },
