@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Activities } from '../activities/index.js';
 import { fakeActivities } from './helpers/fake-activities.js';
+import { recordHistory } from './helpers/histories.js';
 import type { ApprovalPolicy, ResolvedLevel } from '../domain/approval.js';
 import type { AccessRequestInput, ApprovalOptions, RequestSnapshot } from '../domain/request.js';
 import type { accessRequest } from '../workflows/access.js';
@@ -196,6 +197,7 @@ describe('approval building block', () => {
       async (h) => {
         await waitFor(h, (s) => s.steps.some((x) => x.detail?.includes('Escalated to olga')));
         await decide(h, 'olga');
+        await recordHistory(h, 'escalated-then-approved');
       },
     );
     expect(result.status).toBe('fulfilled');
@@ -266,6 +268,7 @@ describe('approval building block', () => {
       await decide(h, 'erin');
       await waitFor(h, waitingOn(2));
       await decide(h, 'olga', 'deny');
+      await recordHistory(h, 'denied-at-second-level');
     });
     expect(denied.result.status).toBe('denied');
     expect(denied.names).not.toContain('grantGroupMembership');
@@ -275,6 +278,7 @@ describe('approval building block', () => {
     const { result, calls } = await run(manager, slow, async (h) => {
       await waitFor(h, waitingOn(1));
       await h.cancel();
+      await recordHistory(h, 'cancelled-awaiting-approval');
     });
     expect(result.status).toBe('cancelled');
     expect(calls.find((c) => c.name === 'closeApprovalTasks')?.input).toMatchObject({ state: 'cancelled' });

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
+import { recordHistory } from './helpers/histories.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 // A bundle ("New starter kit": laptop, monitor, VPN access) over HTTP against the
@@ -84,6 +85,7 @@ describe('bundles', () => {
     ]);
     const child = await view(kids['vpn-access']!);
     expect(child.parentId).toBe(parent.id);
+    await recordHistory(stack.temporal.workflow.getHandle(parent.id), 'all-items-fulfilled');
   });
 
   it('cancels every unfinished child, each unwinding what it did', async () => {
@@ -124,5 +126,6 @@ describe('bundles', () => {
     expect(vpn).toEqual([]);
     const shown = await view(parent.id);
     expect(shown.steps.find((s) => s.name === 'item_vpn-access')?.detail).toContain('access revoked');
+    await recordHistory(stack.temporal.workflow.getHandle(parent.id), 'cancelled-unwinding-children');
   });
 });

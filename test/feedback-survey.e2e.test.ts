@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
+import { recordHistory } from './helpers/histories.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 // Feedback routed to a service owner, and the satisfaction survey reached from a
@@ -71,6 +72,7 @@ describe('feedback', () => {
     expect(notesTo(submitted.id, 'alice').find((n) => n.subject.startsWith('Reply'))?.body).toContain(
       'step-by-step guide',
     );
+    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'owner-replied');
   });
 
   it('goes to the service desk when no service matches', async () => {
@@ -82,6 +84,7 @@ describe('feedback', () => {
     expect(task.assignee).toBeNull();
     await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: as('alice') });
     expect((await stack.waitForRequest(as('alice'), submitted.id, final)).status).toBe('cancelled');
+    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'cancelled-at-service-desk');
   });
 });
 

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
+import { recordHistory } from './helpers/histories.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 // Information requests and manual tasks over HTTP against the real stack.
@@ -110,6 +111,7 @@ describe('information requests', () => {
       body: { outcome: 'answered', resolution: 'again' },
     });
     expect(again.status).toBe(409);
+    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'answered-by-service-desk');
   });
 
   it('escalates when the requester says the answer did not help', async () => {
@@ -142,6 +144,7 @@ describe('information requests', () => {
       body: { helpful: false },
     });
     expect(twice.status).toBe(409);
+    await recordHistory(stack.temporal.workflow.getHandle(answered.id), 'article-did-not-help');
   });
 
   it('reassigns within a group only to its members, and cancels the task with the request', async () => {

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
+import { recordHistory } from './helpers/histories.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 
 // Resource requests (a second monitor) over HTTP against the real stack: approval,
@@ -71,6 +72,7 @@ describe('resource requests', () => {
     const ci = stack.db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'HW-MON-0042')).get();
     expect(ci?.ciClass).toBe('hardware_asset');
     expect(ci?.attributes).toMatchObject({ assignedTo: 'alice', assetTag: 'MON-0042' });
+    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'delivered');
   });
 
   it('ends as denied when the manager says no, with no order placed', async () => {
@@ -100,5 +102,6 @@ describe('resource requests', () => {
     expect(orderOf(submitted.id)?.state).toBe('cancelled');
     const open = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).all();
     expect(open.map((x) => x.state).sort()).toEqual(['cancelled', 'completed']);
+    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'cancelled-while-ordered');
   });
 });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Activities } from '../activities/index.js';
 import { fakeActivities } from './helpers/fake-activities.js';
+import { recordHistory } from './helpers/histories.js';
 import type {
   DeploymentReport,
   RequestSnapshot,
@@ -110,6 +111,10 @@ function standardFakes(scenario: Scenario, calls: Call[], handle: () => Workflow
     },
     async closeChange(input) {
       record('closeChange', input);
+    },
+    async prepareDeployment(input) {
+      record('prepareDeployment', input);
+      return { firstAttempt: 1 };
     },
     async queueDeployment(input) {
       record('queueDeployment', input);
@@ -257,7 +262,7 @@ async function waitFor(h: WorkflowHandle, ok: (s: RequestSnapshot) => boolean): 
 
 describe('standardServiceRequest', () => {
   it('fulfills an entitled request: seat, Standard Change, deployment, CMDB, license, notification', async () => {
-    const { admission, result, calls, names, description } = await runScenario({});
+    const { admission, result, calls, names, description, requestId } = await runScenario({});
     expect(admission.status).toBe('approved');
     expect(admission.approvals[0]).toMatchObject({ kind: 'standard_change', decision: 'approve' });
     expect(result.status).toBe('fulfilled');
@@ -274,6 +279,7 @@ describe('standardServiceRequest', () => {
       'reserveLicenseSeat',
       'recordAudit',
       'recordChange',
+      'prepareDeployment',
       'queueDeployment',
       'recordSoftwareInstall',
       'assignLicenseSeat',
@@ -304,14 +310,16 @@ describe('standardServiceRequest', () => {
     ]);
     expect(result.steps.every((s) => s.state === 'completed' && s.endedAt)).toBe(true);
     expect(description.typedSearchAttributes.get(RequestStatusKey)).toBe('fulfilled');
+    await recordHistory(env.client.workflow.getHandle(requestId), 'fulfilled');
   });
 
   it('rejects a request the beneficiary is not entitled to, with the reason', async () => {
-    const { admission, result, names } = await runScenario({ notEntitled: true });
+    const { admission, result, names, requestId } = await runScenario({ notEntitled: true });
     expect(admission.status).toBe('rejected');
     expect(result.status).toBe('rejected');
     expect(result.outcome?.reason).toContain('not entitled');
     expect(names).toEqual(['checkEntitlement', 'notify', 'recordAudit']);
+    await recordHistory(env.client.workflow.getHandle(requestId), 'not-entitled');
   });
 
   it('waits for a license seat when the pool is empty, and goes on when one frees up', async () => {
@@ -348,7 +356,7 @@ describe('standardServiceRequest', () => {
   });
 
   it('compensates and escalates when every attempt fails', async () => {
-    const { result, calls, names } = await runScenario({ device: ['failed', 'failed', 'failed'] });
+    const { result, calls, names, requestId } = await runScenario({ device: ['failed', 'failed', 'failed'] });
     expect(result.status).toBe('failed');
     expect(result.outcome).toMatchObject({ reason: 'deployment_failed', taskId: 'TASK-deployment' });
     expect(names).toContain('releaseLicenseSeat');
@@ -361,6 +369,7 @@ describe('standardServiceRequest', () => {
     expect(names).not.toContain('assignLicenseSeat');
     expect(stepsNamed(result, 'release_license_seat')[0]?.state).toBe('compensated');
     expect(stepsNamed(result, 'close_change_failed')[0]?.state).toBe('compensated');
+    await recordHistory(env.client.workflow.getHandle(requestId), 'deployment-failed-compensated');
   });
 
   it('withdraws the job and compensates when the device never connects', async () => {
@@ -399,7 +408,7 @@ describe('standardServiceRequest', () => {
   });
 
   it('unwinds on cancellation while waiting for the device', async () => {
-    const { result, calls, names } = await runScenario({ device: ['silent'] }, {}, async (h) => {
+    const { result, calls, names, requestId } = await runScenario({ device: ['silent'] }, {}, async (h) => {
       await waitFor(h, (s) => stepsNamed(s, 'deploy')[0]?.state === 'waiting');
       await h.cancel();
     });
@@ -407,6 +416,7 @@ describe('standardServiceRequest', () => {
     expect(names).toContain('expireDeployment');
     expect(names).toContain('releaseLicenseSeat');
     expect(calls.find((c) => c.name === 'closeChange')?.input).toMatchObject({ state: 'closed_failed' });
+    await recordHistory(env.client.workflow.getHandle(requestId), 'cancelled-waiting-for-device');
   });
 
   it('escalates instead of failing silently when a step fails for good', async () => {

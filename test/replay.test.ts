@@ -1,0 +1,77 @@
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { historiesDir, historyFromJSON } from './helpers/histories.js';
+
+// Requests in flight when a worker is upgraded replay their history on the new workflow code;
+// a change to the commands a workflow issues breaks them. Replaying recorded histories
+// (npm run histories:record) against the current code catches that before it ships. No server:
+// the replay worker feeds the history to the workflow and compares the commands it produces.
+// REPLAY_WORKFLOWS_PATH points at another workflows barrel, e.g. a deliberately broken copy.
+
+const workflowsPath = process.env.REPLAY_WORKFLOWS_PATH
+  ? resolve(process.env.REPLAY_WORKFLOWS_PATH)
+  : fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Recorded histories by workflow type, the folder names under test/histories. */
+const recorded = new Map<string, string[]>(
+  (existsSync(historiesDir) ? readdirSync(historiesDir, { withFileTypes: true }) : [])
+    .filter((d) => d.isDirectory())
+    .map((d) => [
+      d.name,
+      readdirSync(join(historiesDir, d.name))
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ]),
+);
+
+let bundle: WorkflowBundleWithSourceMap;
+let workflowTypes: string[];
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  // Outside the sandbox only to list names: every exported function is a workflow type.
+  const barrel = (await import(pathToFileURL(workflowsPath).href)) as Record<string, unknown>;
+  workflowTypes = Object.keys(barrel)
+    .filter((name) => typeof barrel[name] === 'function')
+    .sort();
+});
+
+describe('recorded workflow histories', () => {
+  it('exist for every workflow type the worker registers', () => {
+    const missing = workflowTypes.filter((type) => !recorded.get(type)?.length);
+    expect(
+      missing,
+      `no recorded history for ${missing.join(', ')}: record one from its tests with recordHistory() ` +
+        '(test/helpers/histories.ts) and run npm run histories:record',
+    ).toEqual([]);
+  });
+
+  for (const [type, files] of recorded) {
+    it(`replay on the current ${type} code`, async () => {
+      const histories = files.map((file) => ({
+        // Histories carry no workflow id; the file names the replay in any failure.
+        workflowId: `${type}/${file}`,
+        history: historyFromJSON(readFileSync(join(historiesDir, type, file), 'utf8')),
+      }));
+      const failures: string[] = [];
+      for await (const result of Worker.runReplayHistories(
+        { workflowBundle: bundle, replayName: `replay-${type}` },
+        histories,
+      )) {
+        if (result.error)
+          failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+      }
+      expect(failures, failures.join('\n')).toEqual([]);
+    });
+  }
+});
