@@ -22,6 +22,8 @@ export function deploymentJobId(input: Pick<DeploymentInput, 'requestId' | 'acti
 export interface DeploymentRound {
   /** Attempt numbers go on after earlier rounds, so every job id stays unique. */
   firstAttempt: number;
+  /** When the round before failed (a later round only): from then on the request waited for a person. */
+  failedAt?: string;
   /** Set when an operator retried the request after a failed round (the audit entry says so). */
   retry?: { by: string; at: string; reason: string };
 }
@@ -65,15 +67,19 @@ export function createDeploymentActivities(deps: ActivityDeps) {
           .where(and(eq(t.deploymentJobs.requestId, input.requestId), eq(t.deploymentJobs.action, 'install')))
           .get()?.n ?? 0;
       if (last === 0) return { firstAttempt: 1 };
-      const retried = db
-        .select()
-        .from(t.auditLog)
-        .where(and(eq(t.auditLog.requestId, input.requestId), eq(t.auditLog.action, 'request.retried')))
-        .orderBy(desc(t.auditLog.seq))
-        .get();
+      const latest = (action: string) =>
+        db
+          .select()
+          .from(t.auditLog)
+          .where(and(eq(t.auditLog.requestId, input.requestId), eq(t.auditLog.action, action)))
+          .orderBy(desc(t.auditLog.seq))
+          .get();
+      const failed = latest('request.failed');
+      const retried = latest('request.retried');
       const reason = retried?.details.reason;
       return {
         firstAttempt: last + 1,
+        ...(failed ? { failedAt: failed.at } : {}),
         ...(retried
           ? { retry: { by: retried.actor, at: retried.at, reason: typeof reason === 'string' ? reason : '' } }
           : {}),

@@ -3,9 +3,12 @@ import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { RequestStep } from '../domain/request.js';
 
-/** Steps in which a person acts; a request fulfilled without any is "automated". */
+/**
+ * Steps in which a person acts; a request fulfilled without any is "automated".
+ * `operator_retry` spans the time a failed deployment waited for an operator's retry.
+ */
 const HUMAN_STEP =
-  /^(approval_level_\d+|service_desk_answer|requester_details|supplier_order|shipment|delivery|owner_acknowledges|owner_replies)$/;
+  /^(approval_level_\d+|service_desk_answer|requester_details|supplier_order|shipment|delivery|owner_acknowledges|owner_replies|operator_retry)$/;
 const APPROVAL_STEP = /^approval_level_\d+$/;
 
 export interface Stats {

@@ -194,8 +194,16 @@ describe('changes, deployment, CMDB', () => {
       requestId: 'REQ-AB12',
       details: { reason: 'disk freed' },
     });
+    const failed = await run(acts.recordAudit, {
+      key: 'REQ-AB12:request.failed',
+      actor: 'reqflow',
+      action: 'request.failed',
+      requestId: 'REQ-AB12',
+      details: {},
+    });
     const retry = await run(acts.prepareDeployment, round);
     expect(retry).toMatchObject({ firstAttempt: 3, retry: { by: 'olga', reason: 'disk freed' } });
+    expect(retry.failedAt).toBe(db.select().from(t.auditLog).where(eq(t.auditLog.seq, failed.seq)).get()?.at);
     expect(await run(acts.prepareDeployment, round)).toEqual(retry);
     expect(db.select().from(t.licenseAssignments).get()?.state).toBe('reserved');
     expect(db.select().from(t.changes).get()).toMatchObject({ state: 'implementing', closedAt: null });

@@ -221,6 +221,21 @@ describe('fulfillment metrics', () => {
     });
   });
 
+  it("counts a failed deployment's wait for an operator's retry as a person's time", () => {
+    const dec = '2026-12-01T00:00:00.000Z';
+    // Failed after 10 min, sat failed for 3 h until olga retried, installed 5 min later.
+    request('REQ-M0R01', dec, 'fulfilled', 3 * H + 15 * 60 * S, [
+      step('deploy', dec, 0, 10 * 60 * S, 1),
+      step('operator_retry', dec, 10 * 60 * S, 3 * H + 10 * 60 * S),
+      step('deploy', dec, 3 * H + 10 * 60 * S, 3 * H + 15 * 60 * S, 2),
+    ]);
+    const [group] = fulfillmentMetrics(db, { ...monthRange('2026-12'), groupBy: 'catalogItem' });
+    expect(group?.automationRate).toBe(0);
+    expect(group?.phases.person).toEqual(one(3 * H));
+    expect(group?.phases.device_wait).toEqual(one(15 * 60 * S));
+    expect(group?.phases.automated).toEqual(one(0));
+  });
+
   it('counts survey answers given before the end of the period only', () => {
     const [group] = fulfillmentMetrics(db, {
       from: d1,

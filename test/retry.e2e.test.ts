@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -57,6 +57,12 @@ describe('retrying a failed deployment', () => {
     expect(seatOf()?.state).toBe('released');
     expect(changeOf()?.state).toBe('closed_failed');
     const before = await stack.temporal.workflow.getHandle(submitted.id).describe();
+    const failedAudit = () =>
+      stack.db
+        .select()
+        .from(t.auditLog)
+        .where(and(eq(t.auditLog.requestId, submitted.id), eq(t.auditLog.action, 'request.failed')))
+        .get();
 
     // Only operators retry, and they say why.
     const url = `/api/requests/${submitted.id}/retry`;
@@ -81,6 +87,8 @@ describe('retrying a failed deployment', () => {
     const done = await stack.waitForRequest(alice, submitted.id, (r) => r.status === 'fulfilled');
     await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'retried-after-reset');
     const retryStep = done.steps.find((s) => s.name === 'operator_retry');
+    // The step spans the time the request sat failed, so metrics count it as waiting on a person.
+    expect(retryStep?.startedAt).toBe(failedAudit()?.at);
     expect(retryStep?.detail).toBe(
       'olga retried the deployment: Freed disk space on LAPTOP-ALICE. Attempts go on from 3.',
     );

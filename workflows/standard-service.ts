@@ -177,6 +177,8 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         `${who}. Attempts go on from ${round.firstAttempt}.`,
         'waiting',
       );
+      // The request sat failed until somebody retried it: that wait was on a person.
+      if (round.failedAt) retried.startedAt = round.failedAt;
       await tracker.updateStep(retried, { state: 'completed' });
     }
     // A later round must not collide with the keys of the round before (one task, one mail, one audit entry each).
