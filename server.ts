@@ -26,7 +26,7 @@ async function run(): Promise<void> {
     },
   });
   try {
-    await ensureSearchAttributes(temporal, config.temporal.namespace);
+    await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
   } catch (err) {
     app.log.warn(
       { err },

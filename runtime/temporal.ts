@@ -53,11 +53,14 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
  * On Temporal Cloud the operator service refuses this call; there they are created
  * once with `tcld`, so a permission error is reported, not fatal.
  */
-export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {
-  const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
+export async function ensureSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (missing.length === 0) return;
   const searchAttributes: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
   for (const key of missing) searchAttributes[key.name] = encodeSearchAttributeIndexedValueType(key.type)!;
-  await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+  await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }

@@ -10,6 +10,7 @@ import { Connection } from '@temporalio/client';
 // Default import: the package is CommonJS, and Node's ESM loader cannot see its named exports.
 import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
+import { ensureSearchAttributes } from '../runtime/temporal.js';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -119,7 +120,14 @@ async function probe(connection: Connection): Promise<void> {
     const missing = SEARCH_ATTRIBUTE_KEYS.filter(
       (key) => customAttributes?.[key.name] !== INDEXED_TYPE[registeredType(key.type)],
     ).map((key) => key.name);
-    if (missing.length > 0) throw new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+    if (missing.length > 0) {
+      // The CLI registers its --search-attribute flags only when it creates the database: a
+      // data directory from an earlier reqflow lacks the attributes added since (WaitingOn).
+      // Only then (the older ones are there) do we add them, never while the CLI is still
+      // registering its own on a new database.
+      if (customAttributes?.RequestType !== undefined) await ensureSearchAttributes(connection, NAMESPACE);
+      throw new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+    }
   });
 }
 

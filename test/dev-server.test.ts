@@ -1,11 +1,13 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 // Default import: the package is CommonJS, and Node's ESM loader cannot see its named exports.
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DEV_SERVER_SEARCH_ATTRIBUTES, startDevServer } from '../scripts/dev-server.js';
+import { DEV_SERVER_SEARCH_ATTRIBUTES, freePort, startDevServer } from '../scripts/dev-server.js';
 
 const KEYWORD = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -50,6 +52,53 @@ describe('startDevServer with a database file', () => {
       await server.stop();
     }
     expect(server.process.exitCode ?? server.process.signalCode).not.toBeNull();
+  });
+
+  it('adds the attributes a newer reqflow needs to a database made by an older one', async () => {
+    const dbFile = path.join(dir, 'older.db');
+    const port = await freePort();
+    // The dev server as an earlier reqflow started it: four attributes, no WaitingOn.
+    const older = spawn(
+      inject('temporalCliPath'),
+      [
+        'server',
+        'start-dev',
+        '--headless',
+        '--port',
+        String(port),
+        '--db-filename',
+        dbFile,
+        ...['RequestType', 'RequestStatus', 'CatalogItem', 'Requester'].flatMap((n) => [
+          '--search-attribute',
+          `${n}=Keyword`,
+        ]),
+      ],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise((resolve) => older.once('exit', resolve));
+    try {
+      for (let i = 0; ; i++) {
+        const names = await customSearchAttributes(`127.0.0.1:${port}`).then(
+          (a) => Object.keys(a),
+          (): string[] => [],
+        );
+        if (names.includes('Requester')) break;
+        if (i > 150) throw new Error('the older dev server did not come up');
+        await sleep(200);
+      }
+    } finally {
+      older.kill('SIGTERM');
+      await exited;
+    }
+    const server = await startDevServer({ cliPath: inject('temporalCliPath'), dbFile, uiPort: null });
+    try {
+      const attributes = await customSearchAttributes(server.address);
+      expect(attributes.WaitingOn).toBe(
+        proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+      );
+    } finally {
+      await server.stop();
+    }
   });
 
   it('refuses a port that is already taken', async () => {
