@@ -1,18 +1,13 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  Runtime,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Activities } from '../activities/index.js';
 import { fakeActivities } from './helpers/fake-activities.js';
+import { setUpWorkflowBundle } from './helpers/workflow-bundle.js';
 import { recordHistory } from './helpers/histories.js';
 import type { ApprovalPolicy, ResolvedLevel } from '../domain/approval.js';
 import type { AccessRequestInput, ApprovalOptions, RequestSnapshot } from '../domain/request.js';
@@ -28,12 +23,8 @@ let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  bundle = await setUpWorkflowBundle();
   env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
-  bundle = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-    logger: new DefaultLogger('WARN'),
-  });
 });
 
 afterAll(async () => {

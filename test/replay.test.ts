@@ -1,15 +1,10 @@
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  Runtime,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { historiesDir, historyFromJSON } from './helpers/histories.js';
+import { setUpWorkflowBundle, workflowsPath as defaultWorkflowsPath } from './helpers/workflow-bundle.js';
 
 // Requests in flight when a worker is upgraded replay their history on the new workflow code;
 // a change to the commands a workflow issues breaks them. Replaying recorded histories
@@ -19,7 +14,7 @@ import { historiesDir, historyFromJSON } from './helpers/histories.js';
 
 const workflowsPath = process.env.REPLAY_WORKFLOWS_PATH
   ? resolve(process.env.REPLAY_WORKFLOWS_PATH)
-  : fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+  : defaultWorkflowsPath;
 
 /** Recorded histories by workflow type, the folder names under test/histories. */
 const recorded = new Map<string, string[]>(
@@ -37,8 +32,7 @@ let bundle: WorkflowBundleWithSourceMap;
 let workflowTypes: string[];
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  bundle = await setUpWorkflowBundle(workflowsPath);
   // Outside the sandbox only to list names: every exported function is a workflow type.
   const barrel = (await import(pathToFileURL(workflowsPath).href)) as Record<string, unknown>;
   workflowTypes = Object.keys(barrel)

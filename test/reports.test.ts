@@ -1,8 +1,8 @@
 import { Client, Connection, ScheduleOverlapPolicy, type ScheduleSummary } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { and, eq, like } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
@@ -11,6 +11,7 @@ import { openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { recordHistory } from './helpers/histories.js';
+import { setUpWorkflowBundle } from './helpers/workflow-bundle.js';
 import type { RequestStep } from '../domain/request.js';
 import type { RequestType } from '../domain/status.js';
 import { fulfillmentMetrics, monthRange } from '../metrics/fulfillment.js';
@@ -62,10 +63,10 @@ function fulfilled(
 const visio = { type: 'standard_service', catalogItemId: 'visio' } as const;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const workflowBundle = await setUpWorkflowBundle();
   db = openMemoryDatabase();
   seed(db);
-  // Visio gets an owner here (the seed has none) so its comparison reaches someone.
+  // Visio's owner becomes bob (olga in the seed), so his message stands apart from olga's (Photoshop).
   db.update(t.catalogItems).set({ serviceOwnerId: 'bob' }).where(eq(t.catalogItems.id, 'visio')).run();
   db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();
   // September 2026: Visio takes 3 h and 5 h (mean 4 h against a 1 h goal), the Financial
@@ -102,10 +103,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: native,
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-      logger: new DefaultLogger('WARN'),
-    }),
+    workflowBundle,
     activities: createActivities({
       db,
       packagesDirs: [],
