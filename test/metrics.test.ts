@@ -4,6 +4,7 @@ import { buildApp, type App } from '../api/app.js';
 import { openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
+import { at, insertRequest, step } from './helpers/recorded-requests.js';
 import type { RequestStep } from '../domain/request.js';
 import type { RequestStatus, RequestType } from '../domain/status.js';
 import { fulfillmentMetrics, monthRange, stats } from '../metrics/fulfillment.js';
@@ -19,38 +20,14 @@ let app: App;
 let temporal: Client;
 const S = 1000;
 const H = 3_600_000;
-const at = (base: string, ms: number) => new Date(Date.parse(base) + ms).toISOString();
-const step = (name: string, base: string, from: number, to: number, attempt?: number): RequestStep => ({
-  name,
-  state: 'completed',
-  startedAt: at(base, from),
-  endedAt: at(base, to),
-  ...(attempt ? { attempt } : {}),
-});
-
-function request(
+const request = (
   id: string,
   createdAt: string,
   status: RequestStatus,
   tookMs: number | null,
   steps: RequestStep[],
-  item: { type: RequestType; catalogItemId: string } = { type: 'standard_service', catalogItemId: 'visio' },
-) {
-  db.insert(t.requests)
-    .values({
-      id,
-      ...item,
-      requesterId: 'alice',
-      beneficiaryId: 'alice',
-      status,
-      steps,
-      fingerprint: '',
-      createdAt,
-      updatedAt: createdAt,
-      fulfilledAt: tookMs === null ? null : at(createdAt, tookMs),
-    })
-    .run();
-}
+  item?: { type: RequestType; catalogItemId: string },
+) => insertRequest(db, { id, createdAt, status, tookMs, steps, ...(item ? { item } : {}) });
 
 /** The install job of one attempt, started and finished at these offsets from `base`. */
 function job(requestId: string, attempt: number, base: string, startedMs: number, finishedMs: number) {

@@ -10,6 +10,7 @@ import { buildApp, type App } from '../api/app.js';
 import { openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
+import { insertRequest } from './helpers/recorded-requests.js';
 import { recordHistory } from './helpers/histories.js';
 import { setUpWorkflowBundle } from './helpers/workflow-bundle.js';
 import type { RequestStep } from '../domain/request.js';
@@ -35,30 +36,13 @@ let scheduleId: string;
 
 const H = 3_600_000;
 const MIN = 60_000;
-const at = (base: string, ms: number) => new Date(Date.parse(base) + ms).toISOString();
-
-function fulfilled(
+const fulfilled = (
   id: string,
   createdAt: string,
   tookMs: number,
   item: { type: RequestType; catalogItemId: string },
   steps: RequestStep[] = [],
-) {
-  db.insert(t.requests)
-    .values({
-      id,
-      ...item,
-      requesterId: 'alice',
-      beneficiaryId: 'alice',
-      status: 'fulfilled',
-      steps,
-      fingerprint: '',
-      createdAt,
-      updatedAt: createdAt,
-      fulfilledAt: at(createdAt, tookMs),
-    })
-    .run();
-}
+) => insertRequest(db, { id, createdAt, status: 'fulfilled', tookMs, steps, item });
 
 const visio = { type: 'standard_service', catalogItemId: 'visio' } as const;
 
