@@ -7,7 +7,7 @@ import * as t from '../db/schema.js';
 import { signApprovalLink } from '../runtime/approval-links.js';
 import type { ParsedMail } from 'mailparser';
 import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Access requests and approvals over HTTP against the real stack (worker, API,
 // agent processes; real SQLite; the shared Temporal dev server).
@@ -50,8 +50,6 @@ async function mailTo(to: string, requestId: string, subject: RegExp): Promise<P
   }
 }
 
-const final = (r: RequestView) =>
-  ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const as = (user: string) => tokens[user]!;
 const requestFinReporting = (user = 'carol', extra: object = {}) =>
   stack.submit(as(user), {
@@ -112,7 +110,7 @@ describe('access request: the story', () => {
 
     const decided = await approve('erin', submitted.id, 'approve', 'ok for Q4');
     expect(decided.status).toBe(200);
-    const done = await stack.waitForRequest(as('carol'), submitted.id, final);
+    const done = await stack.waitForRequest(as('carol'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.waitingOn).toBeNull();
     expect(done.approvals).toEqual([
@@ -157,7 +155,7 @@ describe('access request: the story', () => {
     // A second grant of the same access is no error and adds nothing.
     const again = await requestFinReporting();
     await approve('erin', again.id);
-    const second = await stack.waitForRequest(as('carol'), again.id, final);
+    const second = await stack.waitForRequest(as('carol'), again.id, ended);
     expect(second.status).toBe('fulfilled');
     expect(second.steps.find((s) => s.name === 'grant_group_membership')?.detail).toContain(
       'already a member',
@@ -168,7 +166,7 @@ describe('access request: the story', () => {
     const submitted = await requestFinReporting();
     const res = await approve('erin', submitted.id, 'deny', 'Use the monthly PDF reports');
     expect(res.status).toBe(200);
-    const done = await stack.waitForRequest(as('carol'), submitted.id, final);
+    const done = await stack.waitForRequest(as('carol'), submitted.id, ended);
     expect(done.status).toBe('denied');
     expect(done.outcome?.message).toContain('Use the monthly PDF reports');
   });
@@ -185,7 +183,7 @@ describe('who may decide', () => {
     expect(await updateEvents(submitted.id)).toBe(0);
     expect((await approve('erin', submitted.id)).status).toBe(200);
     expect((await approve('erin', submitted.id)).status).toBe(409);
-    await stack.waitForRequest(as('carol'), submitted.id, final);
+    await stack.waitForRequest(as('carol'), submitted.id, ended);
     expect((await approve('erin', submitted.id)).status).toBe(409);
   });
 
@@ -202,7 +200,7 @@ describe('who may decide', () => {
     expect(step?.detail).toContain('bob requested this and cannot approve it');
     expect((await approve('bob', submitted.id)).status).toBe(403);
     expect((await approve('erin', submitted.id)).status).toBe(200);
-    expect((await stack.waitForRequest(as('bob'), submitted.id, final)).status).toBe('fulfilled');
+    expect((await stack.waitForRequest(as('bob'), submitted.id, ended)).status).toBe('fulfilled');
   });
 
   it('routes a request on behalf of someone to the beneficiary’s manager', async () => {
@@ -213,7 +211,7 @@ describe('who may decide', () => {
     expect(submitted.requester).toBe('dave');
     expect(submitted.steps.find((s) => s.name === 'approval_level_1')?.detail).toContain('manager of carol');
     await approve('erin', submitted.id);
-    expect((await stack.waitForRequest(as('dave'), submitted.id, final)).status).toBe('fulfilled');
+    expect((await stack.waitForRequest(as('dave'), submitted.id, ended)).status).toBe('fulfilled');
   });
 
   it('lets a delegate decide while the approver is away, and two racing decisions get one 200 and one 409', async () => {
@@ -233,7 +231,7 @@ describe('who may decide', () => {
         approve('erin', submitted.id, 'deny'),
       ]);
       expect([a.status, b.status].sort()).toEqual([200, 409]);
-      const done = await stack.waitForRequest(as('carol'), submitted.id, final);
+      const done = await stack.waitForRequest(as('carol'), submitted.id, ended);
       expect(done.approvals).toHaveLength(1);
       if (a.status === 200) expect(done.approvals[0]).toMatchObject({ approver: 'dave', onBehalfOf: 'erin' });
     } finally {
@@ -250,7 +248,7 @@ describe('cancellation', () => {
     ).toBe(403);
     const res = await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: as('carol') });
     expect(res.status).toBe(202);
-    const done = await stack.waitForRequest(as('carol'), submitted.id, final);
+    const done = await stack.waitForRequest(as('carol'), submitted.id, ended);
     expect(done.status).toBe('cancelled');
     const pending = await stack.call('GET', '/api/approvals', { token: as('erin') });
     expect((pending.body as { items: { requestId: string }[] }).items.map((i) => i.requestId)).not.toContain(
@@ -285,7 +283,7 @@ describe('approve/deny links', () => {
       body: 'comment=via+mail',
     });
     expect(confirm.status).toBe(200);
-    const done = await stack.waitForRequest(as('carol'), submitted.id, final);
+    const done = await stack.waitForRequest(as('carol'), submitted.id, ended);
     expect(done.approvals[0]).toMatchObject({ approver: 'erin', via: 'link', comment: 'via mail' });
     const reused = await fetch(`${stack.apiUrl}${approveLink}`, { method: 'POST' });
     expect(reused.status).toBe(409);
@@ -335,7 +333,7 @@ describe('change models', () => {
       'Change Advisory Board',
     );
     const standard = await stack.submit(as('alice'), { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE' });
-    const visio = await stack.waitForRequest(as('alice'), standard.id, final);
+    const visio = await stack.waitForRequest(as('alice'), standard.id, ended);
     expect(visio.status).toBe('fulfilled');
     expect(visio.steps.some((s) => s.name.startsWith('approval_level'))).toBe(false);
     expect(
@@ -343,7 +341,7 @@ describe('change models', () => {
         .status,
     ).toBe('awaiting_approval');
     expect((await approve('erin', normal.id, 'approve', 'CAB 2026-11-24')).status).toBe(200);
-    const done = await stack.waitForRequest(as('alice'), normal.id, final);
+    const done = await stack.waitForRequest(as('alice'), normal.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.approvals[0]).toMatchObject({ kind: 'cab', approver: 'erin' });
   });

@@ -1,8 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Reminder, escalation and expiry over HTTP on the real stack, with the delays
 // configured down to seconds (the same timers run for days in production).
@@ -25,8 +24,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const final = (r: RequestView) =>
-  ['fulfilled', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const subjectsFor = (requestId: string, recipient: string) =>
   stack.db
     .select({ subject: t.notifications.subject })
@@ -75,14 +72,14 @@ describe('approval timers', () => {
       body: { decision: 'approve', comment: 'Bob is on leave' },
     });
     expect(res.status).toBe(200);
-    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.approvals[0]).toMatchObject({ approver: 'erin', comment: 'Bob is on leave' });
   });
 
   it('expires when nobody decides, and tells the requester', async () => {
     const submitted = await stack.submit(tokens.alice!, { catalogItemId: 'financial-reporting' });
-    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, ended);
     expect(done.status).toBe('expired');
     expect(subjectsFor(submitted.id, 'alice')).toContain(
       'Your request for Financial Reporting System expired',
@@ -119,7 +116,7 @@ describe('approval timers', () => {
       const task = (list.body as { items: { id: string }[] }).items[0]!;
       await stack.call('POST', `/api/tasks/${task.id}/complete`, { token: tokens.dave, body: { outcome } });
     }
-    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, ended);
     expect(done.status).toBe('failed');
     expect(done.outcome?.reason).toBe('delivery_overdue');
     const po = stack.db
@@ -219,7 +216,7 @@ describe('approval timers', () => {
       token: tokens.dave,
       body: { outcome: 'answered', resolution: 'Yes, small dogs are welcome in Lisbon on Fridays.' },
     });
-    const done = await stack.waitForRequest(tokens.alice!, submitted.id, final);
+    const done = await stack.waitForRequest(tokens.alice!, submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.steps.filter((s) => s.name === 'sla_breach')).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // A bundle ("New starter kit": laptop, monitor, VPN access) over HTTP against the
 // real stack: one parent request, one child workflow per item.
@@ -22,8 +22,6 @@ afterAll(async () => {
 
 type Bundle = RequestView & { children?: { id: string; catalogItemId: string; status: string }[] };
 const as = (user: string) => tokens[user]!;
-const final = (r: RequestView) =>
-  ['fulfilled', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const view = async (id: string) =>
   (await stack.call('GET', `/api/requests/${id}`, { token: as('alice') })).body as Bundle;
 
@@ -74,7 +72,7 @@ describe('bundles', () => {
       await complete(kids[item]!, 'shipment', 'shipped');
       await complete(kids[item]!, 'delivery', 'delivered', tag);
     }
-    const done = await stack.waitForRequest(as('alice'), parent.id, final, 60_000);
+    const done = await stack.waitForRequest(as('alice'), parent.id, ended, 60_000);
     expect(done.status).toBe('fulfilled');
     const shown = await view(parent.id);
     expect(shown.children?.map((c) => c.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
@@ -95,12 +93,12 @@ describe('bundles', () => {
     expect((await approve(kids['laptop']!)).status).toBe(200);
     await complete(kids['laptop']!, 'supplier_order', 'ordered');
     await stack.waitForRequest(as('alice'), kids['second-monitor']!, (r) => r.status === 'awaiting_approval');
-    expect((await stack.waitForRequest(as('alice'), kids['vpn-access']!, final)).status).toBe('fulfilled');
+    expect((await stack.waitForRequest(as('alice'), kids['vpn-access']!, ended)).status).toBe('fulfilled');
 
     expect(
       (await stack.call('POST', `/api/requests/${parent.id}/cancel`, { token: as('alice') })).status,
     ).toBe(202);
-    const done = await stack.waitForRequest(as('alice'), parent.id, final, 60_000);
+    const done = await stack.waitForRequest(as('alice'), parent.id, ended, 60_000);
     expect(done.status).toBe('cancelled');
     const laptop = await view(kids['laptop']!);
     const monitor = await view(kids['second-monitor']!);

@@ -3,8 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
-import type { RequestView } from '../api/schemas/requests.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // The whole thing over HTTP: real worker, real API, real device agent running the
 // package scripts, real SQLite files, the shared real Temporal dev server.
@@ -24,8 +23,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const final = (r: RequestView) =>
-  ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const jobsOf = (requestId: string) =>
   stack.db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.requestId, requestId)).all();
 
@@ -38,7 +35,7 @@ describe('standard service requests end to end', () => {
     });
     expect(submitted.id).toMatch(/^REQ-/);
     expect(submitted.requester).toBe('alice');
-    const done = await stack.waitForRequest(alice, submitted.id, final);
+    const done = await stack.waitForRequest(alice, submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.outcome?.message).toContain('Microsoft Visio installed successfully');
     expect(done.outcome?.launchUrl).toBeTruthy();
@@ -110,7 +107,7 @@ describe('standard service requests end to end', () => {
 
   it('does not deploy when the license pool is exhausted, and says it waits', async () => {
     const first = await stack.submit(alice, { catalogItemId: 'tiny-tool', deviceId: 'LAPTOP-ALICE' });
-    expect((await stack.waitForRequest(alice, first.id, final)).status).toBe('fulfilled');
+    expect((await stack.waitForRequest(alice, first.id, ended)).status).toBe('fulfilled');
     const second = await stack.submit(bob, { catalogItemId: 'tiny-tool', deviceId: 'LAPTOP-BOB' });
     const waiting = await stack.waitForRequest(bob, second.id, (r) => r.status === 'awaiting_task');
     const step = waiting.steps.find((s) => s.name === 'wait_for_license_seat');
@@ -120,7 +117,7 @@ describe('standard service requests end to end', () => {
     const task = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, second.id)).get();
     expect(task).toMatchObject({ groupId: 'service-desk', state: 'open' });
     await stack.temporal.workflow.getHandle(second.id).cancel();
-    const cancelled = await stack.waitForRequest(bob, second.id, final);
+    const cancelled = await stack.waitForRequest(bob, second.id, ended);
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.steps.find((s) => s.name === 'wait_for_license_seat')?.state).toBe('failed');
     expect(stack.db.select().from(t.tasks).where(eq(t.tasks.id, task!.id)).get()?.state).toBe('cancelled');
@@ -128,7 +125,7 @@ describe('standard service requests end to end', () => {
 
   it('retries a script that fails twice and records three attempts', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'flaky-tool', deviceId: 'LAPTOP-ALICE' });
-    const done = await stack.waitForRequest(alice, submitted.id, final);
+    const done = await stack.waitForRequest(alice, submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     const deploys = done.steps.filter((s) => s.name === 'deploy');
     expect(deploys.map((d) => [d.attempt, d.state])).toEqual([
@@ -146,7 +143,7 @@ describe('standard service requests end to end', () => {
 
   it('compensates a script that always fails: seat released, change failed, service-desk task', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'broken-tool', deviceId: 'LAPTOP-ALICE' });
-    const done = await stack.waitForRequest(alice, submitted.id, final);
+    const done = await stack.waitForRequest(alice, submitted.id, ended);
     expect(done.status).toBe('failed');
     expect(done.outcome?.reason).toBe('deployment_failed');
     expect(done.outcome?.message).toContain('service desk');
@@ -182,7 +179,7 @@ describe('standard service requests end to end', () => {
     expect(runs).toBe(1);
     expect(stack.db.select().from(t.requests).where(eq(t.requests.id, a.id)).all()).toHaveLength(1);
     // Visio is already on the laptop: the agent's detect step finds it, so nothing installs twice.
-    const done = await stack.waitForRequest(alice, a.id, final);
+    const done = await stack.waitForRequest(alice, a.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.steps.find((s) => s.name === 'deploy')?.detail).toContain('already installed');
   });
@@ -199,7 +196,7 @@ describe('standard service requests end to end', () => {
     stack.startAgent('LAPTOP-ALICE');
     await stack.waitForRequest(alice, submitted.id, () => jobsOf(submitted.id)[0]?.state === 'succeeded');
     stack.startWorker();
-    const done = await stack.waitForRequest(alice, submitted.id, final, 90_000);
+    const done = await stack.waitForRequest(alice, submitted.id, ended, 90_000);
     expect(done.status).toBe('fulfilled');
     expect(jobsOf(submitted.id)).toHaveLength(1);
     expect(

@@ -1,9 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Feedback routed to a service owner, and the satisfaction survey reached from a
 // real fulfillment notification, over HTTP against the real stack.
@@ -22,7 +21,6 @@ afterAll(async () => {
 });
 
 const as = (user: string) => tokens[user]!;
-const final = (r: RequestView) => ['fulfilled', 'failed', 'cancelled'].includes(r.status);
 const notesTo = (requestId: string, recipient: string) =>
   stack.db
     .select()
@@ -61,7 +59,7 @@ describe('feedback', () => {
         resolution: 'Thanks! A step-by-step guide is now on the expenses home page.',
       },
     });
-    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(notesTo(submitted.id, 'alice').map((n) => n.subject)).toEqual(
       expect.arrayContaining([
@@ -83,7 +81,7 @@ describe('feedback', () => {
     const task = await waitingTask(submitted.id, 'owner_acknowledges', 'dave');
     expect(task.assignee).toBeNull();
     await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: as('alice') });
-    expect((await stack.waitForRequest(as('alice'), submitted.id, final)).status).toBe('cancelled');
+    expect((await stack.waitForRequest(as('alice'), submitted.id, ended)).status).toBe('cancelled');
     await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'cancelled-at-service-desk');
   });
 });
@@ -91,7 +89,7 @@ describe('feedback', () => {
 describe('satisfaction survey', () => {
   it('is linked from the fulfillment notification and stores the answer', async () => {
     const submitted = await stack.submit(as('alice'), { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE' });
-    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     const note = notesTo(submitted.id, 'alice').find((n) => n.subject.includes('installed successfully'));
     const link = note!.links.survey!;

@@ -1,9 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Information requests and manual tasks over HTTP against the real stack.
 
@@ -22,7 +21,6 @@ afterAll(async () => {
 const as = (user: string) => tokens[user]!;
 const ask = (question: string, user = 'alice') =>
   stack.submit(as(user), { catalogItemId: 'vpn-address', fields: { question } });
-const final = (r: RequestView) => ['fulfilled', 'failed', 'cancelled'].includes(r.status);
 interface TaskView {
   id: string;
   state: string;
@@ -100,7 +98,7 @@ describe('information requests', () => {
     });
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({ state: 'completed', outcome: 'answered', completedBy: 'dave' });
-    const finished = await stack.waitForRequest(as('alice'), submitted.id, final);
+    const finished = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(finished.status).toBe('fulfilled');
     expect(finished.outcome?.message).toContain('second shelf');
     expect(answersTo(submitted.id)).toContainEqual(
@@ -162,7 +160,7 @@ describe('information requests', () => {
     });
     expect(toOlga.body).toMatchObject({ assignee: 'dave', state: 'claimed' });
     await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: as('alice') });
-    expect((await stack.waitForRequest(as('alice'), submitted.id, final)).status).toBe('cancelled');
+    expect((await stack.waitForRequest(as('alice'), submitted.id, ended)).status).toBe('cancelled');
     const after = await stack.call('GET', `/api/tasks/${task.id}`, { token: as('dave') });
     expect((after.body as TaskView).state).toBe('cancelled');
   });

@@ -5,13 +5,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RequestView } from '../api/schemas/requests.js';
 import { buildApp, type App } from '../api/app.js';
 import { openMemoryDatabase } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // GET /metrics after real traffic: worker, API and device agent as separate processes
 // sharing one SQLite file, so the table-derived series prove they see the workers' writes.
@@ -31,9 +30,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return found[0]?.value;
 }
 
-const final = (r: RequestView) =>
-  ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
-
 describe('GET /metrics on the real stack', () => {
   let stack: TestStack;
   let text: string;
@@ -47,11 +43,11 @@ describe('GET /metrics on the real stack', () => {
     );
 
     const visio = await stack.submit(alice!, { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE' });
-    expect((await stack.waitForRequest(alice!, visio.id, final)).status).toBe('fulfilled');
+    expect((await stack.waitForRequest(alice!, visio.id, ended)).status).toBe('fulfilled');
     // Carol's role is not entitled to Visio; waiting on the GET (the projection) rather than
     // the POST answer (the workflow's) makes sure the scrape sees it.
     const refused = await stack.submit(carol!, { catalogItemId: 'visio', deviceId: 'LAPTOP-CAROL' });
-    expect((await stack.waitForRequest(carol!, refused.id, final)).status).toBe('rejected');
+    expect((await stack.waitForRequest(carol!, refused.id, ended)).status).toBe('rejected');
     // A monitor waits for Bob's approval; a question no article answers waits on the service desk.
     const monitor = await stack.submit(alice!, { catalogItemId: 'second-monitor', justification: 'Reviews' });
     const question = await stack.submit(alice!, {

@@ -1,9 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Resource requests (a second monitor) over HTTP against the real stack: approval,
 // purchase order, procurement tasks, CMDB asset, and the ways it can end.
@@ -21,8 +20,6 @@ afterAll(async () => {
 });
 
 const as = (user: string) => tokens[user]!;
-const final = (r: RequestView) =>
-  ['fulfilled', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const order = () =>
   stack.submit(as('alice'), {
     catalogItemId: 'second-monitor',
@@ -65,7 +62,7 @@ describe('resource requests', () => {
     });
     await completeStep(submitted.id, 'shipment', 'shipped', 'tracking 1Z999');
     await completeStep(submitted.id, 'delivery', 'delivered', 'MON-0042');
-    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.outcome?.message).toContain('MON-0042');
     expect(orderOf(submitted.id)).toMatchObject({ state: 'delivered', assetTag: 'MON-0042' });
@@ -81,7 +78,7 @@ describe('resource requests', () => {
       token: as('bob'),
       body: { decision: 'deny', comment: 'Use the shared monitors' },
     });
-    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('denied');
     expect(orderOf(submitted.id)).toBeUndefined();
   });
@@ -97,7 +94,7 @@ describe('resource requests', () => {
     expect(
       (await stack.call('POST', `/api/requests/${submitted.id}/cancel`, { token: as('alice') })).status,
     ).toBe(202);
-    const done = await stack.waitForRequest(as('alice'), submitted.id, final);
+    const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('cancelled');
     expect(orderOf(submitted.id)?.state).toBe('cancelled');
     const open = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).all();

@@ -2,10 +2,9 @@ import { and, asc, eq } from 'drizzle-orm';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { startStack, type TestStack } from './helpers/stack.js';
+import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // An operator retries a failed deployment (POST /api/requests/:id/retry): the real
 // worker, API and agent, a package that fails until the device is fixed, and a real
@@ -28,8 +27,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const final = (r: RequestView) =>
-  ['fulfilled', 'rejected', 'denied', 'cancelled', 'failed', 'expired'].includes(r.status);
 const jobsOf = (requestId: string) =>
   stack.db
     .select()
@@ -41,7 +38,7 @@ const jobsOf = (requestId: string) =>
 describe('retrying a failed deployment', () => {
   it('resets the workflow to a new round that takes the seat again and installs once the device is fixed', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'blocked-tool', deviceId: 'LAPTOP-ALICE' });
-    const failed = await stack.waitForRequest(alice, submitted.id, final);
+    const failed = await stack.waitForRequest(alice, submitted.id, ended);
     expect(failed.status).toBe('failed');
     expect(failed.outcome?.reason).toBe('deployment_failed');
     const escalation = failed.outcome?.taskId;
@@ -133,7 +130,7 @@ describe('retrying a failed deployment', () => {
 
   it('refuses requests that did not fail in their deployment', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'notes-tool', deviceId: 'LAPTOP-ALICE' });
-    await stack.waitForRequest(alice, submitted.id, final);
+    await stack.waitForRequest(alice, submitted.id, ended);
     const res = await stack.call('POST', `/api/requests/${submitted.id}/retry`, {
       token: olga,
       body: { reason: 'why not' },

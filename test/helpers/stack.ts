@@ -9,9 +9,13 @@ import { openDatabase, type DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { seed } from '../../db/seed.js';
 import type { RequestView } from '../../api/schemas/requests.js';
+import { isFinalStatus } from '../../domain/status.js';
 import { repoRoot } from '../../runtime/config.js';
 import { ensureDeviceToken } from '../../runtime/secrets.js';
 import { freePort } from '../../scripts/dev-server.js';
+
+/** For waitForRequest: the request has reached a final status. */
+export const ended = (r: RequestView) => isFinalStatus(r.status);
 
 /** A question with service levels short enough to see a warning and a breach in a test. */
 const quickQuestion: typeof t.catalogItems.$inferInsert = {
