@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
+import { htmlPages } from '../schemas/common.js';
 import * as t from '../../db/schema.js';
 import { verifyApprovalLink, type LinkClaims } from '../../runtime/approval-links.js';
 import { decide } from '../decide.js';
@@ -57,7 +58,6 @@ const ConfirmBody = Type.Object(
   { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
   { additionalProperties: false },
 );
-const html = { 'text/html': { schema: Type.String() } };
 
 const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; secret: string }> = async (
   app,
@@ -81,13 +81,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
         tags: ['approvals'],
         summary: 'Approve/deny link: a confirmation page (changes nothing)',
         params: TokenParams,
-        response: {
-          200: { content: html },
-          400: { content: html },
-          403: { content: html },
-          409: { content: html },
-          410: { content: html },
-        },
+        response: htmlPages(200, 400, 403, 409, 410),
       },
     },
     async (request, reply) => {
@@ -124,14 +118,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
         params: TokenParams,
         // A plain POST (no form) is a confirmation without a comment.
         body: Type.Union([ConfirmBody, Type.Null(), Type.Undefined()]),
-        response: {
-          200: { content: html },
-          400: { content: html },
-          403: { content: html },
-          404: { content: html },
-          409: { content: html },
-          410: { content: html },
-        },
+        response: htmlPages(200, 400, 403, 404, 409, 410),
       },
     },
     async (request, reply) => {

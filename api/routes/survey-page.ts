@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
+import { htmlPages } from '../schemas/common.js';
 import * as t from '../../db/schema.js';
 import { verifySurveyToken } from '../../runtime/survey-links.js';
 import { HttpProblem } from '../errors.js';
@@ -52,13 +53,6 @@ class PageRefusal extends Error {
 
 const LABELS = ['', 'Very dissatisfied', 'Dissatisfied', 'Neutral', 'Satisfied', 'Very satisfied'];
 const Params = Type.Object({ requestId: RequestId });
-const html = { 'text/html': { schema: Type.String() } };
-const responses = {
-  400: { content: html },
-  403: { content: html },
-  404: { content: html },
-  409: { content: html },
-};
 
 const surveyPageRoutes: FastifyPluginAsyncTypebox<{ db: DB; secret: string }> = async (
   app,
@@ -154,7 +148,7 @@ ${previous.answered ? '<p>You already answered; sending again replaces your answ
         summary: 'Satisfaction survey page (link from the fulfillment notification)',
         params: Params,
         querystring: SurveyPageQuery,
-        response: { 200: { content: html }, ...responses },
+        response: htmlPages(200, 400, 403, 404, 409),
       },
     },
     async (request, reply) => {
@@ -173,7 +167,7 @@ ${previous.answered ? '<p>You already answered; sending again replaces your answ
         params: Params,
         querystring: SurveyPageQuery,
         body: SurveyFormBody,
-        response: { 200: { content: html }, ...responses },
+        response: htmlPages(200, 400, 403, 404, 409),
       },
     },
     async (request, reply) => {

@@ -17,3 +17,9 @@ export const problemRef = Type.Ref('Problem');
 
 /** The responses every authenticated route can give besides its own. */
 export const authProblems = { 400: problemRef, 401: problemRef } as const;
+
+/** Responses of pages for people (approve links, surveys): an HTML page for each status code. */
+export function htmlPages<const C extends number>(...codes: C[]) {
+  const page = { content: { 'text/html': { schema: Type.String() } } };
+  return Object.fromEntries(codes.map((code) => [code, page])) as Record<C, typeof page>;
+}
