@@ -171,7 +171,8 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
       if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
       if (!user.isOperator) throw forbidden('Only an operator may retry a request.');
-      await retryRequest(deps, row, user.id, request.body.reason);
+      const runs = await retryRequest(deps, row, user.id, request.body.reason);
+      request.log.info({ requestId: row.id, by: user.id, ...runs }, 'deployment retried: workflow reset');
       // The new run publishes its own status within moments; until then the view shows the failure.
       const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
       return reply.code(202).send(toView(config, after));
