@@ -23,23 +23,57 @@ export const roles = sqliteTable('roles', {
   name: text().notNull(),
 });
 
-export const users = sqliteTable('users', {
-  id: text().primaryKey(),
-  name: text().notNull(),
-  email: text().notNull(),
-  roleId: text('role_id')
-    .notNull()
-    .references(() => roles.id),
-  managerId: text('manager_id'),
-  active: integer({ mode: 'boolean' }).notNull().default(true),
-});
+/**
+ * People, as the directory (SCIM, or the demo organisation through the same path) says.
+ * `id` is reqflow's own, stable key (workflows, approvals and the audit trail name it);
+ * `userName` and `externalId` are the identity provider's and may change.
+ */
+export const users = sqliteTable(
+  'users',
+  {
+    id: text().primaryKey(),
+    /** SCIM userName (unique, compared case-insensitively); matched to the sign-in claim. */
+    userName: text('user_name').notNull(),
+    /** The identity provider's own id for the person (SCIM externalId, e.g. Entra's objectId). */
+    externalId: text('external_id'),
+    name: text().notNull(),
+    email: text().notNull(),
+    roleId: text('role_id')
+      .notNull()
+      .references(() => roles.id),
+    managerId: text('manager_id'),
+    active: integer({ mode: 'boolean' }).notNull().default(true),
+    /** Set when the provider DELETEs the user: kept (history points at it), hidden from SCIM. */
+    removedAt: text('removed_at'),
+    /** SCIM meta.created / meta.lastModified (ISO-8601 UTC), kept by the directory. */
+    createdAt: text('created_at'),
+    updatedAt: text('updated_at'),
+  },
+  (t) => [
+    uniqueIndex('users_user_name_idx').on(sql`lower(${t.userName})`),
+    uniqueIndex('users_external_id_idx').on(t.externalId),
+  ],
+);
 
-/** Fulfillment groups, the CAB and the operators: who may act on what. */
-export const groups = sqliteTable('groups', {
-  id: text().primaryKey(),
-  name: text().notNull(),
-  kind: text({ enum: ['fulfillment', 'cab', 'operators', 'auditors'] }).notNull(),
-});
+/**
+ * Fulfillment groups, the CAB, the operators and the auditors: who may act on what.
+ * `directory` groups come from the identity provider and carry no rights of their own.
+ */
+export const groups = sqliteTable(
+  'groups',
+  {
+    id: text().primaryKey(),
+    name: text().notNull(),
+    kind: text({ enum: ['fulfillment', 'cab', 'operators', 'auditors', 'directory'] }).notNull(),
+    /** The identity provider's id for the group (SCIM externalId). */
+    externalId: text('external_id'),
+    /** Set once the identity provider manages the group's members over SCIM. */
+    scimManaged: integer('scim_managed', { mode: 'boolean' }).notNull().default(false),
+    createdAt: text('created_at'),
+    updatedAt: text('updated_at'),
+  },
+  (t) => [uniqueIndex('groups_external_id_idx').on(t.externalId)],
+);
 
 export const groupMembers = sqliteTable(
   'group_members',
@@ -64,6 +98,27 @@ export const devices = sqliteTable('devices', {
   /** sha256 of the device's agent token; the token itself is never stored. */
   tokenHash: text('token_hash'),
   lastSeenAt: text('last_seen_at'),
+  /** Hostname the agent reported when it enrolled. */
+  hostname: text(),
+  enrolledAt: text('enrolled_at'),
+  /** Set when an operator unenrolls the device: its token stops working, its history stays. */
+  unenrolledAt: text('unenrolled_at'),
+});
+
+/** Single-use enrollment tokens an operator issues for a device's owner. */
+export const deviceEnrollments = sqliteTable('device_enrollments', {
+  id: text().primaryKey(),
+  /** sha256 of the enrollment token; the token is shown once, to the operator. */
+  tokenHash: text('token_hash').notNull().unique(),
+  ownerId: text('owner_id')
+    .notNull()
+    .references(() => users.id),
+  createdBy: text('created_by').notNull(),
+  createdAt: text('created_at').notNull().default(now),
+  expiresAt: text('expires_at').notNull(),
+  /** The device that spent the token; null while it is unused. */
+  usedAt: text('used_at'),
+  deviceId: text('device_id'),
 });
 
 export const securityGroups = sqliteTable('security_groups', {

@@ -23,7 +23,7 @@ const users = [
   { id: 'dave', name: 'Dave Diaz', roleId: 'service-desk', managerId: 'erin' },
   { id: 'erin', name: 'Erin Evans', roleId: 'director', managerId: null },
   { id: 'olga', name: 'Olga Olsen', roleId: 'operator', managerId: 'erin' },
-].map((u) => ({ ...u, email: `${u.id}@example.com` }));
+].map((u) => ({ ...u, userName: u.id, email: `${u.id}@example.com` }));
 
 const groups = [
   { id: 'service-desk', name: 'Service Desk', kind: 'fulfillment' as const },
