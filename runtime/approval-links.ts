@@ -1,10 +1,12 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Decision } from '../domain/approval.js';
+import { deriveKey } from './keys.js';
 
 /**
  * Approve/deny links in approval notifications. A token is bound to one approver,
  * one request and one decision, expires, and is spent on first use (the API records
- * its id). HMAC-SHA256 with the server secret; the payload is readable, not secret.
+ * its id). HMAC-SHA256 with the approval-link key derived from the server secret (not the
+ * key of user tokens or survey links); the payload is readable, not secret.
  */
 export interface LinkClaims {
   /** Token id, recorded when the link is used so it works once. */
@@ -19,7 +21,7 @@ export interface LinkClaims {
 const b64 = (buf: Buffer | string) => Buffer.from(buf).toString('base64url');
 
 function mac(secret: string, payload: string): string {
-  return createHmac('sha256', `approval-link:${secret}`).update(payload).digest('base64url');
+  return createHmac('sha256', deriveKey(secret, 'approval-link')).update(payload).digest('base64url');
 }
 
 export function signApprovalLink(

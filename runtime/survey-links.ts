@@ -1,14 +1,16 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveKey } from './keys.js';
 
 /**
  * Satisfaction-survey links in fulfillment notifications. The token names the
  * requester and is bound to one request, so the survey page knows who answers
- * without a login session. HMAC-SHA256 with the server secret; no expiry, because
+ * without a login session. HMAC-SHA256 with the survey-link key derived from the server
+ * secret (not the key of user tokens or approve links); no expiry, because
  * a late answer is still worth having and a second answer only replaces the first.
  */
 function mac(secret: string, requestId: string, requester: string): string {
   // The request id cannot contain a newline (REQ-[0-9A-Z]+), so the input is unambiguous.
-  return createHmac('sha256', `survey-link:${secret}`)
+  return createHmac('sha256', deriveKey(secret, 'survey-link'))
     .update(`${requestId}\n${requester}`)
     .digest('base64url');
 }
