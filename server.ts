@@ -1,11 +1,13 @@
 import { buildApp } from './api/app.js';
 import { openDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
+import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { connectClient, ensureSearchAttributes } from './runtime/temporal.js';
 
 async function run(): Promise<void> {
   const config = loadConfig();
+  checkStartup(config);
   const db = openDatabase(config.databaseFile);
   const temporal = await connectClient(config);
   const app = await buildApp({

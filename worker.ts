@@ -6,6 +6,7 @@ import { openDatabase } from './db/client.js';
 import { createOutboxDispatcher, type OutboxDispatcher } from './notifications/outbox.js';
 import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
+import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
 import { connectWorker, installWorkerTelemetry } from './runtime/temporal.js';
@@ -18,6 +19,7 @@ function workflowsPath(): string {
 
 async function run(): Promise<void> {
   const config = loadConfig();
+  checkStartup(config, 'worker');
   const db = openDatabase(config.databaseFile);
   // Before the first connection: the SDK's runtime (and its Prometheus exporter) is made once.
   const telemetry = installWorkerTelemetry();

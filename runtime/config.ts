@@ -12,6 +12,18 @@ export const repoRoot = (() => {
   return dir;
 })();
 
+/** The organisation's OpenID provider, whose access tokens the API accepts (README: "Connect your identity provider"). */
+export interface OidcConfig {
+  /** OIDC_ISSUER, exactly as the provider writes it in `iss`; unset: only the API's own tokens are accepted. */
+  issuer: string | undefined;
+  /** OIDC_AUDIENCE: the `aud` values accepted (comma-separated in the variable). */
+  audiences: string[];
+  /** OIDC_USERNAME_CLAIM: the claim matched to a reqflow user's userName (or externalId). */
+  usernameClaim: string;
+  /** Least time between two key-set fetches that a token with an unknown key id may cause. */
+  jwksCooldownMs: number;
+}
+
 export interface Config {
   dataDir: string;
   databaseFile: string;
@@ -19,10 +31,11 @@ export interface Config {
   port: number;
   /** Base URL people and devices use to reach the API (links in notifications). */
   publicUrl: string;
-  /** Dev mode enables POST /api/dev/login; the embedded stack turns it on. */
+  /** Dev mode enables POST /api/dev/login (on loopback only); the embedded stack turns it on. */
   devMode: boolean;
-  /** Secret that signs user tokens; generated into DATA_DIR in dev mode. */
+  /** Secret the keys of user tokens and links are derived from; generated into DATA_DIR in dev mode. */
   secret: string | undefined;
+  oidc: OidcConfig;
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; unset, it is open like /health. */
   metricsToken: string | undefined;
   packagesDirs: string[];
@@ -78,6 +91,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),
     devMode: env.REQFLOW_DEV_MODE === '1' || env.REQFLOW_DEV_MODE === 'true',
     secret: env.REQFLOW_SECRET || undefined,
+    oidc: {
+      issuer: env.OIDC_ISSUER || undefined,
+      audiences: (env.OIDC_AUDIENCE ?? '')
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+      usernameClaim: env.OIDC_USERNAME_CLAIM || 'preferred_username',
+      jwksCooldownMs: msToNumber(
+        duration(env.OIDC_JWKS_COOLDOWN, '30s', 'OIDC_JWKS_COOLDOWN') as Parameters<typeof msToNumber>[0],
+      ),
+    },
     metricsToken: env.METRICS_TOKEN || undefined,
     packagesDirs: (env.PACKAGES_DIR ?? resolve(repoRoot, 'packages'))
       .split(':')

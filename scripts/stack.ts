@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
+import { checkStartup } from '../runtime/startup-checks.js';
 import { ensureDeviceToken } from '../runtime/secrets.js';
 import { startDevServer } from './dev-server.js';
 import { resolveTemporalCli } from './temporal-cli.js';
@@ -93,6 +94,7 @@ async function run(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? '1' };
   if (embedded) env.REQFLOW_DEV_MODE ??= '1';
   const config = loadConfig(env);
+  checkStartup(config);
   env.DATA_DIR = config.dataDir;
   mkdirSync(config.dataDir, { recursive: true });
   say(`data directory: ${config.dataDir}`);
