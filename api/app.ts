@@ -32,7 +32,7 @@ export interface AppDeps {
   db: DB;
   temporal: Client;
   config: Config;
-  /** Signs user tokens. Required; server.ts reads it from REQFLOW_SECRET or DATA_DIR in dev mode. */
+  /** The keys of user tokens and links derive from it; server.ts reads it from REQFLOW_SECRET or DATA_DIR in dev mode. */
   secret: string;
   logger?: FastifyServerOptions['logger'];
 }
@@ -68,7 +68,12 @@ export async function buildApp(deps: AppDeps) {
           bearerAuth: {
             type: 'http',
             scheme: 'bearer',
-            description: 'User token (POST /api/dev/login in dev mode)',
+            bearerFormat: 'JWT',
+            description:
+              "An access token (JWT) from the organisation's OpenID provider, for this API's audience " +
+              '(OIDC_ISSUER, OIDC_AUDIENCE; the person is matched by OIDC_USERNAME_CLAIM, default ' +
+              'preferred_username, to a directory user). In dev mode on loopback, POST /api/dev/login ' +
+              'returns a token of the API itself.',
           },
           deviceToken: { type: 'http', scheme: 'bearer', description: 'Device agent token' },
         },
@@ -76,7 +81,7 @@ export async function buildApp(deps: AppDeps) {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { db, secret: deps.secret });
+  await app.register(auth, { db, secret: deps.secret, oidc: config.oidc });
   await app.register(prometheus, { db, token: config.metricsToken });
 
   await app.register(healthRoutes, { db, temporal });

@@ -1,33 +1,24 @@
-import fastifyJwt from '@fastify/jwt';
-import { and, eq } from 'drizzle-orm';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { eq } from 'drizzle-orm';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hashDeviceToken } from '../../runtime/secrets.js';
+import type { OidcConfig } from '../../runtime/config.js';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { findSignInUser, loadPrincipal, type UserPrincipal } from '../../directory/sign-in.js';
 import { HttpProblem } from '../errors.js';
+import { TokenRefused } from '../identity-provider.js';
+import { createUserTokens, type TokenIdentity } from '../user-tokens.js';
 
-export interface UserPrincipal {
-  id: string;
-  name: string;
-  roleId: string;
-  groups: string[];
-  isOperator: boolean;
-}
-
-declare module '@fastify/jwt' {
-  interface FastifyJWT {
-    payload: { sub: string };
-  }
-}
+export type { UserPrincipal };
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** preHandler: a user's bearer token. */
-    authenticate: (request: FastifyRequest) => Promise<void>;
+    /** preHandler: a user's bearer token (the organisation's provider, or our own). */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** preHandler: a device agent's bearer token. */
     authenticateDevice: (request: FastifyRequest) => Promise<void>;
-    /** Signs a user token (dev login, tests). */
+    /** Signs a user token of our own (dev login, tests). */
     issueUserToken: (userId: string) => string;
   }
   interface FastifyRequest {
@@ -37,6 +28,7 @@ declare module 'fastify' {
 }
 
 const unauthorized = (detail: string) => new HttpProblem(401, 'Unauthorized', detail);
+const notAUser = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
 
 function bearer(request: FastifyRequest): string {
   const header = request.headers.authorization;
@@ -45,52 +37,71 @@ function bearer(request: FastifyRequest): string {
   return match[1];
 }
 
-/** Loads who a user is and what they belong to; groups decide fulfiller and operator rights. */
-export function loadPrincipal(db: DB, userId: string): UserPrincipal | undefined {
-  const user = db
-    .select()
-    .from(t.users)
-    .where(and(eq(t.users.id, userId), eq(t.users.active, true)))
-    .get();
-  if (!user) return undefined;
-  const groups = db
-    .select({ id: t.groupMembers.groupId })
-    .from(t.groupMembers)
-    .where(eq(t.groupMembers.userId, userId))
-    .all()
-    .map((g) => g.id);
-  return {
-    id: user.id,
-    name: user.name,
-    roleId: user.roleId,
-    groups,
-    isOperator: groups.includes('operators'),
-  };
+async function principalOf(
+  db: DB,
+  identity: TokenIdentity,
+  log: FastifyRequest['log'],
+): Promise<UserPrincipal> {
+  if (identity.source === 'reqflow') {
+    const principal = await loadPrincipal(db, identity.userId);
+    if (!principal) throw notAUser(`User "${identity.userId}" is not (or no longer) an active reqflow user.`);
+    return principal;
+  }
+  const match = await findSignInUser(db, identity);
+  if (match.ok) return match.principal;
+  const who = [
+    identity.username ? `"${identity.username}"` : undefined,
+    identity.sub ? `(sub "${identity.sub}")` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  if (match.reason === 'ambiguous') {
+    log.warn({ userIds: match.userIds, ...identity }, 'sign-in claims match more than one user');
+    throw notAUser(
+      `The identity provider signed in ${who}, which matches more than one reqflow user by userName ` +
+        `or externalId; the directory must be corrected before they can sign in.`,
+    );
+  }
+  throw notAUser(
+    match.reason === 'inactive'
+      ? `The identity provider signed in ${who}, who is no longer an active reqflow user (deactivated or removed in the directory).`
+      : `The identity provider signed in ${who}, who is not a reqflow user: no user has that userName or externalId.`,
+  );
 }
 
 /**
- * Users carry a signed token (HS256, 12 h); devices carry an opaque token whose
+ * Users carry a bearer JWT: an access token from the organisation's OpenID provider, or
+ * one the API signed itself (dev login, tests). Devices carry an opaque token whose
  * sha256 is stored on the device row, so a database leak does not leak tokens.
  */
 export default fp(
-  async function auth(app: FastifyInstance, opts: { db: DB; secret: string }) {
-    await app.register(fastifyJwt, { secret: opts.secret, sign: { expiresIn: '12h' } });
+  async function auth(app: FastifyInstance, opts: { db: DB; secret: string; oidc?: OidcConfig | undefined }) {
+    const tokens = createUserTokens({ secret: opts.secret, oidc: opts.oidc });
     app.decorateRequest('principal', null as unknown as UserPrincipal);
     app.decorateRequest('deviceId', '');
 
-    app.decorate('issueUserToken', (userId: string) => app.jwt.sign({ sub: userId }));
+    app.decorate('issueUserToken', (userId: string) => tokens.issue(userId));
 
-    app.decorate('authenticate', async (request: FastifyRequest) => {
-      bearer(request);
-      let payload: { sub: string };
+    app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
+      let identity: TokenIdentity;
       try {
-        payload = await request.jwtVerify<{ sub: string }>();
-      } catch {
-        throw unauthorized('The bearer token is invalid or expired; log in again.');
+        identity = await tokens.verify(bearer(request));
+      } catch (err) {
+        if (!(err instanceof TokenRefused) && !(err instanceof HttpProblem)) throw err;
+        if (err instanceof TokenRefused && err.status === 503) {
+          request.log.error({ err }, 'the identity provider could not be asked');
+          throw new HttpProblem(503, 'Service Unavailable', err.message);
+        }
+        // RFC 6750 §3: a 401 names the scheme, and the error when a token was sent.
+        reply.header(
+          'www-authenticate',
+          err instanceof TokenRefused
+            ? 'Bearer realm="reqflow", error="invalid_token"'
+            : 'Bearer realm="reqflow"',
+        );
+        throw err instanceof TokenRefused ? unauthorized(err.message) : err;
       }
-      const principal = loadPrincipal(opts.db, payload.sub);
-      if (!principal) throw unauthorized('The user of this token no longer exists or is inactive.');
-      request.principal = principal;
+      request.principal = await principalOf(opts.db, identity, request.log);
     });
 
     app.decorate('authenticateDevice', async (request: FastifyRequest) => {
@@ -102,6 +113,21 @@ export default fp(
       if (!device) throw unauthorized('Unknown device token.');
       request.deviceId = device.id;
     });
+
+    const { provider } = tokens;
+    if (provider) {
+      app.addHook('onReady', async () => {
+        // Not awaited: the API serves its own tokens, health and docs while the provider is
+        // away, and the next sign-in asks the provider again.
+        provider.warmUp().then(
+          (jwksUri) => app.log.info(`accepting access tokens from ${provider.issuer} (keys at ${jwksUri})`),
+          (err: unknown) =>
+            app.log.warn(
+              `identity provider not reachable yet: ${err instanceof Error ? err.message : String(err)}`,
+            ),
+        );
+      });
+    }
   },
   { name: 'auth' },
 );

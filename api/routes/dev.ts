@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { forbidden, unprocessable } from '../errors.js';
-import { loadPrincipal } from '../plugins/auth.js';
+import { loadPrincipal } from '../../directory/sign-in.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
 
@@ -35,8 +35,8 @@ const OutboxItem = Type.Object({
 });
 
 /**
- * Registered only in the embedded default (dev mode): log in as a seeded user
- * without a password, and read the notifications outbox without a mail server.
+ * Registered only in dev mode on loopback (the embedded default): log in as a seeded
+ * user without a password, and read the notifications outbox without a mail server.
  */
 const devRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => {
   app.post(
@@ -60,7 +60,7 @@ const devRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => 
       },
     },
     async (request) => {
-      const user = loadPrincipal(db, request.body.userId);
+      const user = await loadPrincipal(db, request.body.userId);
       if (!user) throw unprocessable(`Unknown or inactive user "${request.body.userId}".`);
       return { token: app.issueUserToken(user.id), user: { id: user.id, name: user.name } };
     },

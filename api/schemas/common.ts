@@ -15,8 +15,12 @@ export const Problem = Type.Object(
 
 export const problemRef = Type.Ref('Problem');
 
-/** The responses every authenticated route can give besides its own. */
-export const authProblems = { 400: problemRef, 401: problemRef } as const;
+/**
+ * The responses every authenticated route can give besides its own: 401 for a missing or
+ * refused token, 403 for a person who is not (or no longer) an active user, 503 while the
+ * identity provider's keys cannot be read.
+ */
+export const authProblems = { 400: problemRef, 401: problemRef, 403: problemRef, 503: problemRef } as const;
 
 /** Responses of pages for people (approve links, surveys): an HTML page for each status code. */
 export function htmlPages<const C extends number>(...codes: C[]) {
