@@ -11,7 +11,7 @@ import { seed } from '../../db/seed.js';
 import type { RequestView } from '../../api/schemas/requests.js';
 import { isFinalStatus } from '../../domain/status.js';
 import { repoRoot } from '../../runtime/config.js';
-import { ensureDeviceToken } from '../../runtime/secrets.js';
+import { ensureDeviceToken } from '../../devices/index.js';
 import { freePort } from '../../scripts/dev-server.js';
 
 /** For waitForRequest: the request has reached a final status. */
@@ -118,7 +118,7 @@ export async function startStack(
   db.insert(t.catalogItems)
     .values([...fixtureItems, quickQuestion])
     .run();
-  for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) ensureDeviceToken(db, dataDir, device);
+  for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) await ensureDeviceToken(db, dataDir, device);
 
   const output: string[] = [];
   const procs = new Map<string, Proc>();
