@@ -300,7 +300,7 @@ describe('device routes', () => {
     ).toContain('already used');
   });
 
-  it('answers 401 for a missing or unknown token, 410 once expired, 403 once the owner left', async () => {
+  it('answers 401 for a missing or unknown token, 410 once expired, 403 once the owner left, 400 for a bad body', async () => {
     expectProblem(await app.inject({ method: 'POST', url: '/api/devices/enroll', payload: laptop }), 401);
     expectProblem(await enroll('no-such-enrollment-token'), 401);
     const stale = await issueEnrollment(
@@ -309,6 +309,10 @@ describe('device routes', () => {
       new Date(Date.now() - 2 * HOUR),
     );
     expect(expectProblem(await enroll(stale.token), 410).detail).toContain('expired');
+    const carols = (await issue('olga', { ownerId: 'carol' })).json<{ token: string }>().token;
+    // The directory deactivated carol after the token was issued.
+    db.update(t.users).set({ active: false }).where(eq(t.users.id, 'carol')).run();
+    expect(expectProblem(await enroll(carols), 403).detail).toContain('carol');
     expectProblem(
       await enroll((await issue('olga', { ownerId: 'alice' })).json<{ token: string }>().token, {
         hostname: 'bad host',
@@ -373,9 +377,7 @@ describe('device routes', () => {
     expect(done.statusCode).toBe(200);
     expect(done.json()).toMatchObject({ id: 'DESK-1', state: 'unenrolled' });
 
-    expect(expectProblem(await polling, 401).detail).toBe(
-      'Device DESK-1 was unenrolled; its token is revoked.',
-    );
+    expect(expectProblem(await polling, 401).detail).toBe('Device DESK-1 was unenrolled by an operator.');
     expect(
       expectProblem(await app.inject({ url: '/api/agent/jobs', headers: bearer(token) }), 401).detail,
     ).toContain('revoked');

@@ -104,7 +104,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
           throw new HttpProblem(
             401,
             'Unauthorized',
-            `Device ${request.deviceId} was unenrolled; its token is revoked.`,
+            `Device ${request.deviceId} was unenrolled by an operator.`,
           );
         }
       }
