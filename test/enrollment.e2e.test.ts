@@ -26,16 +26,29 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Waits for a line of process output; returns the regexp's match. */
-async function outputLine(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+/**
+ * Waits for a line of process output; returns the regexp's match. Gives up early, with
+ * the output, when `proc` exits without printing it.
+ */
+async function outputLine(
+  pattern: RegExp,
+  proc?: { exited: Promise<number | null> },
+  timeoutMs = 90_000,
+): Promise<RegExpMatchArray> {
+  let exit: number | null | undefined;
+  void proc?.exited.then((code) => (exit = code));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const line of stack.output) {
       const match = pattern.exec(line);
       if (match) return match;
     }
-    if (Date.now() > deadline) {
-      throw new Error(`no output matched ${pattern}:\n${stack.output.slice(-40).join('\n')}`);
+    const gone = exit !== undefined;
+    if (gone || Date.now() > deadline) {
+      throw new Error(
+        `no output matched ${pattern}${gone ? ` (the process exited with ${exit})` : ''}:\n` +
+          stack.output.slice(-40).join('\n'),
+      );
     }
     await sleep(100);
   }
@@ -65,7 +78,7 @@ describe('device enrollment end to end', () => {
 
   it('the agent enrolls as its own process, stores its token owner-only and shows up in the CMDB', async () => {
     agent = stack.startAgentWith('enrolled', ['enroll', '--api', stack.apiUrl, '--token', enrollmentToken]);
-    const [, id, owner] = await outputLine(/^\[agent:enrolled\] enrolled device (\S+) for (\S+);/);
+    const [, id, owner] = await outputLine(/^\[agent:enrolled\] enrolled device (\S+) for (\S+);/, agent);
     deviceId = id!;
     expect(owner).toBe('alice');
     // No --device: the id comes from this machine's hostname.
@@ -88,7 +101,7 @@ describe('device enrollment end to end', () => {
       state: 'enrolled',
     });
     // The same process goes on as a started agent would.
-    await outputLine(new RegExp(`^\\[agent:enrolled\\] \\[${deviceId}\\] agent started: polling`));
+    await outputLine(new RegExp(`^\\[agent:enrolled\\] \\[${deviceId}\\] agent started: polling`), agent);
   });
 
   it("fulfils a software request for the owner's new device through that agent", async () => {
