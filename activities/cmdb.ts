@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { clock, type ActivityDeps } from './deps.js';
 
@@ -12,6 +13,32 @@ export interface SoftwareInstallInput {
 
 export function softwareCiId(deviceId: string, packageId: string): string {
   return `SW-${deviceId}-${packageId}`;
+}
+
+export interface ComputerCi {
+  deviceId: string;
+  name: string;
+  ownerId: string;
+  platform: string;
+  hostname: string;
+  at: string;
+}
+
+/**
+ * Records a newly enrolled device as a computer CI, inside the enrollment's transaction:
+ * software is later related `installed_on` it, so the device must never exist without it.
+ */
+export function recordComputerIn(tx: Tx, input: ComputerCi): void {
+  tx.insert(t.cmdbCis)
+    .values({
+      id: input.deviceId,
+      ciClass: 'computer',
+      name: input.name,
+      attributes: { owner: input.ownerId, platform: input.platform, hostname: input.hostname },
+      createdAt: input.at,
+      updatedAt: input.at,
+    })
+    .run();
 }
 
 export function createCmdbActivities(deps: ActivityDeps) {

@@ -2,8 +2,13 @@ import type { AgentJob, JobResult } from './run-job.js';
 
 /** The API refused the device token: retrying cannot help, a person has to issue a new one. */
 export class AuthRejectedError extends Error {
-  constructor(readonly status: number) {
-    super(`the API refused the device token (HTTP ${status})`);
+  constructor(
+    readonly status: number,
+    detail?: string,
+  ) {
+    // The server's detail says why (unknown token, device unenrolled), which is what a person needs.
+    const why = detail ? `, saying: ${detail.replace(/\.$/, '')}` : '';
+    super(`the API refused the device token (HTTP ${status})${why}`);
   }
 }
 
@@ -48,7 +53,8 @@ export function createAgentClient({ api, token }: AgentClientOptions) {
         waitSeconds * 1000 + POLL_SLACK_MS,
         signal,
       );
-      if (res.status === 401 || res.status === 403) throw new AuthRejectedError(res.status);
+      if (res.status === 401 || res.status === 403)
+        throw new AuthRejectedError(res.status, await detailOf(res));
       if (res.status !== 200) {
         throw new ApiUnavailableError(`poll answered HTTP ${res.status}: ${await detailOf(res)}`);
       }
@@ -74,7 +80,8 @@ export function createAgentClient({ api, token }: AgentClientOptions) {
         await res.body?.cancel();
         return { kind: 'delivered' };
       }
-      if (res.status === 401 || res.status === 403) throw new AuthRejectedError(res.status);
+      if (res.status === 401 || res.status === 403)
+        throw new AuthRejectedError(res.status, await detailOf(res));
       if (res.status === 409) return { kind: 'conflict', detail: await detailOf(res) };
       if (res.status >= 500 || res.status === 408 || res.status === 429) {
         throw new ApiUnavailableError(`result answered HTTP ${res.status}: ${await detailOf(res)}`);
@@ -87,7 +94,7 @@ export function createAgentClient({ api, token }: AgentClientOptions) {
 export type AgentClient = ReturnType<typeof createAgentClient>;
 
 /** fetch with a time limit and an optional caller's signal; network failures become ApiUnavailableError. */
-async function request(
+export async function request(
   url: string,
   init: RequestInit,
   timeoutMs: number,
@@ -124,7 +131,7 @@ function describeFetchError(err: unknown): string {
 }
 
 /** The problem+json detail or title when there is one, else the start of the body. */
-async function detailOf(res: Response): Promise<string> {
+export async function detailOf(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
   try {
     const problem = JSON.parse(text) as { detail?: unknown; title?: unknown; message?: unknown };

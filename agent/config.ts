@@ -14,12 +14,20 @@ export interface AgentConfig {
 export class AgentConfigError extends Error {}
 
 export const USAGE = `usage: npm run agent -- --device <DEVICE-ID> [--api URL] [--token-file PATH] [--root PATH]
+       npm run agent -- enroll --token <ENROLLMENT-TOKEN> [--api URL] [--device ID] [--token-file PATH] [--root PATH]
 
   --device      the device this agent acts for, e.g. LAPTOP-ALICE
   --api         reqflow API (default: $REQFLOW_API_URL, else http://127.0.0.1:$PORT or :3000)
   --token-file  file holding the device token (default: $DATA_DIR/devices/<device>/agent.token);
                 $REQFLOW_DEVICE_TOKEN, when set, wins over the file
-  --root        install root (default: $DATA_DIR/devices/<device>/root)`;
+  --root        install root (default: $DATA_DIR/devices/<device>/root)
+
+enroll registers this machine with a single-use enrollment token from an operator
+(--token, or $REQFLOW_ENROLLMENT_TOKEN to keep it out of the shell history), stores
+the device token it receives in --token-file (owner-only, 0600), prints the device id
+and goes on polling like the first form. The device belongs to the token's owner; its
+id is --device, else this machine's hostname, upper-cased (the API adds -2, -3... when
+taken). Later starts use the first form with that id.`;
 
 /** Device ids name directories under DATA_DIR, so they may not contain path separators or dots-only names. */
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -47,16 +55,11 @@ export async function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): P
 
   const deviceId = values.device;
   if (!deviceId) throw new AgentConfigError(`--device is required\n${USAGE}`);
-  if (!DEVICE_ID.test(deviceId)) throw new AgentConfigError(`invalid device id ${JSON.stringify(deviceId)}`);
+  if (!isDeviceId(deviceId)) throw new AgentConfigError(`invalid device id ${JSON.stringify(deviceId)}`);
 
-  const dataDir = resolve(env.DATA_DIR || 'data');
+  const dataDir = agentDataDir(env);
   const deviceDir = join(dataDir, 'devices', deviceId);
-  const api = values.api || env.REQFLOW_API_URL || `http://127.0.0.1:${env.PORT || 3000}`;
-  try {
-    new URL(api);
-  } catch {
-    throw new AgentConfigError(`invalid API URL ${JSON.stringify(api)}`);
-  }
+  const api = apiUrl(values.api, env);
 
   const root = resolve(values.root ?? join(deviceDir, 'root'));
   await mkdir(root, { recursive: true });
@@ -68,7 +71,26 @@ export async function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): P
       `no device token for ${deviceId}: REQFLOW_DEVICE_TOKEN is not set and ${tokenFile} is missing or empty`,
     );
   }
-  return { deviceId, api: api.replace(/\/+$/, ''), token, root };
+  return { deviceId, api, token, root };
+}
+
+export function isDeviceId(id: string): boolean {
+  return DEVICE_ID.test(id);
+}
+
+export function agentDataDir(env: NodeJS.ProcessEnv): string {
+  return resolve(env.DATA_DIR || 'data');
+}
+
+/** --api, else $REQFLOW_API_URL, else the local API on $PORT; without a trailing slash. */
+export function apiUrl(value: string | undefined, env: NodeJS.ProcessEnv): string {
+  const api = value || env.REQFLOW_API_URL || `http://127.0.0.1:${env.PORT || 3000}`;
+  try {
+    new URL(api);
+  } catch {
+    throw new AgentConfigError(`invalid API URL ${JSON.stringify(api)}`);
+  }
+  return api.replace(/\/+$/, '');
 }
 
 async function readToken(file: string): Promise<string | undefined> {

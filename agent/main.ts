@@ -7,6 +7,7 @@ import {
   type PolledJob,
 } from './client.js';
 import { AgentConfigError, loadAgentConfig, USAGE, type AgentConfig } from './config.js';
+import { enrollAgent } from './enroll.js';
 import { runJob, type JobResult } from './run-job.js';
 
 /**
@@ -33,7 +34,11 @@ type Handled = 'ok' | 'fatal' | 'forced';
 async function run(): Promise<number> {
   let config: AgentConfig | 'help';
   try {
-    config = await loadAgentConfig(process.argv.slice(2), process.env);
+    const [command, ...rest] = process.argv.slice(2);
+    config =
+      command === 'enroll'
+        ? await enrollAgent(rest, process.env)
+        : await loadAgentConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (!(err instanceof AgentConfigError)) throw err;
     console.error(`reqflow agent: ${err.message}`);

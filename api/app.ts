@@ -21,6 +21,7 @@ import catalogRoutes from './routes/catalog.js';
 import cmdbRoutes from './routes/cmdb.js';
 import delegationRoutes from './routes/delegation.js';
 import devRoutes from './routes/dev.js';
+import devicesRoutes from './routes/devices.js';
 import healthRoutes from './routes/health.js';
 import knowledgeRoutes from './routes/knowledge.js';
 import metricsRoutes from './routes/metrics.js';
@@ -76,6 +77,11 @@ export async function buildApp(deps: AppDeps) {
               'returns a token of the API itself.',
           },
           deviceToken: { type: 'http', scheme: 'bearer', description: 'Device agent token' },
+          enrollmentToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Single-use enrollment token (POST /api/devices/enrollments)',
+          },
         },
       },
     },
@@ -92,6 +98,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(commentRoutes, { prefix: '/api/requests', db, config });
   await app.register(surveyRoutes, { prefix: '/api/requests', db });
   await app.register(agentRoutes, { prefix: '/api/agent', db, temporal, config });
+  await app.register(devicesRoutes, { prefix: '/api/devices', db });
   await app.register(cmdbRoutes, { prefix: '/api/cmdb', db });
   await app.register(auditRoutes, { prefix: '/api/audit', db });
   await app.register(approvalsRoutes, { prefix: '/api', db, temporal, config });

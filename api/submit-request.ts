@@ -119,6 +119,12 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
   if (!device || device.ownerId !== beneficiary) {
     throw unprocessable(`Device "${body.deviceId}" is not registered to ${beneficiary}.`);
   }
+  // Its agent can no longer fetch jobs: the request would only wait for the device and escalate.
+  if (device.unenrolledAt && !device.tokenHash) {
+    throw unprocessable(
+      `Device "${body.deviceId}" was unenrolled on ${device.unenrolledAt}; it takes no new software.`,
+    );
+  }
   return { item, beneficiary, deviceId: device.id };
 }
 

@@ -7,6 +7,8 @@ import { repoRoot } from '../runtime/config.js';
 import * as schema from './schema.js';
 
 export type DB = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+/** The handle inside `db.transaction(...)`, for writers that must commit together with their caller. */
+export type Tx = Parameters<Parameters<DB['transaction']>[0]>[0];
 
 const migrationsFolder = join(repoRoot, 'db', 'migrations');
 

@@ -7,7 +7,7 @@ import { openDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
 import { checkStartup } from '../runtime/startup-checks.js';
-import { ensureDeviceToken } from '../runtime/secrets.js';
+import { ensureDeviceToken } from '../devices/index.js';
 import { startDevServer } from './dev-server.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
@@ -122,7 +122,7 @@ async function run(): Promise<void> {
   const db = openDatabase(config.databaseFile);
   try {
     seed(db);
-    ensureDeviceToken(db, config.dataDir, EMBEDDED_DEVICE);
+    await ensureDeviceToken(db, config.dataDir, EMBEDDED_DEVICE);
   } finally {
     db.$client.close();
   }

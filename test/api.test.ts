@@ -8,7 +8,7 @@ import { openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig, type Config } from '../runtime/config.js';
-import { ensureDeviceToken } from '../runtime/secrets.js';
+import { ensureDeviceToken } from '../devices/index.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -301,8 +301,8 @@ describe('idempotent submission and visibility', () => {
 
 describe('devices and the CMDB', () => {
   it('gives a device only its own jobs', async () => {
-    const aliceToken = ensureDeviceToken(db, config.dataDir, 'LAPTOP-ALICE');
-    const bobToken = ensureDeviceToken(db, config.dataDir, 'LAPTOP-BOB');
+    const aliceToken = await ensureDeviceToken(db, config.dataDir, 'LAPTOP-ALICE');
+    const bobToken = await ensureDeviceToken(db, config.dataDir, 'LAPTOP-BOB');
     db.insert(t.deploymentJobs)
       .values({
         id: 'JOB-X-I1',

@@ -187,8 +187,11 @@ describe('standard service requests end to end', () => {
   it('loses nothing when the worker dies mid-flow', async () => {
     await stack.stopAgent();
     const submitted = await stack.submit(alice, { catalogItemId: 'notes-tool', deviceId: 'LAPTOP-ALICE' });
-    const waiting = await stack.waitForRequest(alice, submitted.id, (r) =>
-      r.steps.some((s) => s.name === 'deploy' && s.state === 'waiting'),
+    // The workflow records the waiting deploy step and then whom it waits on, in two writes.
+    const waiting = await stack.waitForRequest(
+      alice,
+      submitted.id,
+      (r) => r.steps.some((s) => s.name === 'deploy' && s.state === 'waiting') && Boolean(r.waitingOn),
     );
     expect(waiting.waitingOn?.who).toEqual(['device:LAPTOP-ALICE']);
     await stack.stopWorker('SIGKILL');

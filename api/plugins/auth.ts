@@ -1,10 +1,8 @@
-import { eq } from 'drizzle-orm';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hashDeviceToken } from '../../runtime/secrets.js';
 import type { OidcConfig } from '../../runtime/config.js';
+import { findDeviceByToken } from '../../devices/index.js';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
 import { findSignInUser, loadPrincipal, type UserPrincipal } from '../../directory/sign-in.js';
 import { HttpProblem } from '../errors.js';
 import { TokenRefused } from '../identity-provider.js';
@@ -105,12 +103,12 @@ export default fp(
     });
 
     app.decorate('authenticateDevice', async (request: FastifyRequest) => {
-      const device = opts.db
-        .select({ id: t.devices.id })
-        .from(t.devices)
-        .where(eq(t.devices.tokenHash, hashDeviceToken(bearer(request))))
-        .get();
-      if (!device) throw unauthorized('Unknown device token.');
+      const device = await findDeviceByToken(opts.db, bearer(request));
+      if (!device) {
+        throw unauthorized(
+          'Unknown or revoked device token. An unenrolled device enrolls again with a new enrollment token from an operator.',
+        );
+      }
       request.deviceId = device.id;
     });
 

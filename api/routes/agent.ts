@@ -5,11 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { isEnrolled, recordDeviceSeen } from '../../devices/index.js';
 import type { DeploymentReport } from '../../domain/request.js';
 import type { Config } from '../../runtime/config.js';
 import { loadPackage } from '../../runtime/packages.js';
 import { deploymentResultSignal } from '../../workflows/standard-service.js';
-import { conflict, notFound } from '../errors.js';
+import { conflict, HttpProblem, notFound } from '../errors.js';
 import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 
@@ -67,10 +68,6 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
             package: pkg,
           });
         }
-        tx.update(t.devices)
-          .set({ lastSeenAt: new Date(now).toISOString() })
-          .where(eq(t.devices.id, deviceId))
-          .run();
         return claimed;
       },
       { behavior: 'immediate' },
@@ -97,10 +94,19 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
       reply.raw.once('close', () => {
         gone = true;
       });
+      await recordDeviceSeen(db, request.deviceId);
       for (;;) {
         const jobs = claimJobs(request.deviceId);
         if (jobs.length > 0 || Date.now() >= deadline || gone || closing) return { jobs };
         await sleep(POLL_INTERVAL_MS);
+        // An operator may unenroll the device while its poll waits: tell the agent now, not after the wait.
+        if (!(await isEnrolled(db, request.deviceId))) {
+          throw new HttpProblem(
+            401,
+            'Unauthorized',
+            `Device ${request.deviceId} was unenrolled by an operator.`,
+          );
+        }
       }
     },
   );
@@ -123,6 +129,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
       },
     },
     async (request) => {
+      await recordDeviceSeen(db, request.deviceId);
       const job = db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.id, request.params.id)).get();
       // Another device's job is indistinguishable from a missing one.
       if (!job || job.deviceId !== request.deviceId) throw notFound(`Job ${request.params.id} not found.`);

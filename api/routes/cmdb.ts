@@ -3,8 +3,10 @@ import { eq, or } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { getDevice } from '../../devices/index.js';
 import { notFound } from '../errors.js';
 import { authProblems, problemRef } from '../schemas/common.js';
+import { DeviceView } from '../schemas/devices.js';
 
 const Relationship = Type.Object({
   type: Type.String(),
@@ -20,6 +22,10 @@ const DeviceCi = Type.Object({
   name: Type.String(),
   owner: Type.String(),
   platform: Type.String(),
+  hostname: DeviceView.properties.hostname,
+  state: DeviceView.properties.state,
+  enrolledAt: DeviceView.properties.enrolledAt,
+  unenrolledAt: DeviceView.properties.unenrolledAt,
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
   installedSoftware: Type.Array(
     Type.Object({
@@ -48,7 +54,7 @@ const cmdbRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =>
     },
     async (request) => {
       const { id } = request.params;
-      const device = db.select().from(t.devices).where(eq(t.devices.id, id)).get();
+      const device = await getDevice(db, id);
       if (!device || (device.ownerId !== request.principal.id && !request.principal.isOperator)) {
         throw notFound(`Device ${id} not found.`);
       }
@@ -72,6 +78,10 @@ const cmdbRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =>
         name: ci?.name ?? device.name,
         owner: device.ownerId,
         platform: device.platform,
+        hostname: device.hostname,
+        state: device.state,
+        enrolledAt: device.enrolledAt,
+        unenrolledAt: device.unenrolledAt,
         lastSeenAt: device.lastSeenAt,
         installedSoftware: installed.map(({ ci: s }) => ({
           ciId: s.id,

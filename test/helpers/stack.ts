@@ -11,7 +11,7 @@ import { seed } from '../../db/seed.js';
 import type { RequestView } from '../../api/schemas/requests.js';
 import { isFinalStatus } from '../../domain/status.js';
 import { repoRoot } from '../../runtime/config.js';
-import { ensureDeviceToken } from '../../runtime/secrets.js';
+import { ensureDeviceToken } from '../../devices/index.js';
 import { freePort } from '../../scripts/dev-server.js';
 
 /** For waitForRequest: the request has reached a final status. */
@@ -49,7 +49,8 @@ const fixtureItems: (typeof t.catalogItems.$inferInsert)[] = [
 interface Proc {
   name: string;
   child: ChildProcess;
-  exited: Promise<void>;
+  /** The exit code, or null when a signal ended it. */
+  exited: Promise<number | null>;
 }
 
 export interface TestStack {
@@ -64,6 +65,8 @@ export interface TestStack {
   startWorker(): void;
   stopWorker(signal?: NodeJS.Signals): Promise<void>;
   startAgent(deviceId?: string): void;
+  /** `agent/main.ts` with these arguments (e.g. `enroll --token …`), its output under `[agent:<name>]`. */
+  startAgentWith(name: string, args: string[]): { exited: Promise<number | null> };
   stopAgent(): Promise<void>;
   login(userId: string): Promise<string>;
   call(
@@ -118,7 +121,7 @@ export async function startStack(
   db.insert(t.catalogItems)
     .values([...fixtureItems, quickQuestion])
     .run();
-  for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) ensureDeviceToken(db, dataDir, device);
+  for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) await ensureDeviceToken(db, dataDir, device);
 
   const output: string[] = [];
   const procs = new Map<string, Proc>();
@@ -133,8 +136,9 @@ export async function startStack(
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     procs.set(name, { name, child, exited });
+    return { exited };
   };
   const stopProc = async (name: string, signal: NodeJS.Signals = 'SIGTERM') => {
     const p = procs.get(name);
@@ -180,6 +184,7 @@ export async function startStack(
     stopWorker: (signal) => stopProc('worker', signal),
     startAgent: (deviceId = 'LAPTOP-ALICE') =>
       start(`agent:${deviceId}`, 'agent/main.ts', ['--device', deviceId, '--api', apiUrl]),
+    startAgentWith: (name, args) => start(`agent:${name}`, 'agent/main.ts', args),
     stopAgent: async () => {
       for (const name of [...procs.keys()].filter((n) => n.startsWith('agent:'))) await stopProc(name);
     },

@@ -1,0 +1,221 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { appendAuditIn } from '../activities/audit.js';
+import { recordComputerIn } from '../activities/cmdb.js';
+import type { DB, Tx } from '../db/client.js';
+import * as t from '../db/schema.js';
+import { DeviceRefusedError } from './errors.js';
+import { hashDeviceToken, newToken } from './tokens.js';
+
+/** An enrollment token lives a day unless the operator says otherwise... */
+export const DEFAULT_ENROLLMENT_SECONDS = 24 * 60 * 60;
+/** ...at least a minute, and never more than a week: it is a bearer credential in a chat or a ticket. */
+export const MIN_ENROLLMENT_SECONDS = 60;
+export const MAX_ENROLLMENT_SECONDS = 7 * 24 * 60 * 60;
+
+/** Device ids become directory names on the device and appear in the CMDB: short and plain. */
+const MAX_DEVICE_ID = 60;
+
+export interface IssueEnrollmentInput {
+  ownerId: string;
+  /** The operator issuing it. */
+  createdBy: string;
+  expiresInSeconds?: number;
+}
+
+export interface IssuedEnrollment {
+  id: string;
+  /** Shown once: only its hash is stored. */
+  token: string;
+  ownerId: string;
+  expiresAt: string;
+}
+
+export interface EnrollInput {
+  hostname: string;
+  platform: string;
+  /** The id the agent asks for; the hostname's first label when absent. */
+  deviceId?: string;
+}
+
+export interface EnrolledDevice {
+  deviceId: string;
+  /** The device's own token; only its hash is stored. */
+  token: string;
+  ownerId: string;
+}
+
+function activeUser(tx: Tx | DB, userId: string) {
+  return tx
+    .select({ id: t.users.id })
+    .from(t.users)
+    .where(and(eq(t.users.id, userId), eq(t.users.active, true), isNull(t.users.removedAt)))
+    .get();
+}
+
+/** Issues a single-use enrollment token for a device that `ownerId` will own. */
+export async function issueEnrollment(
+  db: DB,
+  input: IssueEnrollmentInput,
+  now: Date = new Date(),
+): Promise<IssuedEnrollment> {
+  const seconds = input.expiresInSeconds ?? DEFAULT_ENROLLMENT_SECONDS;
+  if (!Number.isInteger(seconds) || seconds < MIN_ENROLLMENT_SECONDS || seconds > MAX_ENROLLMENT_SECONDS) {
+    throw new RangeError(
+      `expiresInSeconds must be an integer from ${MIN_ENROLLMENT_SECONDS} to ${MAX_ENROLLMENT_SECONDS}`,
+    );
+  }
+  const at = now.toISOString();
+  const expiresAt = new Date(now.getTime() + seconds * 1000).toISOString();
+  const id = `ENR-${randomBytes(6).toString('hex').toUpperCase()}`;
+  const token = newToken();
+  db.transaction(
+    (tx) => {
+      if (!activeUser(tx, input.ownerId)) {
+        throw new DeviceRefusedError('owner_unknown', `Unknown or inactive user "${input.ownerId}".`);
+      }
+      tx.insert(t.deviceEnrollments)
+        .values({
+          id,
+          tokenHash: hashDeviceToken(token),
+          ownerId: input.ownerId,
+          createdBy: input.createdBy,
+          createdAt: at,
+          expiresAt,
+        })
+        .run();
+      appendAuditIn(tx, at, {
+        key: `device.enrollment_issued:${id}`,
+        actor: input.createdBy,
+        action: 'device.enrollment_issued',
+        subject: id,
+        details: { ownerId: input.ownerId, expiresAt },
+      });
+    },
+    { behavior: 'immediate' },
+  );
+  return { id, token, ownerId: input.ownerId, expiresAt };
+}
+
+/**
+ * The id a device asks for (or its hostname's first label), upper-cased, with anything
+ * but letters, digits and single dashes replaced: `alice-laptop.corp.example` is
+ * `ALICE-LAPTOP`, `my_pc 2` is `MY-PC-2`.
+ */
+export function deviceIdFor(input: Pick<EnrollInput, 'hostname' | 'deviceId'>): string {
+  const wanted = input.deviceId?.trim() || input.hostname.trim().split('.')[0] || '';
+  const id = wanted
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, MAX_DEVICE_ID)
+    .replace(/-+$/, '');
+  return id || 'DEVICE';
+}
+
+/** `base`, else `base-2`, `base-3`...: free among devices and CMDB CIs (a device is a CI by its id). */
+function freeDeviceId(tx: Tx, base: string): string {
+  const taken = (id: string) =>
+    tx
+      .select({ id: t.devices.id })
+      .from(t.devices)
+      .where(sql`lower(${t.devices.id}) = lower(${id})`)
+      .get() ??
+    tx
+      .select({ id: t.cmdbCis.id })
+      .from(t.cmdbCis)
+      .where(sql`lower(${t.cmdbCis.id}) = lower(${id})`)
+      .get();
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (!taken(candidate)) return candidate;
+  }
+}
+
+/**
+ * Spends an enrollment token: creates the device for the token's owner (and its CMDB CI),
+ * issues the device its own token and marks the enrollment used, all in one IMMEDIATE
+ * transaction, so of two agents presenting the same token exactly one gets a device.
+ */
+export async function enrollDevice(
+  db: DB,
+  enrollmentToken: string,
+  input: EnrollInput,
+  now: Date = new Date(),
+): Promise<EnrolledDevice> {
+  const at = now.toISOString();
+  const token = newToken();
+  return db.transaction(
+    (tx) => {
+      const enrollment = tx
+        .select()
+        .from(t.deviceEnrollments)
+        .where(eq(t.deviceEnrollments.tokenHash, hashDeviceToken(enrollmentToken)))
+        .get();
+      if (!enrollment) throw new DeviceRefusedError('token_unknown', 'Unknown enrollment token.');
+      if (enrollment.usedAt) {
+        throw new DeviceRefusedError(
+          'token_used',
+          `This enrollment token was already used (device ${enrollment.deviceId} at ${enrollment.usedAt}); ` +
+            'enrollment tokens work once: ask an operator for a new one.',
+        );
+      }
+      if (enrollment.expiresAt <= at) {
+        throw new DeviceRefusedError(
+          'token_expired',
+          `This enrollment token expired at ${enrollment.expiresAt}; ask an operator for a new one.`,
+        );
+      }
+      if (!activeUser(tx, enrollment.ownerId)) {
+        throw new DeviceRefusedError(
+          'owner_inactive',
+          `The device's owner ${enrollment.ownerId} is no longer an active user.`,
+        );
+      }
+      const deviceId = freeDeviceId(tx, deviceIdFor(input));
+      tx.insert(t.devices)
+        .values({
+          id: deviceId,
+          name: input.hostname,
+          ownerId: enrollment.ownerId,
+          platform: input.platform,
+          tokenHash: hashDeviceToken(token),
+          hostname: input.hostname,
+          enrolledAt: at,
+        })
+        .run();
+      recordComputerIn(tx, {
+        deviceId,
+        name: input.hostname,
+        ownerId: enrollment.ownerId,
+        platform: input.platform,
+        hostname: input.hostname,
+        at,
+      });
+      // The IMMEDIATE lock already orders spenders; the guard keeps the rule if that ever changes.
+      const spent = tx
+        .update(t.deviceEnrollments)
+        .set({ usedAt: at, deviceId })
+        .where(and(eq(t.deviceEnrollments.id, enrollment.id), isNull(t.deviceEnrollments.usedAt)))
+        .run();
+      if (spent.changes !== 1) {
+        throw new DeviceRefusedError('token_used', 'This enrollment token was already used.');
+      }
+      appendAuditIn(tx, at, {
+        key: `device.enrolled:${deviceId}:${at}`,
+        actor: `device:${deviceId}`,
+        action: 'device.enrolled',
+        subject: deviceId,
+        details: {
+          ownerId: enrollment.ownerId,
+          hostname: input.hostname,
+          platform: input.platform,
+          enrollmentId: enrollment.id,
+          issuedBy: enrollment.createdBy,
+        },
+      });
+      return { deviceId, token, ownerId: enrollment.ownerId };
+    },
+    { behavior: 'immediate' },
+  );
+}
