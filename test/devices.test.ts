@@ -398,9 +398,9 @@ describe('device routes', () => {
     }>();
     const statuses = (path: string, method: string) =>
       Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
-    expect(statuses('/api/devices/enrollments', 'post')).toEqual(['201', '400', '401', '403', '422']);
+    expect(statuses('/api/devices/enrollments', 'post')).toEqual(['201', '400', '401', '403', '422', '503']);
     expect(statuses('/api/devices/enroll', 'post')).toEqual(['201', '400', '401', '403', '409', '410']);
-    expect(statuses('/api/devices/', 'get')).toEqual(['200', '400', '401', '403']);
-    expect(statuses('/api/devices/{id}/unenroll', 'post')).toEqual(['200', '400', '401', '403', '404']);
+    expect(statuses('/api/devices/', 'get')).toEqual(['200', '400', '401', '403', '503']);
+    expect(statuses('/api/devices/{id}/unenroll', 'post')).toEqual(['200', '400', '401', '403', '404', '503']);
   });
 });

@@ -12,7 +12,7 @@ import { loadPackage } from '../../runtime/packages.js';
 import { deploymentResultSignal } from '../../workflows/standard-service.js';
 import { conflict, HttpProblem, notFound } from '../errors.js';
 import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
-import { authProblems, problemRef } from '../schemas/common.js';
+import { deviceAuthProblems, problemRef } from '../schemas/common.js';
 
 // The long poll re-reads the jobs table this often. Jobs are queued by the worker,
 // another process, so there is no in-process event to wait on; a cheap indexed
@@ -84,7 +84,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
           'Answers as soon as a job is queued for this device, or after waitSeconds with an empty list.',
         security: [{ deviceToken: [] }],
         querystring: JobsQuery,
-        response: { 200: Type.Object({ jobs: Type.Array(AgentJob) }), ...authProblems },
+        response: { 200: Type.Object({ jobs: Type.Array(AgentJob) }), ...deviceAuthProblems },
       },
     },
     async (request, reply) => {
@@ -122,7 +122,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
         body: JobResultBody,
         response: {
           200: Type.Object({ id: Type.String(), state: Type.String() }),
-          ...authProblems,
+          ...deviceAuthProblems,
           404: problemRef,
           409: problemRef,
         },

@@ -11,7 +11,7 @@ import {
   type DeviceRefusal,
 } from '../../devices/index.js';
 import { forbidden, HttpProblem, notFound } from '../errors.js';
-import { authProblems, problemRef } from '../schemas/common.js';
+import { authProblems, deviceAuthProblems, problemRef } from '../schemas/common.js';
 import {
   CreateEnrollmentBody,
   DeviceId,
@@ -106,7 +106,7 @@ const devicesRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db })
         body: EnrollBody,
         response: {
           201: EnrolledDevice,
-          ...authProblems,
+          ...deviceAuthProblems,
           403: problemRef,
           409: problemRef,
           410: problemRef,

@@ -22,6 +22,9 @@ export const problemRef = Type.Ref('Problem');
  */
 export const authProblems = { 400: problemRef, 401: problemRef, 403: problemRef, 503: problemRef } as const;
 
+/** Routes a device (or an enrollment token) calls: no identity provider is asked, so no 403 or 503 of its own. */
+export const deviceAuthProblems = { 400: problemRef, 401: problemRef } as const;
+
 /** Responses of pages for people (approve links, surveys): an HTML page for each status code. */
 export function htmlPages<const C extends number>(...codes: C[]) {
   const page = { content: { 'text/html': { schema: Type.String() } } };
