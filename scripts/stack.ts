@@ -119,7 +119,7 @@ async function run(): Promise<void> {
 
   const db = openDatabase(config.databaseFile);
   try {
-    seed(db);
+    await seed(db);
     ensureDeviceToken(db, config.dataDir, EMBEDDED_DEVICE);
   } finally {
     db.$client.close();

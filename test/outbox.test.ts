@@ -66,9 +66,9 @@ function notifier(db: DB) {
   return (input: NotificationInput) => activityEnv.run(notify, input);
 }
 
-function freshDb(): DB {
+async function freshDb(): Promise<DB> {
   const db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   return db;
 }
 
@@ -126,7 +126,7 @@ describe('rendering', () => {
 
 describe('outbox delivery over SMTP', () => {
   it('mails a queued notification to the recipient with its links, once', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({
       key: 'REQ-OUTBOX1:fulfilled',
       requestId: 'REQ-OUTBOX1',
@@ -163,7 +163,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('retries a failing transport with a growing delay, then marks the row failed', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({
       key: 'k:fail',
       recipient: 'bob',
@@ -227,7 +227,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('delivers on a later attempt after a refused connection and keeps the earlier error', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({
       key: 'k:retry',
       recipient: 'carol',
@@ -248,7 +248,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('never claims a row whose send is still in flight', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({ key: 'k:slow', recipient: 'alice', subject: 'Slow', body: 'Slow server.' });
     let release!: () => void;
     const slow: Transport = {
@@ -281,7 +281,7 @@ describe('outbox delivery over SMTP', () => {
       const db1 = openDatabase(file);
       const db2 = openDatabase(file);
       try {
-        seed(db1);
+        await seed(db1);
         const notify = notifier(db1);
         const total = 45; // more than two batches of 20
         for (let i = 0; i < total; i++) {
@@ -320,7 +320,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('start() delivers in the background and stop() waits for the running pass', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const { outbox } = dispatcher({ db, pollMs: 10 });
     outbox.start();
     try {
@@ -351,7 +351,7 @@ describe('GET /api/dev/outbox', () => {
       REQFLOW_SECRET: 'test-secret-test-secret-test-secret!!',
       TEMPORAL_ADDRESS: inject('temporalAddress'),
     });
-    const db = freshDb();
+    const db = await freshDb();
     db.insert(t.notifications)
       .values([
         {

@@ -107,7 +107,7 @@ export async function startStack(
     ...extraEnv,
   };
   const db = openDatabase(join(dataDir, 'reqflow.db'));
-  seed(db);
+  await seed(db);
   db.insert(t.licensePools)
     .values([
       { id: 'tiny-tool', product: 'tiny-tool', totalSeats: 1 },
