@@ -14,6 +14,7 @@ import { buildApp, type App } from '../api/app.js';
 import { openDatabase, openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
+import { createDirectory } from '../directory/index.js';
 import { createOutboxDispatcher, type OutboxDispatcherOptions } from '../notifications/outbox.js';
 import { renderNotification } from '../notifications/render.js';
 import { smtpTransport, type OutgoingMessage, type Transport } from '../notifications/transports.js';
@@ -158,6 +159,42 @@ describe('outbox delivery over SMTP', () => {
       `outbox: sent #${row.id} (REQ-OUTBOX1) to alice <alice@example.com> via smtp: "Microsoft Visio installed successfully"`,
     ]);
 
+    expect(await outbox.dispatchOnce()).toBe(0);
+    expect(received).toHaveLength(1);
+  });
+
+  it('never mails someone the directory deactivated: the row fails with the reason', async () => {
+    const db = await freshDb();
+    const notify = notifier(db);
+    await notify({ key: 'k:to-bob', recipient: 'bob', subject: 'Approval needed', body: 'Please decide.' });
+    await notify({ key: 'k:to-carol', recipient: 'carol', subject: 'Your request', body: 'Approved.' });
+    const directory = createDirectory({ db });
+    const bob = (await directory.findUser('bob'))!;
+    await directory.replaceUser(
+      'bob',
+      {
+        userName: bob.userName,
+        displayName: bob.name,
+        email: bob.email,
+        roleHints: [bob.roleId],
+        managerId: bob.managerId,
+        active: false,
+      },
+      'scim',
+    );
+    const { outbox, lines } = dispatcher({ db });
+
+    expect(await outbox.dispatchOnce()).toBe(1);
+    expect(received.map((m) => m.subject)).toEqual(['Your request']);
+    expect(rowByKey(db, 'k:to-bob')).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      lastError: 'not sent: bob is inactive in the directory',
+    });
+    expect(lines).toContain(
+      `outbox: #${rowByKey(db, 'k:to-bob').id} to bob not sent: the recipient is inactive`,
+    );
+    // Nothing is retried for them later.
     expect(await outbox.dispatchOnce()).toBe(0);
     expect(received).toHaveLength(1);
   });
