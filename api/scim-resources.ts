@@ -17,6 +17,9 @@ import {
 export const ENTERPRISE_USER = SCIMMY.Schemas.EnterpriseUser.id;
 const ENTERPRISE_MANAGER = `${ENTERPRISE_USER}:manager`.toLowerCase();
 
+/** The largest page a list answers; also the page size when the provider names none. */
+export const MAX_RESULTS = 200;
+
 export interface ScimContext {
   directory: Directory;
   /** Who the audit trail names for these changes. */
@@ -182,6 +185,22 @@ let declared = false;
 export function declareScimResources(baseUrl: string, documentationUri: string): void {
   if (!declared) {
     declared = true;
+    // Config.set appends to lists (authenticationSchemes), so the fixed part is set once.
+    SCIMMY.Config.set({
+      patch: { supported: true },
+      filter: { supported: true, maxResults: MAX_RESULTS },
+      bulk: { supported: false },
+      changePassword: { supported: false },
+      sort: { supported: true },
+      etag: { supported: false },
+      authenticationSchemes: [
+        {
+          type: 'oauthbearertoken',
+          name: 'Bearer token',
+          description: 'The provisioning token set as SCIM_TOKEN, sent as "Authorization: Bearer <token>".',
+        },
+      ],
+    });
     SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false))
       .egress((resource, ctx: ScimContext) =>
         guarded(ctx, async () => {
@@ -248,26 +267,8 @@ export function declareScimResources(baseUrl: string, documentationUri: string):
     SCIMMY.Resources.ServiceProviderConfig,
   ])
     resource.basepath(baseUrl);
-  SCIMMY.Config.set({
-    documentationUri,
-    patch: { supported: true },
-    filter: { supported: true, maxResults: MAX_RESULTS },
-    bulk: { supported: false },
-    changePassword: { supported: false },
-    sort: { supported: true },
-    etag: { supported: false },
-    authenticationSchemes: [
-      {
-        type: 'oauthbearertoken',
-        name: 'Bearer token',
-        description: 'The provisioning token set as SCIM_TOKEN, sent as "Authorization: Bearer <token>".',
-      },
-    ],
-  });
+  SCIMMY.Config.set({ documentationUri });
 }
-
-/** The largest page a list answers; also the page size when the provider names none. */
-export const MAX_RESULTS = 200;
 
 // ---- Request checks ------------------------------------------------------------------------
 

@@ -308,7 +308,12 @@ export function createUserDirectory(deps: DirectoryDeps) {
       return change(deps, actor, (c) => {
         const row = rowById(c.tx, id);
         if (!row || row.removedAt) throw notFound(`User ${id} not found.`);
-        const memberships = c.tx.select().from(t.groupMembers).where(eq(t.groupMembers.userId, id)).all();
+        const memberships = c.tx
+          .select()
+          .from(t.groupMembers)
+          .where(eq(t.groupMembers.userId, id))
+          .orderBy(asc(t.groupMembers.groupId))
+          .all();
         for (const m of memberships) {
           c.tx
             .delete(t.groupMembers)
