@@ -30,6 +30,8 @@ export interface ScimContext {
    */
   onInactive(user: DirectoryUser, reason: string): Promise<void>;
   log: FastifyBaseLogger;
+  /** Members of the groups this call read: a PATCH writes back only what it changed (see replaceProvisionedGroup). */
+  groupsRead?: Map<string, string[]>;
 }
 
 type Json = Record<string, unknown>;
@@ -237,6 +239,10 @@ export function declareScimResources(baseUrl: string, documentationUri: string):
           if (resource.id) {
             const group = await ctx.directory.findProvisionedGroup(resource.id);
             if (!group) throw scimError(404, undefined, `Group ${resource.id} not found.`);
+            ctx.groupsRead?.set(
+              group.id,
+              group.members.map((m) => m.id),
+            );
             return toScimGroup(group) as never;
           }
           const exact = simpleEquality(resource.filter, ['id', 'displayName', 'externalId'] as const);
@@ -249,8 +255,14 @@ export function declareScimResources(baseUrl: string, documentationUri: string):
       .ingress((resource, instance, ctx: ScimContext) =>
         guarded(ctx, async () => {
           const input = groupInputFrom(instance);
+          const since = resource.id ? ctx.groupsRead?.get(resource.id) : undefined;
           const group = resource.id
-            ? await ctx.directory.replaceProvisionedGroup(resource.id, input, ctx.actor)
+            ? await ctx.directory.replaceProvisionedGroup(
+                resource.id,
+                input,
+                ctx.actor,
+                since ? { since } : {},
+              )
             : await ctx.directory.provisionGroup(input, ctx.actor);
           return toScimGroup(group) as never;
         }),

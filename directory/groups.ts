@@ -104,6 +104,15 @@ function assertExternalIdFree(c: Change, externalId: string | null, self?: strin
     throw taken(`externalId "${externalId}" already belongs to group ${other.id}.`);
 }
 
+function currentMembers(q: Reader, groupId: string): string[] {
+  return q
+    .select({ userId: t.groupMembers.userId })
+    .from(t.groupMembers)
+    .where(eq(t.groupMembers.groupId, groupId))
+    .all()
+    .map((m) => m.userId);
+}
+
 /** Makes the group's members exactly `wanted`, auditing each addition and removal. */
 function setMembers(c: Change, groupId: string, wanted: readonly string[]): void {
   const want = new Set(wanted);
@@ -122,14 +131,7 @@ function setMembers(c: Change, groupId: string, wanted: readonly string[]): void
         `members: ${unknown.map((id) => `"${id}"`).join(', ')} not a known user (send SCIM user ids).`,
       );
   }
-  const have = new Set(
-    c.tx
-      .select({ userId: t.groupMembers.userId })
-      .from(t.groupMembers)
-      .where(eq(t.groupMembers.groupId, groupId))
-      .all()
-      .map((m) => m.userId),
-  );
+  const have = new Set(currentMembers(c.tx, groupId));
   for (const userId of have) {
     if (want.has(userId)) continue;
     c.tx
@@ -254,8 +256,19 @@ export function createGroupDirectory(deps: DirectoryDeps) {
       });
     },
 
-    /** Replaces a provisioned group's name, externalId and members (SCIM PUT, and PATCH once applied). */
-    async replaceProvisionedGroup(id: string, input: GroupInput, actor: string): Promise<DirectoryGroup> {
+    /**
+     * Replaces a provisioned group's name, externalId and members (SCIM PUT, and PATCH once
+     * applied). `since` is the member list the caller's change started from (a PATCH reads
+     * the group, then writes it back): then only what it added and removed is applied to
+     * the members as they are now, so two PATCHes at once both land instead of the later
+     * one undoing the earlier.
+     */
+    async replaceProvisionedGroup(
+      id: string,
+      input: GroupInput,
+      actor: string,
+      options: { since?: readonly string[] } = {},
+    ): Promise<DirectoryGroup> {
       return change(deps, actor, (c) => {
         const row = provisionedRow(c.tx, id);
         const fields = cleaned(input);
@@ -273,7 +286,14 @@ export function createGroupDirectory(deps: DirectoryDeps) {
               : {}),
           });
         }
-        setMembers(c, id, fields.members);
+        let members = fields.members;
+        if (options.since) {
+          const before = new Set(options.since);
+          const after = new Set(fields.members);
+          const now = currentMembers(c.tx, id).filter((m) => !before.has(m) || after.has(m));
+          members = [...new Set([...now, ...fields.members.filter((m) => !before.has(m))])];
+        }
+        setMembers(c, id, members);
         return view(c.tx, rowById(c.tx, id)!);
       });
     },

@@ -224,6 +224,29 @@ describe('groups', () => {
     expect(trail('operators')).toContain('scim group.member_removed operators');
   });
 
+  it('applies a change computed from an earlier read as a difference, so concurrent changes both land', async () => {
+    await directory.provisionGroup({ displayName: 'CAB', members: ['erin'] }, 'scim');
+    const read = ['erin'];
+    // Two PATCHes read the group at the same time; one adds bob, the other adds olga and removes erin.
+    await directory.replaceProvisionedGroup('cab', { displayName: 'CAB', members: ['erin', 'bob'] }, 'scim', {
+      since: read,
+    });
+    const after = await directory.replaceProvisionedGroup(
+      'cab',
+      { displayName: 'CAB', members: ['olga'] },
+      'scim',
+      { since: read },
+    );
+    expect(after.members.map((m) => m.id)).toEqual(['bob', 'olga']);
+    // Without a starting point (a PUT) the list given is the list kept.
+    const put = await directory.replaceProvisionedGroup(
+      'cab',
+      { displayName: 'CAB', members: ['erin'] },
+      'scim',
+    );
+    expect(put.members.map((m) => m.id)).toEqual(['erin']);
+  });
+
   it('releases a group by emptying and unbinding it; the group itself stays', async () => {
     await directory.provisionGroup({ displayName: 'Procurement', members: ['dave', 'carol'] }, 'scim');
     await directory.releaseGroup('procurement', 'scim');

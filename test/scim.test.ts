@@ -359,6 +359,27 @@ describe('groups', () => {
       'group.member_removed',
     ]);
 
+    // PATCHes sent at once (Okta assigning several people) each land.
+    await Promise.all(
+      ['bob', 'erin', 'olga'].map((value) =>
+        scim('PATCH', '/Groups/service-desk', patch({ op: 'add', path: 'members', value: [{ value }] })),
+      ),
+    );
+    expect(membersOf('service-desk')).toEqual(['bob', 'carol', 'erin', 'olga']);
+    await Promise.all(
+      ['bob', 'erin'].map((value) =>
+        scim('PATCH', '/Groups/service-desk', patch({ op: 'remove', path: `members[value eq "${value}"]` })),
+      ),
+    );
+    expect(membersOf('service-desk')).toEqual(['carol', 'olga']);
+    // PUT replaces the members outright.
+    await scim('PUT', '/Groups/service-desk', {
+      displayName: 'Service Desk',
+      externalId: 'entra-group-sd',
+      members: [{ value: 'carol' }],
+    });
+    expect(membersOf('service-desk')).toEqual(['carol']);
+
     const finance = await scim('POST', '/Groups', {
       displayName: 'Finance Team',
       members: [{ value: 'carol' }],

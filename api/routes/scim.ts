@@ -134,6 +134,7 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
     directory,
     actor: SCIM_ACTOR,
     log: request.log,
+    groupsRead: new Map(),
     async onInactive(user: DirectoryUser, reason: string) {
       try {
         const moved = await rerouteApprovalsOf(db, temporal, { approver: user.id, reason });
