@@ -125,6 +125,31 @@ export function createApprovalActivities(deps: ActivityDeps) {
       return [...out];
     },
 
+    /**
+     * Who decides in place of an approver who can no longer (deactivated in the directory):
+     * the next eligible person up their management chain, else the operators. The notes
+     * say who was skipped, for steps[].
+     */
+    async replacementApprovers(input: {
+      approver: string;
+      requester: string;
+    }): Promise<{ approvers: string[]; notes: string[] }> {
+      const notes: string[] = [];
+      const manager = firstEligible(
+        db,
+        userById(db, input.approver)?.managerId,
+        input.requester,
+        'manager',
+        notes,
+      );
+      if (manager) return { approvers: [manager], notes };
+      const fallback = operators(db).filter((id) => id !== input.requester && id !== input.approver);
+      notes.push(
+        `Nobody eligible above ${input.approver}; routed to the operators (${fallback.join(', ') || 'none'}).`,
+      );
+      return { approvers: fallback, notes };
+    },
+
     /** Projects pending approvers so the API can list them and refuse anyone else. Idempotent. */
     async openApprovalTasks(input: { requestId: string; level: number; approvers: string[] }): Promise<void> {
       if (input.approvers.length === 0) return;
@@ -169,15 +194,23 @@ export function createApprovalActivities(deps: ActivityDeps) {
         .run();
     },
 
-    /** Closes what is still pending for a request (level passed, denied, expired, cancelled). */
+    /**
+     * Closes what is still pending for a request (level passed, denied, expired, cancelled),
+     * or only one approver's part of it (they can no longer decide).
+     */
     async closeApprovalTasks(input: {
       requestId: string;
       state: 'superseded' | 'expired' | 'cancelled';
+      approver?: string;
     }): Promise<void> {
       db.update(t.approvalTasks)
         .set({ state: input.state, decidedAt: now() })
         .where(
-          and(eq(t.approvalTasks.requestId, input.requestId), inArray(t.approvalTasks.state, ['pending'])),
+          and(
+            eq(t.approvalTasks.requestId, input.requestId),
+            inArray(t.approvalTasks.state, ['pending']),
+            input.approver !== undefined ? eq(t.approvalTasks.approverId, input.approver) : undefined,
+          ),
         )
         .run();
     },
@@ -190,7 +223,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
       requestId: string;
       level: number;
       approvers: string[];
-      kind: 'request' | 'reminder' | 'escalation';
+      kind: 'request' | 'reminder' | 'escalation' | 'reroute';
       subject: string;
       body: string;
     }): Promise<void> {

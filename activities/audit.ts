@@ -1,6 +1,8 @@
+import type { RunResult } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
-import type { DB, Tx } from '../db/client.js';
+import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { clock, type ActivityDeps } from './deps.js';
 
@@ -34,17 +36,15 @@ export function auditHash(row: Omit<AuditRow, 'hash'>): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** Appends to the hash-chained audit log. IMMEDIATE so concurrent writers chain in order. */
-export function appendAudit(db: DB, at: string, input: AuditInput): AuditRow {
-  return db.transaction((tx) => appendAuditIn(tx, at, input), { behavior: 'immediate' });
-}
+/** The database, or a transaction on it: the audit aggregate's writes work on either. */
+export type AuditWriter = BaseSQLiteDatabase<'sync', RunResult, typeof t>;
 
 /**
- * Appends inside the caller's transaction, so the entry commits (or rolls back) with the
- * change it records. Make the caller's transaction IMMEDIATE: a deferred one that reads first
- * fails with SQLITE_BUSY when another process appended in between.
+ * Appends inside the caller's transaction, so an entry commits together with the change
+ * it records, or not at all. The transaction must be IMMEDIATE: entries chain in order
+ * only while no other writer can append between the read of the last entry and the insert.
  */
-export function appendAuditIn(tx: Tx, at: string, input: AuditInput): AuditRow {
+export function appendAuditEntry(tx: AuditWriter, at: string, input: AuditInput): AuditRow {
   const existing = tx.select().from(t.auditLog).where(eq(t.auditLog.key, input.key)).get();
   if (existing) return existing;
   const last = tx.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1).get();
@@ -62,6 +62,11 @@ export function appendAuditIn(tx: Tx, at: string, input: AuditInput): AuditRow {
   const row = { ...entry, hash: auditHash(entry) };
   tx.insert(t.auditLog).values(row).run();
   return row;
+}
+
+/** Appends to the hash-chained audit log. IMMEDIATE so concurrent writers chain in order. */
+export function appendAudit(db: DB, at: string, input: AuditInput): AuditRow {
+  return db.transaction((tx) => appendAuditEntry(tx, at, input), { behavior: 'immediate' });
 }
 
 export function createAuditActivities(deps: ActivityDeps) {

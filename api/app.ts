@@ -27,6 +27,7 @@ import knowledgeRoutes from './routes/knowledge.js';
 import metricsRoutes from './routes/metrics.js';
 import reportsRoutes from './routes/reports.js';
 import requestsRoutes from './routes/requests.js';
+import scimRoutes from './routes/scim.js';
 import tasksRoutes from './routes/tasks.js';
 
 export interface AppDeps {
@@ -82,6 +83,11 @@ export async function buildApp(deps: AppDeps) {
             scheme: 'bearer',
             description: 'Single-use enrollment token (POST /api/devices/enrollments)',
           },
+          scimToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "The identity provider's provisioning token (SCIM_TOKEN)",
+          },
         },
       },
     },
@@ -107,6 +113,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(knowledgeRoutes, { prefix: '/api/knowledge', db });
   await app.register(metricsRoutes, { prefix: '/api/metrics', db });
   await app.register(reportsRoutes, { prefix: '/api/reports', db, temporal, config });
+  // The identity provider's provisioning (SCIM 2.0); answers SCIM error messages, not problem+json.
+  await app.register(scimRoutes, { prefix: '/scim/v2', db, temporal, config });
   // The confirmation page posts an HTML form.
   await app.register(
     async (links) => {

@@ -1,8 +1,11 @@
+import { createDirectory } from '../directory/index.js';
 import type { DB } from './client.js';
 import * as t from './schema.js';
 
-// The seed of DESIGN.md §2. Inserts skip rows that already exist, so a second
+// The demo organisation and catalog. Inserts skip rows that already exist, so a second
 // `npm start` keeps whatever the running system changed (seats, memberships...).
+// People, roles and groups arrive through the directory, the path SCIM provisioning
+// takes, so they are audited (actor `seed`) like any other directory change.
 // `fulfillmentTarget` is the mean submit-to-fulfilled time an item aims for, which the
 // monthly report compares with (metrics/report.ts).
 
@@ -16,29 +19,23 @@ const roles = [
   { id: 'operator', name: 'Operator' },
 ];
 
-const users = [
-  { id: 'alice', name: 'Alice Archer', roleId: 'engineer', managerId: 'bob' },
+/** Managers come before the people who report to them: the directory checks a manager exists. */
+const people = [
+  { id: 'erin', name: 'Erin Evans', roleId: 'director', managerId: null },
   { id: 'bob', name: 'Bob Baker', roleId: 'engineering-manager', managerId: 'erin' },
   { id: 'carol', name: 'Carol Chen', roleId: 'finance-analyst', managerId: 'erin' },
   { id: 'dave', name: 'Dave Diaz', roleId: 'service-desk', managerId: 'erin' },
-  { id: 'erin', name: 'Erin Evans', roleId: 'director', managerId: null },
   { id: 'olga', name: 'Olga Olsen', roleId: 'operator', managerId: 'erin' },
-].map((u) => ({ ...u, userName: u.id, email: `${u.id}@example.com` }));
-
-const groups = [
-  { id: 'service-desk', name: 'Service Desk', kind: 'fulfillment' as const },
-  { id: 'procurement', name: 'Procurement', kind: 'fulfillment' as const },
-  { id: 'cab', name: 'Change Advisory Board', kind: 'cab' as const },
-  { id: 'operators', name: 'Operators', kind: 'operators' as const },
-  // Read-only access to the audit trail; empty in the seed, filled by the organisation.
-  { id: 'auditors', name: 'Auditors', kind: 'auditors' as const },
+  { id: 'alice', name: 'Alice Archer', roleId: 'engineer', managerId: 'bob' },
 ];
 
-const groupMembers = [
-  { groupId: 'service-desk', userId: 'dave' },
-  { groupId: 'procurement', userId: 'dave' },
-  { groupId: 'cab', userId: 'erin' },
-  { groupId: 'operators', userId: 'olga' },
+const groups = [
+  { id: 'service-desk', name: 'Service Desk', kind: 'fulfillment' as const, members: ['dave'] },
+  { id: 'procurement', name: 'Procurement', kind: 'fulfillment' as const, members: ['dave'] },
+  { id: 'cab', name: 'Change Advisory Board', kind: 'cab' as const, members: ['erin'] },
+  { id: 'operators', name: 'Operators', kind: 'operators' as const, members: ['olga'] },
+  // Read-only access to the audit trail; empty in the seed, filled by the organisation.
+  { id: 'auditors', name: 'Auditors', kind: 'auditors' as const, members: [] },
 ];
 
 const devices = [
@@ -310,12 +307,28 @@ const knowledgeArticles: (typeof t.knowledgeArticles.$inferInsert)[] = [
   },
 ];
 
-export function seed(db: DB): void {
+const SEED_ACTOR = 'seed';
+
+/** The demo organisation and the catalog; safe to run at every start. */
+export async function seed(db: DB): Promise<void> {
+  const directory = createDirectory({ db });
+  for (const role of roles) await directory.ensureRole(role, SEED_ACTOR);
+  // The userName is the id, as for people who existed before the directory had userNames.
+  for (const p of people) {
+    await directory.ensureUser(
+      {
+        userName: p.id,
+        displayName: p.name,
+        email: `${p.id}@example.com`,
+        roleHints: [p.roleId],
+        managerId: p.managerId,
+      },
+      SEED_ACTOR,
+    );
+  }
+  for (const g of groups) await directory.ensureGroup(g, SEED_ACTOR);
+
   db.transaction((tx) => {
-    tx.insert(t.roles).values(roles).onConflictDoNothing().run();
-    tx.insert(t.users).values(users).onConflictDoNothing().run();
-    tx.insert(t.groups).values(groups).onConflictDoNothing().run();
-    tx.insert(t.groupMembers).values(groupMembers).onConflictDoNothing().run();
     tx.insert(t.devices).values(devices).onConflictDoNothing().run();
     tx.insert(t.licensePools).values(licensePools).onConflictDoNothing().run();
     tx.insert(t.securityGroups).values(securityGroups).onConflictDoNothing().run();

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { appendAuditIn } from '../activities/audit.js';
+import { appendAuditEntry } from '../activities/audit.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { hashDeviceToken, newToken } from './tokens.js';
@@ -54,7 +54,7 @@ export async function ensureDeviceToken(
         })
         .where(eq(t.devices.id, deviceId))
         .run();
-      appendAuditIn(tx, at, {
+      appendAuditEntry(tx, at, {
         key: `${action}:${deviceId}:${at}`,
         actor: 'reqflow',
         action,

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { appendAuditIn } from '../activities/audit.js';
+import { appendAuditEntry } from '../activities/audit.js';
 import { recordComputerIn } from '../activities/cmdb.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
@@ -84,7 +84,7 @@ export async function issueEnrollment(
           expiresAt,
         })
         .run();
-      appendAuditIn(tx, at, {
+      appendAuditEntry(tx, at, {
         key: `device.enrollment_issued:${id}`,
         actor: input.createdBy,
         action: 'device.enrollment_issued',
@@ -201,7 +201,7 @@ export async function enrollDevice(
       if (spent.changes !== 1) {
         throw new DeviceRefusedError('token_used', 'This enrollment token was already used.');
       }
-      appendAuditIn(tx, at, {
+      appendAuditEntry(tx, at, {
         key: `device.enrolled:${deviceId}:${at}`,
         actor: `device:${deviceId}`,
         action: 'device.enrolled',

@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull } from 'drizzle-orm';
-import { appendAuditIn } from '../activities/audit.js';
+import { appendAuditEntry } from '../activities/audit.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { hashDeviceToken } from './tokens.js';
@@ -110,7 +110,7 @@ export async function unenrollDevice(
         .where(eq(t.devices.id, device.id))
         .returning()
         .get();
-      appendAuditIn(tx, at, {
+      appendAuditEntry(tx, at, {
         key: `device.unenrolled:${device.id}:${at}`,
         actor: input.actor,
         action: 'device.unenrolled',

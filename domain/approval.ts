@@ -35,3 +35,10 @@ export interface ResolvedLevel {
   /** Why someone was skipped or substituted (inactive, missing, the requester), for steps[]. */
   notes: string[];
 }
+
+/** Someone who can no longer decide: the directory deactivated or removed them. */
+export interface ApproverDeactivation {
+  approver: string;
+  /** Completes "<approver> …" in the step detail, e.g. "was deactivated in the directory". */
+  reason: string;
+}

@@ -89,6 +89,7 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
         attempts: n.attempts,
         email: t.users.email,
         name: t.users.name,
+        active: t.users.active,
       })
       .from(n)
       .innerJoin(t.users, eq(t.users.id, n.recipientId))
@@ -99,6 +100,22 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
 
     let sent = 0;
     for (const row of rows) {
+      if (!row.active) {
+        // Deactivated in the directory: their mailbox is closing and their access is gone.
+        // Failed with the reason rather than sent; nothing is retried, the row stays as a record.
+        const skipped = db
+          .update(n)
+          .set({
+            status: 'failed',
+            nextAttemptAt: null,
+            lastError: `not sent: ${row.recipientId} is inactive in the directory`,
+          })
+          .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, row.attempts)))
+          .run();
+        if (skipped.changes === 1)
+          log(`outbox: #${row.id} to ${row.recipientId} not sent: the recipient is inactive`);
+        continue;
+      }
       const attempt = row.attempts + 1;
       const claimed = db
         .update(n)

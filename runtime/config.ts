@@ -1,4 +1,5 @@
 import { msToNumber } from '@temporalio/common/lib/time.js';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,11 @@ export interface Config {
   oidc: OidcConfig;
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; unset, it is open like /health. */
   metricsToken: string | undefined;
+  /**
+   * sha256 (hex) of SCIM_TOKEN, the identity provider's bearer token for /scim/v2; the
+   * token itself is not kept. Unset: SCIM provisioning is off (/scim/v2 answers 404).
+   */
+  scimTokenHash: string | undefined;
   packagesDirs: string[];
   temporal: {
     /** Set when TEMPORAL_ADDRESS (or an envconfig profile) names a server; otherwise the embedded one. */
@@ -79,6 +85,18 @@ function duration(value: string | undefined, fallback: string, name: string): st
   return v;
 }
 
+/** Provisioning tokens are long-lived bearer credentials: short ones are guessable. */
+const MIN_SCIM_TOKEN_LENGTH = 32;
+
+function scimTokenHash(token: string | undefined): string | undefined {
+  if (!token) return undefined;
+  if (token.length < MIN_SCIM_TOKEN_LENGTH)
+    throw new Error(
+      `SCIM_TOKEN must be at least ${MIN_SCIM_TOKEN_LENGTH} characters (e.g. openssl rand -hex 32)`,
+    );
+  return createHash('sha256').update(token).digest('hex');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.DATA_DIR ?? 'data');
   const port = int(env.PORT, 3000, 'PORT');
@@ -103,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
     },
     metricsToken: env.METRICS_TOKEN || undefined,
+    scimTokenHash: scimTokenHash(env.SCIM_TOKEN),
     packagesDirs: (env.PACKAGES_DIR ?? resolve(repoRoot, 'packages'))
       .split(':')
       .filter(Boolean)

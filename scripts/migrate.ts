@@ -3,11 +3,11 @@ import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
 
 /** `npm run db:migrate [-- --seed]`: applies the checked-in migrations (and the seed data). */
-function run(): void {
+async function run(): Promise<void> {
   const config = loadConfig();
   const db = openDatabase(config.databaseFile);
   try {
-    if (process.argv.includes('--seed')) seed(db);
+    if (process.argv.includes('--seed')) await seed(db);
     console.log(
       `database ${config.databaseFile} migrated${process.argv.includes('--seed') ? ' and seeded' : ''}`,
     );
@@ -16,9 +16,7 @@ function run(): void {
   }
 }
 
-try {
-  run();
-} catch (err) {
+run().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
-}
+});

@@ -121,7 +121,7 @@ async function run(): Promise<void> {
 
   const db = openDatabase(config.databaseFile);
   try {
-    seed(db);
+    await seed(db);
     await ensureDeviceToken(db, config.dataDir, EMBEDDED_DEVICE);
   } finally {
     db.$client.close();

@@ -37,7 +37,7 @@ function makeConfig(devMode: boolean): Config {
 beforeAll(async () => {
   config = makeConfig(true);
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   const connection = await Connection.connect({ address: config.temporal.address });
   temporal = new Client({ connection, namespace: config.temporal.namespace });
   app = await buildApp({ db, temporal, config, secret: config.secret! });

@@ -12,7 +12,7 @@ import { recordHistory } from './helpers/histories.js';
 import type { ApprovalPolicy, ResolvedLevel } from '../domain/approval.js';
 import type { AccessRequestInput, ApprovalOptions, RequestSnapshot } from '../domain/request.js';
 import type { accessRequest } from '../workflows/access.js';
-import { decideUpdate } from '../workflows/approval.js';
+import { approverDeactivatedSignal, decideUpdate } from '../workflows/approval.js';
 import { statusQuery } from '../workflows/request-tracker.js';
 
 // The approval building block through the access workflow, with typed fake
@@ -36,6 +36,8 @@ interface Scenario {
   /** Approvers per level (1-based), as resolveApprovers would find them. */
   levels: Record<number, Omit<ResolvedLevel, 'level'>>;
   escalateTo?: string[];
+  /** Who replaces a deactivated approver, as replacementApprovers would find them. */
+  replaceWith?: Record<string, string[]>;
 }
 
 interface Call {
@@ -67,6 +69,10 @@ function accessFakes(s: Scenario, calls: Call[]): Activities {
     async escalationTargets(input) {
       record('escalationTargets', input);
       return s.escalateTo ?? [];
+    },
+    async replacementApprovers(input) {
+      record('replacementApprovers', input);
+      return { approvers: s.replaceWith?.[input.approver] ?? [], notes: [] };
     },
     async openApprovalTasks(input) {
       record('openApprovalTasks', input);
@@ -274,6 +280,47 @@ describe('approval building block', () => {
     expect(result.status).toBe('cancelled');
     expect(calls.find((c) => c.name === 'closeApprovalTasks')?.input).toMatchObject({ state: 'cancelled' });
     expect(result.steps.find((s) => s.name === 'approval_level_1')?.state).toBe('failed');
+  });
+
+  it('moves a deactivated approver’s decision to their replacement, and ignores anyone it does not wait on', async () => {
+    const deactivated = (approver: string) => ({ approver, reason: 'was deactivated in the directory' });
+    const { result, calls } = await run({ ...manager, replaceWith: { erin: ['olga'] } }, slow, async (h) => {
+      await waitFor(h, waitingOn(1));
+      await h.signal(approverDeactivatedSignal, deactivated('dave'));
+      await h.signal(approverDeactivatedSignal, deactivated('erin'));
+      const moved = await waitFor(h, (s) => s.waitingOn?.who.includes('olga') === true);
+      expect(moved.waitingOn).toMatchObject({ what: 'approval: manager of carol', who: ['olga'] });
+      expect(moved.steps.find((x) => x.name === 'approval_level_1')).toMatchObject({
+        state: 'waiting',
+        detail: expect.stringContaining(
+          'erin was deactivated in the directory; the approval moved to olga.',
+        ) as unknown,
+      });
+      expect(await refusal(decide(h, 'erin'))).toBe('NotApprover');
+      // Told again (a provider retrying): nothing more happens.
+      await h.signal(approverDeactivatedSignal, deactivated('erin'));
+      await decide(h, 'olga');
+      await recordHistory(h, 'approver-deactivated-then-approved');
+    });
+    expect(result.status).toBe('fulfilled');
+    expect(result.approvals).toEqual([expect.objectContaining({ approver: 'olga', decision: 'approve' })]);
+    expect(calls.filter((c) => c.name === 'replacementApprovers').map((c) => c.input)).toEqual([
+      { approver: 'erin', requester: 'carol' },
+    ]);
+    expect(calls.find((c) => c.name === 'closeApprovalTasks')?.input).toMatchObject({
+      state: 'superseded',
+      approver: 'erin',
+    });
+    expect(calls.filter((c) => c.name === 'openApprovalTasks').map((c) => c.input)).toEqual([
+      expect.objectContaining({ level: 1, approvers: ['erin'] }),
+      expect.objectContaining({ level: 1, approvers: ['olga'] }),
+    ]);
+    const asked = calls.filter((c) => c.name === 'notifyApprovers').map((c) => c.input);
+    expect(asked[1]).toMatchObject({ kind: 'reroute', approvers: ['olga'] });
+    expect((asked[1] as { body: string }).body).toContain('erin was deactivated in the directory');
+    expect(
+      calls.filter((c) => c.name === 'recordAudit').map((c) => (c.input as { action: string }).action),
+    ).toContain('approval.rerouted');
   });
 
   it('grants a non-sensitive item without asking anyone', async () => {

@@ -20,13 +20,12 @@ import { loadConfig, repoRoot } from '../runtime/config.js';
 const dirs: string[] = [];
 const open: DB[] = [];
 
-/** A seeded database file in a fresh DATA_DIR with `count` entries appended by the real appendAudit. */
+/** A migrated database file in a fresh DATA_DIR with `count` entries appended by the real appendAudit. */
 function auditLogWith(count: number, requestIdOf = (i: number) => `REQ-TEST${i % 2}`) {
   const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-'));
   dirs.push(dataDir);
   const db = openDatabase(join(dataDir, 'reqflow.db'));
   open.push(db);
-  seed(db);
   for (let i = 1; i <= count; i++) {
     appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
       key: `entry-${i}`,
@@ -201,10 +200,13 @@ describe('GET /api/audit', () => {
   });
   dirs.push(config.dataDir);
   const as = (user: string) => ({ authorization: `Bearer ${app.issueUserToken(user)}` });
+  /** Entries the seed's directory changes wrote before this block's own. */
+  let base = 0;
 
   beforeAll(async () => {
     db = openDatabase(config.databaseFile);
-    seed(db);
+    await seed(db);
+    base = db.select().from(t.auditLog).all().length;
     // The seeded auditors group is empty; carol checks the books, so she audits here.
     db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();
     for (let i = 1; i <= 6; i++) {
@@ -231,10 +233,11 @@ describe('GET /api/audit', () => {
     const res = await app.inject({ url: '/api/audit?requestId=REQ-AUDITAPI1', headers: as('olga') });
     expect(res.statusCode).toBe(200);
     const { items } = res.json<{ items: { seq: number; requestId: string; details: unknown }[] }>();
-    expect(items.map((e) => e.seq)).toEqual([1, 3, 5]);
+    expect(items.map((e) => e.seq)).toEqual([base + 1, base + 3, base + 5]);
     expect(items.every((e) => e.requestId === 'REQ-AUDITAPI1')).toBe(true);
     expect(items[0]).toMatchObject({ actor: 'workflow', action: 'step.1', details: { i: 1 } });
-    expect(items[0]).toHaveProperty('prevHash', '0'.repeat(64));
+    const previous = db.select().from(t.auditLog).where(eq(t.auditLog.seq, base)).get();
+    expect(items[0]).toHaveProperty('prevHash', previous?.hash ?? '0'.repeat(64));
   });
 
   it('pages with limit and offset and refuses a limit over 1000', async () => {
@@ -259,7 +262,7 @@ describe('GET /api/audit', () => {
     const res = await app.inject({ url: '/api/audit/verify', headers: as('carol') });
     expect(res.statusCode).toBe(200);
     const body = res.json<{ ok: boolean; entries: number; lastHash: string }>();
-    expect(body).toMatchObject({ ok: true, entries: 6 });
+    expect(body).toMatchObject({ ok: true, entries: base + 6 });
     expect(body.lastHash).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -86,7 +86,7 @@ function expectHtml(res: { statusCode: number; headers: Record<string, unknown> 
 
 beforeAll(async () => {
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   db.insert(t.catalogItems)
     .values({ id: 'nasty', name: nastyItem, type: 'standard_service', description: 'escaping fixture' })
     .run();

@@ -29,9 +29,9 @@ import { loadConfig, type Config } from '../runtime/config.js';
 // through app.inject with a real Temporal client (no worker needed: nothing here starts
 // a workflow).
 
-function freshDb(): DB {
+async function freshDb(): Promise<DB> {
   const db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   return db;
 }
 
@@ -57,7 +57,7 @@ const auditActions = (db: DB) =>
 
 describe('the devices aggregate', () => {
   it('issues an enrollment token of which only the hash is stored, audited', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const now = new Date('2026-03-01T10:00:00.000Z');
     const issued = await issueEnrollment(db, { ownerId: 'alice', createdBy: 'olga' }, now);
     expect(issued).toMatchObject({ ownerId: 'alice', expiresAt: '2026-03-02T10:00:00.000Z' });
@@ -76,7 +76,7 @@ describe('the devices aggregate', () => {
   });
 
   it("enrolls a device for the token's owner once: device, CMDB CI, its own token, audit", async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const { token: enrollment, id: enrollmentId } = await issueEnrollment(db, {
       ownerId: 'alice',
       createdBy: 'olga',
@@ -110,7 +110,7 @@ describe('the devices aggregate', () => {
   });
 
   it('refuses an expired token and one whose owner left since it was issued', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const issuedAt = new Date('2026-03-01T10:00:00.000Z');
     const { token } = await issueEnrollment(
       db,
@@ -144,7 +144,7 @@ describe('the devices aggregate', () => {
     expect(deviceIdFor({ hostname: 'h', deviceId: '--Lab..Box--' })).toBe('LAB-BOX');
     expect(deviceIdFor({ hostname: 'a'.repeat(80) })).toHaveLength(60);
 
-    const db = freshDb();
+    const db = await freshDb();
     const enrollAs = async (input: { hostname: string; deviceId?: string }) => {
       const { token } = await issueEnrollment(db, { ownerId: 'alice', createdBy: 'olga' });
       return (await enrollDevice(db, token, { platform: 'linux', ...input })).deviceId;
@@ -161,7 +161,7 @@ describe('the devices aggregate', () => {
   });
 
   it('unenrolls: the token stops working, history stays, a second unenroll changes nothing', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const { token: enrollment } = await issueEnrollment(db, { ownerId: 'alice', createdBy: 'olga' });
     const { deviceId, token } = await enrollDevice(db, enrollment, laptop);
     const done = await unenrollDevice(db, { deviceId, actor: 'olga', reason: 'stolen' });
@@ -182,7 +182,7 @@ describe('the devices aggregate', () => {
   });
 
   it('keeps the embedded laptop working: one token file, reissued when it no longer matches', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-devices-'));
     const file = deviceTokenFile(dataDir, 'LAPTOP-ALICE');
     const first = await ensureDeviceToken(db, dataDir, 'LAPTOP-ALICE');
@@ -228,7 +228,7 @@ describe('device routes', () => {
       REQFLOW_DEV_MODE: '1',
       REQFLOW_SECRET: 'test-secret-test-secret-test-secret!!',
     });
-    db = freshDb();
+    db = await freshDb();
     const connection = await Connection.connect({ address: config.temporal.address });
     temporal = new Client({ connection, namespace: config.temporal.namespace });
     app = await buildApp({ db, temporal, config, secret: config.secret! });

@@ -41,7 +41,7 @@ let app: Awaited<ReturnType<typeof startApi>>;
 
 beforeAll(async () => {
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   app = await startApi(db);
 });
 

@@ -17,9 +17,9 @@ import { searchKnowledge, toFtsQuery, toFtsTerms, type KnowledgeHit } from '../k
 
 let db: DB;
 
-beforeEach(() => {
+beforeEach(async () => {
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
 });
 
 const ids = (query: string, limit?: number) => searchKnowledge(db, query, limit).map((h) => h.id);
@@ -122,8 +122,8 @@ describe('searchKnowledge', () => {
     expect(ids("What's the VPN server address?")).not.toContain('KB-VPN-ADDRESS');
   });
 
-  it('keeps the seed idempotent', () => {
-    seed(db);
+  it('keeps the seed idempotent', async () => {
+    await seed(db);
     expect(ids('globalprotect')).toEqual(['KB-VPN-ADDRESS']);
   });
 });
@@ -157,7 +157,7 @@ describe('GET /api/knowledge', () => {
 
   beforeAll(async () => {
     apiDb = openMemoryDatabase();
-    seed(apiDb);
+    await seed(apiDb);
     app = Fastify().withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler);
     await app.register(problems);
     await app.register(auth, { db: apiDb, secret: 'knowledge-test-secret-knowledge-test' });

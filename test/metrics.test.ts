@@ -54,7 +54,7 @@ const sep30 = '2026-09-30T22:00:00.000Z';
 
 beforeAll(async () => {
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   // Automated: entitlement, then the device starts the job after 30 s and runs it for 29 s.
   request('REQ-M0001', d1, 'fulfilled', 1 * H, [
     step('check_entitlement', d1, 0, 1 * S),

@@ -72,7 +72,7 @@ let api: Awaited<ReturnType<typeof startApi>>;
 
 beforeAll(async () => {
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   db.update(t.users).set({ externalId: CAROL_OBJECT_ID }).where(eq(t.users.id, 'carol')).run();
   db.update(t.users).set({ active: false }).where(eq(t.users.id, 'dave')).run();
   db.update(t.users).set({ externalId: BOB_OBJECT_ID }).where(eq(t.users.id, 'bob')).run();

@@ -14,6 +14,7 @@ import { buildApp, type App } from '../api/app.js';
 import { openDatabase, openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
+import { createDirectory } from '../directory/index.js';
 import { createOutboxDispatcher, type OutboxDispatcherOptions } from '../notifications/outbox.js';
 import { renderNotification } from '../notifications/render.js';
 import { smtpTransport, type OutgoingMessage, type Transport } from '../notifications/transports.js';
@@ -66,9 +67,9 @@ function notifier(db: DB) {
   return (input: NotificationInput) => activityEnv.run(notify, input);
 }
 
-function freshDb(): DB {
+async function freshDb(): Promise<DB> {
   const db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   return db;
 }
 
@@ -126,7 +127,7 @@ describe('rendering', () => {
 
 describe('outbox delivery over SMTP', () => {
   it('mails a queued notification to the recipient with its links, once', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({
       key: 'REQ-OUTBOX1:fulfilled',
       requestId: 'REQ-OUTBOX1',
@@ -162,8 +163,44 @@ describe('outbox delivery over SMTP', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('never mails someone the directory deactivated: the row fails with the reason', async () => {
+    const db = await freshDb();
+    const notify = notifier(db);
+    await notify({ key: 'k:to-bob', recipient: 'bob', subject: 'Approval needed', body: 'Please decide.' });
+    await notify({ key: 'k:to-carol', recipient: 'carol', subject: 'Your request', body: 'Approved.' });
+    const directory = createDirectory({ db });
+    const bob = (await directory.findUser('bob'))!;
+    await directory.replaceUser(
+      'bob',
+      {
+        userName: bob.userName,
+        displayName: bob.name,
+        email: bob.email,
+        roleHints: [bob.roleId],
+        managerId: bob.managerId,
+        active: false,
+      },
+      'scim',
+    );
+    const { outbox, lines } = dispatcher({ db });
+
+    expect(await outbox.dispatchOnce()).toBe(1);
+    expect(received.map((m) => m.subject)).toEqual(['Your request']);
+    expect(rowByKey(db, 'k:to-bob')).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      lastError: 'not sent: bob is inactive in the directory',
+    });
+    expect(lines).toContain(
+      `outbox: #${rowByKey(db, 'k:to-bob').id} to bob not sent: the recipient is inactive`,
+    );
+    // Nothing is retried for them later.
+    expect(await outbox.dispatchOnce()).toBe(0);
+    expect(received).toHaveLength(1);
+  });
+
   it('retries a failing transport with a growing delay, then marks the row failed', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({
       key: 'k:fail',
       recipient: 'bob',
@@ -227,7 +264,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('delivers on a later attempt after a refused connection and keeps the earlier error', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({
       key: 'k:retry',
       recipient: 'carol',
@@ -248,7 +285,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('never claims a row whose send is still in flight', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     await notifier(db)({ key: 'k:slow', recipient: 'alice', subject: 'Slow', body: 'Slow server.' });
     let release!: () => void;
     const slow: Transport = {
@@ -281,7 +318,7 @@ describe('outbox delivery over SMTP', () => {
       const db1 = openDatabase(file);
       const db2 = openDatabase(file);
       try {
-        seed(db1);
+        await seed(db1);
         const notify = notifier(db1);
         const total = 45; // more than two batches of 20
         for (let i = 0; i < total; i++) {
@@ -320,7 +357,7 @@ describe('outbox delivery over SMTP', () => {
   });
 
   it('start() delivers in the background and stop() waits for the running pass', async () => {
-    const db = freshDb();
+    const db = await freshDb();
     const { outbox } = dispatcher({ db, pollMs: 10 });
     outbox.start();
     try {
@@ -351,7 +388,7 @@ describe('GET /api/dev/outbox', () => {
       REQFLOW_SECRET: 'test-secret-test-secret-test-secret!!',
       TEMPORAL_ADDRESS: inject('temporalAddress'),
     });
-    const db = freshDb();
+    const db = await freshDb();
     db.insert(t.notifications)
       .values([
         {

@@ -148,7 +148,7 @@ describe('GET /metrics through app.inject', () => {
   const TOKEN = 'scrape-token-for-tests';
 
   beforeAll(async () => {
-    seed(db);
+    await seed(db);
     const config = loadConfig({
       DATA_DIR: mkdtempSync(join(tmpdir(), 'reqflow-prom-')),
       TEMPORAL_ADDRESS: inject('temporalAddress'),

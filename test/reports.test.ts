@@ -49,7 +49,7 @@ const visio = { type: 'standard_service', catalogItemId: 'visio' } as const;
 beforeAll(async () => {
   const workflowBundle = await setUpWorkflowBundle();
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   // Visio's owner becomes bob (olga in the seed), so his message stands apart from olga's (Photoshop).
   db.update(t.catalogItems).set({ serviceOwnerId: 'bob' }).where(eq(t.catalogItems.id, 'visio')).run();
   db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();

@@ -22,7 +22,7 @@ let temporal: Client;
 
 beforeAll(async () => {
   db = openMemoryDatabase();
-  seed(db);
+  await seed(db);
   temporal = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
 });
 

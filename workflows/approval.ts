@@ -3,12 +3,18 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  defineSignal,
   defineUpdate,
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
 import { acts } from './activity-proxies.js';
-import type { ApprovalPolicy, DecisionInput, ResolvedLevel } from '../domain/approval.js';
+import type {
+  ApprovalPolicy,
+  ApproverDeactivation,
+  DecisionInput,
+  ResolvedLevel,
+} from '../domain/approval.js';
 import type { Approval, RequestInputBase, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestTracker } from './request-tracker.js';
 
@@ -18,6 +24,14 @@ import type { RequestTracker } from './request-tracker.js';
  * written to the history, and the caller learns at once whether it counted.
  */
 export const decideUpdate = defineUpdate<RequestSnapshot, [DecisionInput]>('decide');
+
+/**
+ * The directory deactivated someone: if the request waits for their decision, it moves to
+ * the next eligible person up their management chain. A signal, not an update: the
+ * directory change has happened and is not the workflow's to refuse, and a request that
+ * does not wait on that person simply ignores it, so sending it again is harmless.
+ */
+export const approverDeactivatedSignal = defineSignal<[ApproverDeactivation]>('approverDeactivated');
 
 /**
  * Routes `decideUpdate` to whichever gate is open. Registered once at workflow start,
@@ -47,6 +61,9 @@ export class Approvals {
 
   constructor(private readonly tracker: RequestTracker) {
     handleDecisions(() => this.gate);
+    // Between levels nobody waits on anyone: the next level's resolveApprovers reads the
+    // directory and skips the inactive person itself.
+    setHandler(approverDeactivatedSignal, (d: ApproverDeactivation) => this.gate?.approverDeactivated(d));
   }
 
   /** Runs the item's approval policy for the request. */
@@ -127,6 +144,8 @@ export class ApprovalGate {
   private levelIndex = 0;
   /** Approvers were asked and the waiting step is visible. */
   private asked = false;
+  /** Approvers the directory deactivated, waiting for the level loop to move their part on. */
+  private readonly departures: ApproverDeactivation[] = [];
 
   constructor(
     private readonly tracker: RequestTracker,
@@ -167,6 +186,12 @@ export class ApprovalGate {
         message: 'This approval has already been decided.',
       });
     }
+  }
+
+  /** Signal handler: queues a pending approver the directory deactivated; the level loop moves them on. */
+  approverDeactivated(d: ApproverDeactivation): void {
+    const level = this.level;
+    if (level?.approvers.has(d.approver) && !level.decided.has(d.approver)) this.departures.push(d);
   }
 
   /** Update handler: records the decision; the level loop in `run` sees it. */
@@ -221,6 +246,7 @@ export class ApprovalGate {
       };
       // Open for decisions before anyone can see the request waiting, so a decision
       // that follows what the portal shows is never refused as "not awaiting".
+      this.departures.length = 0;
       this.level = level;
       await acts.openApprovalTasks({
         requestId: this.req.requestId,
@@ -296,11 +322,76 @@ export class ApprovalGate {
     const expireAt = msToNumber(t.expireAfter);
     let elapsed = 0;
     for (const stage of stages.filter((s) => s.at < expireAt).sort((a, b) => a.at - b.at)) {
-      if (await condition(done, Math.max(1, stage.at - elapsed))) return 'decided';
+      if (await this.waitFor(level, done, Math.max(1, stage.at - elapsed))) return 'decided';
       elapsed = stage.at;
       await stage.act();
     }
-    return (await condition(done, Math.max(1, expireAt - elapsed))) ? 'decided' : 'expired';
+    return (await this.waitFor(level, done, Math.max(1, expireAt - elapsed))) ? 'decided' : 'expired';
+  }
+
+  /**
+   * Waits up to `ms` for the level to be decided, moving on the part of anyone deactivated
+   * meanwhile. Without such a signal this is one `condition` with the same timeout as
+   * always, so runs recorded before the signal existed replay unchanged.
+   */
+  private async waitFor(level: OpenLevel, done: () => boolean, ms: number): Promise<boolean> {
+    let left = ms;
+    for (;;) {
+      const since = Date.now();
+      if (!(await condition(() => done() || this.departures.length > 0, left))) return false;
+      if (done()) return true;
+      await this.reroute(level);
+      if (done()) return true;
+      left = Math.max(1, left - (Date.now() - since));
+    }
+  }
+
+  /** Hands each deactivated approver's part to the next eligible person up their chain, and says so. */
+  private async reroute(level: OpenLevel): Promise<void> {
+    for (const d of this.departures.splice(0)) {
+      if (!level.approvers.has(d.approver) || level.decided.has(d.approver)) continue;
+      const { approvers: successors, notes } = await acts.replacementApprovers({
+        approver: d.approver,
+        requester: this.req.requester,
+      });
+      level.approvers.delete(d.approver);
+      const added = successors.filter((a) => !level.approvers.has(a));
+      for (const a of added) level.approvers.add(a);
+      // A quorum larger than the people left to give it could never pass.
+      level.resolved.required = Math.max(1, Math.min(level.resolved.required, level.approvers.size));
+      await acts.closeApprovalTasks({
+        requestId: this.req.requestId,
+        state: 'superseded',
+        approver: d.approver,
+      });
+      if (added.length > 0) {
+        await acts.openApprovalTasks({
+          requestId: this.req.requestId,
+          level: this.levelIndex,
+          approvers: added,
+        });
+        await this.ask(added, 'reroute', `${d.approver} ${d.reason}, so the decision is yours now.`);
+      }
+      const moved =
+        successors.length > 0
+          ? `the approval moved to ${successors.join(', ')}.`
+          : 'nobody is left to decide; the request expires unless someone is added.';
+      await this.tracker.setWaitingOn(
+        `approval: ${level.resolved.label}`,
+        [...level.approvers].filter((a) => !level.decided.has(a)),
+      );
+      await this.tracker.updateStep(level.step, {
+        detail: `${this.describe(level.resolved, level.approvers)} ${d.approver} ${d.reason}; ${moved}${notes.length > 0 ? ` ${notes.join(' ')}` : ''}`,
+      });
+      await acts.recordAudit({
+        key: `${this.req.requestId}:approval.rerouted:${this.levelIndex}:${d.approver}`,
+        actor: 'reqflow',
+        action: 'approval.rerouted',
+        requestId: this.req.requestId,
+        subject: d.approver,
+        details: { level: this.levelIndex, from: d.approver, to: successors, reason: d.reason },
+      });
+    }
   }
 
   private async remind(level: OpenLevel): Promise<void> {
@@ -328,10 +419,19 @@ export class ApprovalGate {
     });
   }
 
-  private async ask(approvers: string[], kind: 'request' | 'reminder' | 'escalation'): Promise<void> {
+  private async ask(
+    approvers: string[],
+    kind: 'request' | 'reminder' | 'escalation' | 'reroute',
+    why?: string,
+  ): Promise<void> {
     const r = this.req;
     const who = r.beneficiary === r.requester ? r.requester : `${r.requester} for ${r.beneficiary}`;
-    const prefix = kind === 'reminder' ? 'Reminder: ' : kind === 'escalation' ? 'Escalated: ' : '';
+    const prefix = {
+      request: '',
+      reminder: 'Reminder: ',
+      escalation: 'Escalated: ',
+      reroute: 'Reassigned: ',
+    }[kind];
     await acts.notifyApprovers({
       requestId: r.requestId,
       level: this.levelIndex,
@@ -339,6 +439,7 @@ export class ApprovalGate {
       kind,
       subject: `${prefix}Approval needed: ${r.itemName} for ${r.beneficiary} (${r.requestId})`,
       body:
+        (why ? `${why} ` : '') +
         `${who} requests ${r.itemName}.` +
         (r.justification ? ` Why: ${r.justification}` : ' No justification given.') +
         ` Approve or deny with the links below, or in the portal.`,

@@ -14,6 +14,9 @@ import { repoRoot } from '../../runtime/config.js';
 import { ensureDeviceToken } from '../../devices/index.js';
 import { freePort } from '../../scripts/dev-server.js';
 
+/** The provisioning token every test stack's API takes at /scim/v2 (SCIM_TOKEN). */
+export const SCIM_TOKEN = 'e2e-scim-token-0123456789abcdef0123456789abcdef';
+
 /** For waitForRequest: the request has reached a final status. */
 export const ended = (r: RequestView) => isFinalStatus(r.status);
 
@@ -74,6 +77,12 @@ export interface TestStack {
     path: string,
     opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: unknown; headers: Headers }>;
+  /** A SCIM call as an identity provider makes it: the provisioning token, application/scim+json. */
+  scim(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown; headers: Headers }>;
   submit(token: string, body: unknown, headers?: Record<string, string>): Promise<RequestView>;
   waitForRequest(
     token: string,
@@ -107,10 +116,11 @@ export async function startStack(
     REQFLOW_DEV_MODE: '1',
     PACKAGES_DIR: `${join(repoRoot, 'packages')}:${join(repoRoot, 'test/fixtures/packages')}`,
     LOG_LEVEL: 'warn',
+    SCIM_TOKEN,
     ...extraEnv,
   };
   const db = openDatabase(join(dataDir, 'reqflow.db'));
-  seed(db);
+  await seed(db);
   db.insert(t.licensePools)
     .values([
       { id: 'tiny-tool', product: 'tiny-tool', totalSeats: 1 },
@@ -194,6 +204,11 @@ export async function startStack(
       return (res.body as { token: string }).token;
     },
     call,
+    scim: (method, path, body) =>
+      call(method, `/scim/v2${path}`, {
+        token: SCIM_TOKEN,
+        ...(body !== undefined ? { body, headers: { 'content-type': 'application/scim+json' } } : {}),
+      }),
     async submit(token, body, headers) {
       const res = await call('POST', '/api/requests', { token, body, ...(headers ? { headers } : {}) });
       if (res.status !== 202) throw new Error(`submit: ${res.status} ${JSON.stringify(res.body)}`);
