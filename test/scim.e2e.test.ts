@@ -123,7 +123,7 @@ describe('SCIM provisioning, seen from reqflow', () => {
 
     // Bob's sign-in stops working; his history stays.
     expect((await stack.call('POST', '/api/dev/login', { body: { userId: 'bob' } })).status).toBe(422);
-    expect((await stack.call('GET', '/api/approvals', { token: as('bob') })).status).toBe(401);
+    expect((await stack.call('GET', '/api/approvals', { token: as('bob') })).status).toBe(403);
 
     const decided = await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
       token: as('erin'),
