@@ -1,3 +1,4 @@
+import { enrollDevice, getDevice, issueEnrollment } from '../devices/index.js';
 import { createDirectory } from '../directory/index.js';
 import type { DB } from './client.js';
 import * as t from './schema.js';
@@ -38,10 +39,13 @@ const groups = [
   { id: 'auditors', name: 'Auditors', kind: 'auditors' as const, members: [] },
 ];
 
+// Enrolled the way an organisation's devices are: an enrollment token for the owner, spent
+// by the device. Their tokens are thrown away; the embedded stack gives LAPTOP-ALICE's agent
+// a fresh one (ensureDeviceToken), and the other laptops have no agent.
 const devices = [
-  { id: 'LAPTOP-ALICE', name: "Alice's laptop", ownerId: 'alice', platform: 'linux' },
-  { id: 'LAPTOP-BOB', name: "Bob's laptop", ownerId: 'bob', platform: 'linux' },
-  { id: 'LAPTOP-CAROL', name: "Carol's laptop", ownerId: 'carol', platform: 'linux' },
+  { deviceId: 'LAPTOP-ALICE', hostname: 'laptop-alice', ownerId: 'alice', platform: 'linux' },
+  { deviceId: 'LAPTOP-BOB', hostname: 'laptop-bob', ownerId: 'bob', platform: 'linux' },
+  { deviceId: 'LAPTOP-CAROL', hostname: 'laptop-carol', ownerId: 'carol', platform: 'linux' },
 ];
 
 const licensePools = [
@@ -327,25 +331,17 @@ export async function seed(db: DB): Promise<void> {
     );
   }
   for (const g of groups) await directory.ensureGroup(g, SEED_ACTOR);
+  for (const { ownerId, ...device } of devices) {
+    if (await getDevice(db, device.deviceId)) continue;
+    const { token } = await issueEnrollment(db, { ownerId, createdBy: SEED_ACTOR });
+    await enrollDevice(db, token, device);
+  }
 
   db.transaction((tx) => {
-    tx.insert(t.devices).values(devices).onConflictDoNothing().run();
     tx.insert(t.licensePools).values(licensePools).onConflictDoNothing().run();
     tx.insert(t.securityGroups).values(securityGroups).onConflictDoNothing().run();
     tx.insert(t.services).values(services).onConflictDoNothing().run();
     tx.insert(t.catalogItems).values(catalogItems).onConflictDoNothing().run();
     tx.insert(t.knowledgeArticles).values(knowledgeArticles).onConflictDoNothing().run();
-    // Every device is a configuration item too, so software can be related to it.
-    tx.insert(t.cmdbCis)
-      .values(
-        devices.map((d) => ({
-          id: d.id,
-          ciClass: 'computer' as const,
-          name: d.name,
-          attributes: { owner: d.ownerId, platform: d.platform },
-        })),
-      )
-      .onConflictDoNothing()
-      .run();
   });
 }

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { and, eq, like } from 'drizzle-orm';
+import { and, eq, gt } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,9 +29,13 @@ import { loadConfig, type Config } from '../runtime/config.js';
 // through app.inject with a real Temporal client (no worker needed: nothing here starts
 // a workflow).
 
+/** The audit sequence number the seed ended at, per database: tests look at what came after. */
+const seededUpTo = new WeakMap<DB, number>();
+
 async function freshDb(): Promise<DB> {
   const db = openMemoryDatabase();
   await seed(db);
+  seededUpTo.set(db, db.select().from(t.auditLog).all().length);
   return db;
 }
 
@@ -47,12 +51,12 @@ async function refusal(work: Promise<unknown>): Promise<DeviceRefusal> {
   return (err as DeviceRefusedError).reason;
 }
 
-// The seed writes the directory's entries first; these tests look at the devices' own.
+// The seed writes the directory's and its laptops' entries first; these tests look at what follows.
 const auditActions = (db: DB) =>
   db
     .select()
     .from(t.auditLog)
-    .where(like(t.auditLog.action, 'device.%'))
+    .where(gt(t.auditLog.seq, seededUpTo.get(db) ?? 0))
     .orderBy(t.auditLog.seq)
     .all()
     .map((e) => [e.action, e.subject, e.actor]);
@@ -130,6 +134,7 @@ describe('the devices aggregate', () => {
       db
         .select()
         .from(t.deviceEnrollments)
+        .where(eq(t.deviceEnrollments.createdBy, 'olga'))
         .all()
         .every((e) => e.usedAt === null),
     ).toBe(true);
@@ -158,8 +163,8 @@ describe('the devices aggregate', () => {
       .values({ id: 'HW-MON-0042', ciClass: 'hardware_asset', name: 'Monitor', attributes: {} })
       .run();
     expect(await enrollAs({ hostname: 'hw-mon-0042' })).toBe('HW-MON-0042-2');
-    // The seeded laptop stays as it was.
-    expect(await getDevice(db, 'LAPTOP-ALICE')).toMatchObject({ ownerId: 'alice', state: 'not_enrolled' });
+    // The seeded laptop (enrolled by the seed) stays as it was.
+    expect(await getDevice(db, 'LAPTOP-ALICE')).toMatchObject({ ownerId: 'alice', state: 'enrolled' });
   });
 
   it('unenrolls: the token stops working, history stays, a second unenroll changes nothing', async () => {
@@ -204,8 +209,9 @@ describe('the devices aggregate', () => {
     const third = await ensureDeviceToken(db, dataDir, 'LAPTOP-ALICE');
     expect(await findDeviceByToken(db, third)).toEqual({ id: 'LAPTOP-ALICE' });
     expect(await getDevice(db, 'LAPTOP-ALICE')).toMatchObject({ state: 'enrolled', unenrolledAt: null });
+    // The seed enrolled the laptop; its token was never written to a file, so the first call reissues.
     expect(auditActions(db).map(([action]) => action)).toEqual([
-      'device.enrolled',
+      'device.token_reissued',
       'device.token_reissued',
       'device.unenrolled',
       'device.enrolled',
