@@ -22,13 +22,14 @@ function userById(db: DB, id: string | null | undefined): UserRow | undefined {
 
 /**
  * Walks up the management chain from `start` until it finds someone who can decide:
- * active, and not the requester (nobody approves their own request, even as their
- * own manager). Each skip is noted so steps[] says why the request went elsewhere.
+ * active, and neither the requester nor the beneficiary (nobody decides a request that
+ * benefits them, even as their own manager). Each skip is noted so steps[] says why the
+ * request went elsewhere.
  */
 function firstEligible(
   db: DB,
   start: string | null | undefined,
-  requester: string,
+  parties: Parties,
   role: string,
   notes: string[],
 ) {
@@ -41,13 +42,26 @@ function firstEligible(
       notes.push(`${role} ${id} does not exist; routed to the next responsible person.`);
       return undefined;
     }
+    const conflict = conflictOf(user.id, parties);
     if (!user.active) notes.push(`${role} ${user.id} is inactive; routed to their manager.`);
-    else if (user.id === requester)
-      notes.push(`${user.id} requested this and cannot approve it; routed to their manager.`);
+    else if (conflict) notes.push(`${conflict} and cannot approve it; routed to their manager.`);
     else return user.id;
     id = user.managerId;
     role = 'manager';
   }
+  return undefined;
+}
+
+/** The people a request benefits: neither may decide it. */
+interface Parties {
+  requester: string;
+  beneficiary?: string;
+}
+
+/** Why `id` may not decide (for steps[]), or undefined when they may. */
+function conflictOf(id: string, p: Parties): string | undefined {
+  if (id === p.requester) return `${id} requested this`;
+  if (id === p.beneficiary) return `${id} is who this request is for`;
   return undefined;
 }
 
@@ -76,12 +90,12 @@ export function createApprovalActivities(deps: ActivityDeps) {
       if (p.kind === 'manager') {
         label = `manager of ${input.beneficiary}`;
         const beneficiary = userById(db, input.beneficiary);
-        const found = firstEligible(db, beneficiary?.managerId, input.requester, 'manager', notes);
+        const found = firstEligible(db, beneficiary?.managerId, input, 'manager', notes);
         if (!beneficiary?.managerId) notes.push(`${input.beneficiary} has no manager on record.`);
         if (found) approvers = [found];
       } else if (p.kind === 'owner') {
         label = `service owner of ${item?.name ?? input.catalogItemId}`;
-        const found = firstEligible(db, item?.serviceOwnerId, input.requester, 'service owner', notes);
+        const found = firstEligible(db, item?.serviceOwnerId, input, 'service owner', notes);
         if (!item?.serviceOwnerId) notes.push(`${input.catalogItemId} has no service owner on record.`);
         if (found) approvers = [found];
       } else {
@@ -95,7 +109,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
           .all();
         for (const m of members) {
           if (!m.active) notes.push(`${m.id} is inactive and was left out.`);
-          else if (m.id === input.requester) notes.push(`${m.id} requested this and cannot approve it.`);
+          else if (conflictOf(m.id, input)) notes.push(`${conflictOf(m.id, input)} and cannot approve it.`);
           else approvers.push(m.id);
         }
         const wanted = p.quorum === 'any' ? 1 : p.quorum === 'all' ? approvers.length : p.quorum;
@@ -105,7 +119,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
         }
       }
       if (approvers.length === 0) {
-        approvers = operators(db).filter((id) => id !== input.requester);
+        approvers = operators(db).filter((id) => !conflictOf(id, input));
         required = 1;
         notes.push(
           `Nobody eligible for "${label}"; routed to the operators (${approvers.join(', ') || 'none'}).`,
@@ -115,11 +129,15 @@ export function createApprovalActivities(deps: ActivityDeps) {
     },
 
     /** The approver's own manager, for escalation of a decision nobody made in time. */
-    async escalationTargets(input: { approvers: string[]; requester: string }): Promise<string[]> {
+    async escalationTargets(input: {
+      approvers: string[];
+      requester: string;
+      beneficiary?: string;
+    }): Promise<string[]> {
       const out = new Set<string>();
       for (const id of input.approvers) {
         const notes: string[] = [];
-        const manager = firstEligible(db, userById(db, id)?.managerId, input.requester, 'manager', notes);
+        const manager = firstEligible(db, userById(db, id)?.managerId, input, 'manager', notes);
         if (manager && !input.approvers.includes(manager)) out.add(manager);
       }
       return [...out];
@@ -133,17 +151,12 @@ export function createApprovalActivities(deps: ActivityDeps) {
     async replacementApprovers(input: {
       approver: string;
       requester: string;
+      beneficiary?: string;
     }): Promise<{ approvers: string[]; notes: string[] }> {
       const notes: string[] = [];
-      const manager = firstEligible(
-        db,
-        userById(db, input.approver)?.managerId,
-        input.requester,
-        'manager',
-        notes,
-      );
+      const manager = firstEligible(db, userById(db, input.approver)?.managerId, input, 'manager', notes);
       if (manager) return { approvers: [manager], notes };
-      const fallback = operators(db).filter((id) => id !== input.requester && id !== input.approver);
+      const fallback = operators(db).filter((id) => !conflictOf(id, input) && id !== input.approver);
       notes.push(
         `Nobody eligible above ${input.approver}; routed to the operators (${fallback.join(', ') || 'none'}).`,
       );

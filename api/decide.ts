@@ -43,21 +43,22 @@ export interface DecideInput {
 }
 
 /**
- * Decides on a pending approval. Everything that can be refused is refused here,
- * before the workflow hears of it (403 not an approver, 409 not awaiting or already
- * decided); the workflow's update validator checks again, so a race is still refused.
+ * Decides on a pending approval. The API resolves who the caller acts for (themselves
+ * first, then whoever delegated to them) and which pending slot that is; whether that
+ * decision may count (nobody decides a request that benefits them, one vote per person
+ * and level) is the workflow's update validator's rule alone, mapped here to 403/409.
  */
 export async function decide(db: DB, temporal: Client, input: DecideInput): Promise<RequestRow> {
   const row = db.select().from(t.requests).where(eq(t.requests.id, input.requestId)).get();
   if (!row) throw notFound(`Request ${input.requestId} not found.`);
-  if (row.requesterId === input.actor) throw forbidden('You cannot approve or deny your own request.');
   const pending = db
     .select()
     .from(t.approvalTasks)
     .where(and(eq(t.approvalTasks.requestId, row.id), eq(t.approvalTasks.state, 'pending')))
     .all();
   const mine = input.slot ? [input.slot] : actingFor(db, input.actor);
-  const slot = pending.find((p) => mine.includes(p.approverId));
+  // Their own slot before a delegator's: deciding as oneself is the plainer record.
+  const slot = mine.map((id) => pending.find((p) => p.approverId === id)).find((p) => p !== undefined);
   if (!slot) {
     // An approver whose turn has passed (decided, superseded, expired) gets 409; anyone else 403.
     if (isApproverOfRecord(db, row.id, mine)) {

@@ -10,8 +10,10 @@ type RequestRow = typeof t.requests.$inferSelect;
 
 /**
  * Who may see a request: its requester, its beneficiary, operators, its approvers
- * (and their delegates), and the fulfillment groups or people that hold a task on it. Everyone else gets a 404, so the
- * existence of someone else's request is not disclosed.
+ * (and, while the approval is pending, their delegates), and the fulfillment groups or people
+ * that hold a task on it. Everyone else gets a 404, so the existence of someone else's request
+ * is not disclosed. A delegate stands in for pending decisions only, not for the history of
+ * what the approver decided.
  */
 export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
   if (user.isOperator || row.requesterId === user.id || row.beneficiaryId === user.id) return true;
@@ -19,7 +21,17 @@ export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
     .select({ id: t.approvalTasks.id })
     .from(t.approvalTasks)
     .where(
-      and(eq(t.approvalTasks.requestId, row.id), inArray(t.approvalTasks.approverId, actingFor(db, user.id))),
+      and(
+        eq(t.approvalTasks.requestId, row.id),
+        or(
+          eq(t.approvalTasks.approverId, user.id),
+          eq(t.approvalTasks.decidedBy, user.id),
+          and(
+            eq(t.approvalTasks.state, 'pending'),
+            inArray(t.approvalTasks.approverId, actingFor(db, user.id)),
+          ),
+        ),
+      ),
     )
     .get();
   if (approver) return true;

@@ -116,6 +116,14 @@ export type ApprovalResult =
   | { outcome: 'denied'; decision: Approval }
   | { outcome: 'expired'; level: string };
 
+/**
+ * The audit actor of a request's approval: everyone who decided it, the person who acted
+ * (a delegate, not the approver they stood in for; the decisions carry `onBehalfOf`).
+ */
+export function decidersOf(approvals: Approval[]): string {
+  return [...new Set(approvals.map((a) => a.approver))].join(',') || 'reqflow';
+}
+
 // Failure types the API maps to HTTP statuses (403, 409).
 export const NOT_AWAITING = 'NotAwaitingApproval';
 export const NOT_APPROVER = 'NotApprover';
@@ -128,6 +136,8 @@ interface OpenLevel {
   approvers: Set<string>;
   approvals: Approval[];
   decided: Set<string>;
+  /** The people who decided (a delegate, not the approver they acted for). */
+  voters: Set<string>;
   denial?: Approval;
   step: RequestStep;
 }
@@ -166,10 +176,17 @@ export class ApprovalGate {
         message: 'The request is not awaiting approval.',
       });
     const actor = d.decidedBy ?? d.approver;
-    if (actor === this.req.requester || d.approver === this.req.requester) {
+    // The rule "nobody decides a request that benefits them" lives here: the API only says who
+    // acts (decidedBy) and for whom (approver). A delegate who benefits may not decide for the
+    // approver, nor a delegate for an approver who benefits: delegation works in neither direction.
+    const interested = [this.req.requester, this.req.beneficiary];
+    if (interested.includes(actor) || interested.includes(d.approver)) {
       throw ApplicationFailure.create({
         type: SELF_APPROVAL,
-        message: 'Nobody may approve their own request.',
+        message:
+          actor === d.approver
+            ? 'Nobody may approve or deny a request they made or that is for them.'
+            : `${actor} may not decide for ${d.approver}: nobody decides a request they made or that is for them, not even through a delegation.`,
       });
     }
     if (!level.approvers.has(d.approver)) {
@@ -186,6 +203,14 @@ export class ApprovalGate {
         message: 'This approval has already been decided.',
       });
     }
+    // One person, one vote per level: a delegate for two approvers, or an approver who is also
+    // someone's delegate, counts once, so a quorum of N needs N different people.
+    if (level.voters.has(actor)) {
+      throw ApplicationFailure.create({
+        type: ALREADY_DECIDED,
+        message: `${actor} already decided at this level; one person has one vote.`,
+      });
+    }
   }
 
   /** Signal handler: queues a pending approver the directory deactivated; the level loop moves them on. */
@@ -199,6 +224,7 @@ export class ApprovalGate {
     const level = this.level!;
     const actor = d.decidedBy ?? d.approver;
     level.decided.add(d.approver);
+    level.voters.add(actor);
     const approval: Approval = {
       kind: level.kind,
       approver: actor,
@@ -210,6 +236,11 @@ export class ApprovalGate {
     };
     if (d.decision === 'deny') level.denial = approval;
     else level.approvals.push(approval);
+    // Whoever decided is no longer awaited (a quorum level stays open for the others). Set
+    // without publishing: addApproval publishes it, so no command is added.
+    this.tracker.noteWaitingOn(
+      [...level.approvers].filter((a) => !level.decided.has(a) && !level.voters.has(a)),
+    );
     await this.tracker.addApproval(approval);
     await acts.recordApprovalDecision({
       requestId: this.req.requestId,
@@ -242,6 +273,7 @@ export class ApprovalGate {
         approvers: new Set(resolved.approvers),
         approvals: [],
         decided: new Set(),
+        voters: new Set(),
         step: undefined as unknown as RequestStep,
       };
       // Open for decisions before anyone can see the request waiting, so a decision
@@ -353,6 +385,7 @@ export class ApprovalGate {
       const { approvers: successors, notes } = await acts.replacementApprovers({
         approver: d.approver,
         requester: this.req.requester,
+        beneficiary: this.req.beneficiary,
       });
       level.approvers.delete(d.approver);
       const added = successors.filter((a) => !level.approvers.has(a));
@@ -378,7 +411,7 @@ export class ApprovalGate {
           : 'nobody is left to decide; the request expires unless someone is added.';
       await this.tracker.setWaitingOn(
         `approval: ${level.resolved.label}`,
-        [...level.approvers].filter((a) => !level.decided.has(a)),
+        [...level.approvers].filter((a) => !level.decided.has(a) && !level.voters.has(a)),
       );
       await this.tracker.updateStep(level.step, {
         detail: `${this.describe(level.resolved, level.approvers)} ${d.approver} ${d.reason}; ${moved}${notes.length > 0 ? ` ${notes.join(' ')}` : ''}`,
@@ -395,7 +428,7 @@ export class ApprovalGate {
   }
 
   private async remind(level: OpenLevel): Promise<void> {
-    const pending = [...level.approvers].filter((a) => !level.decided.has(a));
+    const pending = [...level.approvers].filter((a) => !level.decided.has(a) && !level.voters.has(a));
     await this.ask(pending, 'reminder');
     await this.tracker.updateStep(level.step, {
       detail: `${this.describe(level.resolved, level.approvers)} Reminder sent to ${pending.join(', ')}.`,
@@ -403,8 +436,12 @@ export class ApprovalGate {
   }
 
   private async escalate(level: OpenLevel): Promise<void> {
-    const pending = [...level.approvers].filter((a) => !level.decided.has(a));
-    const managers = await acts.escalationTargets({ approvers: pending, requester: this.req.requester });
+    const pending = [...level.approvers].filter((a) => !level.decided.has(a) && !level.voters.has(a));
+    const managers = await acts.escalationTargets({
+      approvers: pending,
+      requester: this.req.requester,
+      beneficiary: this.req.beneficiary,
+    });
     if (managers.length === 0) return;
     for (const m of managers) level.approvers.add(m);
     await acts.openApprovalTasks({
@@ -413,7 +450,10 @@ export class ApprovalGate {
       approvers: managers,
     });
     await this.ask(managers, 'escalation');
-    await this.tracker.setWaitingOn(`approval: ${level.resolved.label}, escalated`, [...level.approvers]);
+    await this.tracker.setWaitingOn(
+      `approval: ${level.resolved.label}, escalated`,
+      [...level.approvers].filter((a) => !level.decided.has(a) && !level.voters.has(a)),
+    );
     await this.tracker.updateStep(level.step, {
       detail: `${this.describe(level.resolved, level.approvers)} Escalated to ${managers.join(', ')} after ${this.req.timing.escalateAfter} without a decision.`,
     });

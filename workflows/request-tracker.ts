@@ -169,6 +169,14 @@ export class RequestTracker {
     await this.publish();
   }
 
+  /**
+   * Narrows who the request waits on without publishing; the next publish (e.g. addApproval)
+   * carries it. The "what" and "since" stay: the wait is the same, fewer people are in it.
+   */
+  noteWaitingOn(who: string[]): void {
+    if (this.snapshot.waitingOn) this.snapshot.waitingOn = { ...this.snapshot.waitingOn, who };
+  }
+
   /** An SLA clock for one human step (approval, task); stop it when the step ends. */
   stepClock(step: string): { stop(): void } {
     const target = this.req.sla?.humanStep;

@@ -42,10 +42,34 @@ const approvalsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; con
         )
         .orderBy(desc(t.approvalTasks.createdAt))
         .all();
+      const me = request.principal.id;
+      // Levels where I already decided (for myself or for someone): one person, one vote.
+      const voted = new Set(
+        db
+          .select({ requestId: t.approvalTasks.requestId, level: t.approvalTasks.level })
+          .from(t.approvalTasks)
+          .where(eq(t.approvalTasks.decidedBy, me))
+          .all()
+          .map((v) => `${v.requestId}:${v.level}`),
+      );
+      const offered = new Set<string>();
+      // Where I am an approver myself, that slot is offered, not a delegator's at the same level.
+      const own = new Set(
+        rows.filter((r) => r.task.approverId === me).map((r) => `${r.req.id}:${r.task.level}`),
+      );
       return {
         items: rows
-          // Never offer someone their own request, even through a delegation.
-          .filter((r) => r.req.requesterId !== request.principal.id)
+          .filter((r) => {
+            // Never offer a request that benefits me or the approver I would act for (the
+            // workflow refuses such a decision anyway), nor a second vote at one level.
+            const parties = [r.req.requesterId, r.req.beneficiaryId];
+            if (parties.includes(me) || parties.includes(r.task.approverId)) return false;
+            const key = `${r.req.id}:${r.task.level}`;
+            if (voted.has(key) || offered.has(key)) return false;
+            if (own.has(key) && r.task.approverId !== me) return false;
+            offered.add(key);
+            return true;
+          })
           .map((r) => ({
             requestId: r.req.id,
             level: r.task.level,
