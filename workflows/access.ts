@@ -1,8 +1,13 @@
-import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { AccessItem } from '../activities/access.js';
 import { acts, requesterNotifier } from './activity-proxies.js';
-import type { AccessRequestInput, Approval, RequestSnapshot } from '../domain/request.js';
-import { Approvals } from './approval.js';
+import {
+  SURVEY_LINK_REF,
+  type AccessRequestInput,
+  type Approval,
+  type RequestSnapshot,
+} from '../domain/request.js';
+import { Approvals, decidersOf } from './approval.js';
 import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
 
 /**
@@ -19,6 +24,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
 
   const notifyRequester = requesterNotifier(requestId, input.requester);
   const audit = auditorFor(requestId, input.beneficiary);
+  /** The security group once the grant and its audit entry happened: a later cancellation revokes it. */
+  let granted: string | undefined;
 
   try {
     await tracker.setStatus('checking_entitlement');
@@ -82,7 +89,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     const { seq } = await audit(
       'request.approved',
       { catalogItemId: input.catalogItemId, approvals },
-      approvals.map((a) => a.approver).join(','),
+      decidersOf(approvals),
     );
     await tracker.setStatus('approved');
     tracker.admit();
@@ -93,28 +100,42 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     );
 
     await tracker.setStatus('fulfilling');
-    const { added } = await tracker.step(
-      'grant_group_membership',
-      () =>
-        acts.grantGroupMembership({
-          requestId,
-          groupId: item.securityGroup,
-          userId: input.beneficiary,
-          approvalAuditSeq: seq,
-        }),
-      (r) =>
-        r.added
-          ? `${input.beneficiary} added to ${item.securityGroup}.`
-          : `${input.beneficiary} was already a member of ${item.securityGroup}.`,
-    );
-    await audit('access.granted', {
-      securityGroup: item.securityGroup,
-      user: input.beneficiary,
-      added,
-      approvalAuditSeq: seq,
-      approvals,
-    });
-    const survey = await acts.surveyLinkFor({ requestId, requester: input.requester });
+    const grantAndAudit = async () => {
+      const { added } = await tracker.step(
+        'grant_group_membership',
+        () =>
+          acts.grantGroupMembership({
+            requestId,
+            groupId: item.securityGroup,
+            userId: input.beneficiary,
+            approvalAuditSeq: seq,
+          }),
+        (r) =>
+          r.added
+            ? `${input.beneficiary} added to ${item.securityGroup}.`
+            : `${input.beneficiary} was already a member of ${item.securityGroup}.`,
+      );
+      await audit('access.granted', {
+        securityGroup: item.securityGroup,
+        user: input.beneficiary,
+        added,
+        approvalAuditSeq: seq,
+        approvals,
+      });
+    };
+    if (patched('grant-with-its-audit')) {
+      // A cancellation must not cut between the grant and its audit entry (the activity may
+      // still add the member after the workflow stopped waiting for it): both happen, and the
+      // cancellation, seen at the next step, revokes what was granted, audited.
+      await CancellationScope.nonCancellable(grantAndAudit);
+      granted = item.securityGroup;
+    } else {
+      await grantAndAudit();
+    }
+    // The signed link is made where the notification is written, never in the history.
+    const survey = patched('survey-link-at-delivery')
+      ? SURVEY_LINK_REF
+      : await acts.surveyLinkFor({ requestId, requester: input.requester });
     await tracker.step(
       'notify_requester',
       () =>
@@ -134,7 +155,23 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     if (!isCancellation(err)) throw err;
     return await CancellationScope.nonCancellable(async () => {
       tracker.admit();
-      return tracker.finish('cancelled', { message: 'The request was cancelled before access was granted.' });
+      if (!granted)
+        return tracker.finish('cancelled', {
+          message: 'The request was cancelled before access was granted.',
+        });
+      const { removed } = await acts.revokeGroupMemberships({ requestId });
+      await audit('access.revoked', {
+        securityGroup: granted,
+        user: input.beneficiary,
+        removed,
+        reason: 'cancelled',
+      });
+      return tracker.finish('cancelled', {
+        message:
+          removed > 0
+            ? `The request was cancelled; the access it granted to ${granted} was revoked.`
+            : `The request was cancelled; ${input.beneficiary} keeps ${granted} through another grant, so nothing was removed.`,
+      });
     });
   }
 }

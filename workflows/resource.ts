@@ -1,8 +1,8 @@
-import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { acts, requesterNotifier } from './activity-proxies.js';
 import type { ResourceItem } from '../activities/procurement.js';
-import type { RequestSnapshot, ResourceRequestInput } from '../domain/request.js';
-import { Approvals } from './approval.js';
+import { SURVEY_LINK_REF, type RequestSnapshot, type ResourceRequestInput } from '../domain/request.js';
+import { Approvals, decidersOf } from './approval.js';
 import { ManualTasks } from './manual-task.js';
 import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
 
@@ -59,10 +59,11 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
         reason: denied ? (denied.comment ?? `denied by ${denied.approver}`) : 'approval_expired',
       });
     }
-    const { seq } = await audit('request.approved', {
-      catalogItemId: input.catalogItemId,
-      approvals: result.decisions,
-    });
+    const { seq } = await audit(
+      'request.approved',
+      { catalogItemId: input.catalogItemId, approvals: result.decisions },
+      decidersOf(result.decisions),
+    );
     await tracker.setStatus('approved');
 
     await tracker.setStatus('fulfilling');
@@ -132,7 +133,10 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       (r) => `Asset CI ${r.ciId} assigned to ${input.beneficiary}.`,
     );
     await audit('asset.assigned', { ciId, assetTag, orderId: po, approvalAuditSeq: seq });
-    const survey = await acts.surveyLinkFor({ requestId, requester: input.requester });
+    // The signed link is made where the notification is written, never in the history.
+    const survey = patched('survey-link-at-delivery')
+      ? SURVEY_LINK_REF
+      : await acts.surveyLinkFor({ requestId, requester: input.requester });
     await tracker.step(
       'notify_requester',
       () =>

@@ -12,8 +12,13 @@ import {
 import { acts } from './activity-proxies.js';
 import type { DeploymentRound } from '../activities/deployment.js';
 import type { Entitlement } from '../activities/entitlement.js';
-import type { DeploymentReport, RequestSnapshot, StandardServiceInput } from '../domain/request.js';
-import { Approvals } from './approval.js';
+import {
+  SURVEY_LINK_REF,
+  type DeploymentReport,
+  type RequestSnapshot,
+  type StandardServiceInput,
+} from '../domain/request.js';
+import { Approvals, decidersOf } from './approval.js';
 import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
 
 /** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
@@ -129,7 +134,12 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       }
     }
     const approval = tracker.snapshot.approvals.at(-1)!;
-    await audit('request.approved', { catalogItemId: input.catalogItemId, approval }, approval.approver);
+    const approvals = tracker.snapshot.approvals.filter((a) => a.decision === 'approve');
+    await audit(
+      'request.approved',
+      { catalogItemId: input.catalogItemId, approval, approvals },
+      decidersOf(approvals),
+    );
     await tracker.setStatus('approved');
     tracker.admit();
 
@@ -260,7 +270,10 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       approval,
     });
     const launchUrl = item.launchUrl ?? undefined;
-    const survey = await acts.surveyLinkFor({ requestId, requester: input.requester });
+    // The signed link is made where the notification is written, never in the history.
+    const survey = patched('survey-link-at-delivery')
+      ? SURVEY_LINK_REF
+      : await acts.surveyLinkFor({ requestId, requester: input.requester });
     // The outcome names only the API route: other readers of the request must not get the requester's signed link.
     const surveyUrl = `/api/requests/${requestId}/survey`;
     await tracker.step(
