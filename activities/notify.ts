@@ -1,6 +1,8 @@
 import { log } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { SURVEY_LINK_REF } from '../domain/request.js';
+import { surveyLink } from '../runtime/survey-links.js';
 import { clock, type ActivityDeps } from './deps.js';
 
 export interface NotificationInput {
@@ -49,10 +51,14 @@ export function createNotifyActivities(deps: ActivityDeps) {
      */
     async notify(input: NotificationInput): Promise<void> {
       const links = Object.fromEntries(
-        Object.entries(input.links ?? {}).map(([k, v]) => [
-          k,
-          v.startsWith('/') ? `${deps.publicUrl}${v}` : v,
-        ]),
+        Object.entries(input.links ?? {}).map(([k, v]) => {
+          // Signed here, not in the workflow: the token lives in the outbox row, never in a history.
+          const url =
+            v === SURVEY_LINK_REF && input.requestId
+              ? surveyLink(deps.linkSecret, input.requestId, input.recipient)
+              : v;
+          return [k, url.startsWith('/') ? `${deps.publicUrl}${url}` : url];
+        }),
       );
       const res = db
         .insert(t.notifications)
@@ -68,7 +74,12 @@ export function createNotifyActivities(deps: ActivityDeps) {
         .onConflictDoNothing({ target: t.notifications.key })
         .run();
       if (res.changes > 0)
-        log.info('notification queued', { to: input.recipient, subject: input.subject, links });
+        // Link names only: the links themselves may carry signed tokens.
+        log.info('notification queued', {
+          to: input.recipient,
+          subject: input.subject,
+          links: Object.keys(links),
+        });
     },
 
     /** One notification to each person `who` names (users, groups, a device's owner). */

@@ -2,9 +2,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
+import { redactUrl } from '../runtime/redact.js';
 import { devLoginAllowed } from '../runtime/startup-checks.js';
 import auth from './plugins/auth.js';
 import problems from './plugins/problems.js';
@@ -39,11 +40,35 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
 }
 
+/**
+ * The request log names each request's route, never the link or survey token in its URL
+ * (those are bearer credentials). Applies to logger options; a ready-made logger is the
+ * caller's to configure.
+ */
+function redactingLogger(logger: AppDeps['logger']): AppDeps['logger'] {
+  if (!logger) return false;
+  const options = logger === true ? {} : logger;
+  if ('child' in options && typeof options.child === 'function') return logger;
+  return {
+    ...options,
+    serializers: {
+      ...('serializers' in options ? options.serializers : {}),
+      req: (req: FastifyRequest) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
+  };
+}
+
 /** Builds the API from its dependencies; server.ts owns the process (listen, logging, shutdown). */
 export async function buildApp(deps: AppDeps) {
   const { db, temporal, config } = deps;
   const app = Fastify({
-    logger: deps.logger ?? false,
+    logger: redactingLogger(deps.logger),
     // Requests are small JSON documents; anything larger is a mistake or an attack.
     bodyLimit: 64 * 1024,
     // Long polls end on close instead of holding shutdown for their full wait.

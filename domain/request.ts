@@ -161,3 +161,10 @@ export interface DeploymentReport {
   outputTail: string;
   finishedAt: string;
 }
+
+/**
+ * Stands for the requester's signed survey link in a notification's links. The workflow
+ * passes this reference and the notify activity signs the link as it writes the outbox
+ * row, so the token never enters a workflow history.
+ */
+export const SURVEY_LINK_REF = 'reqflow:survey-link';

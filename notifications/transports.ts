@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer';
+import { redactUrl } from '../runtime/redact.js';
 
 export interface OutgoingMessage {
   to: string;
@@ -41,12 +42,16 @@ export function smtpTransport(url: string, from: string): Transport {
   };
 }
 
-/** Writes each message to the log instead of sending it: the embedded default has no mail server. */
+/**
+ * Writes each message to the log instead of sending it: the embedded default has no mail server.
+ * Link tokens are left out (a log is read by more people than the recipient): the approver
+ * decides in the API, the requester answers the survey at /api/requests/:id/survey.
+ */
 export function logTransport(log: (line: string) => void): Transport {
   return {
     name: 'log',
     async send(message) {
-      const links = Object.entries(message.links ?? {}).map(([key, url]) => ` ${key}=${url}`);
+      const links = Object.entries(message.links ?? {}).map(([key, url]) => ` ${key}=${redactUrl(url)}`);
       log(`mail to ${message.toName} <${message.to}>: ${JSON.stringify(message.subject)}${links.join('')}`);
     },
   };

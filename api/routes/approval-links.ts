@@ -25,25 +25,32 @@ dt{font-weight:600}textarea{width:100%;min-height:5rem}button{font-size:1rem;pad
 <body><h1>${escape(title)}</h1>${body}</body></html>`;
 }
 
-const refusals: Record<'malformed' | 'forged' | 'expired' | 'used', [400 | 403 | 409 | 410, string, string]> =
-  {
-    malformed: [
-      400,
-      'This link is not valid',
-      'The link is incomplete or damaged. Open it again from the notification.',
-    ],
-    forged: [
-      403,
-      'This link is not valid',
-      'The link was not issued by reqflow, or it was altered. Nothing was changed.',
-    ],
-    expired: [
-      410,
-      'This link has expired',
-      'Approve or deny the request in the portal instead. Nothing was changed.',
-    ],
-    used: [409, 'This link was already used', 'Each approve/deny link works once. Nothing was changed.'],
-  };
+const refusals: Record<
+  'malformed' | 'forged' | 'expired' | 'used' | 'inactive',
+  [400 | 403 | 409 | 410, string, string]
+> = {
+  malformed: [
+    400,
+    'This link is not valid',
+    'The link is incomplete or damaged. Open it again from the notification.',
+  ],
+  forged: [
+    403,
+    'This link is not valid',
+    'The link was not issued by reqflow, or it was altered. Nothing was changed.',
+  ],
+  expired: [
+    410,
+    'This link has expired',
+    'Approve or deny the request in the portal instead. Nothing was changed.',
+  ],
+  used: [409, 'This link was already used', 'Each approve/deny link works once. Nothing was changed.'],
+  inactive: [
+    403,
+    'This link no longer works',
+    'The approver it was issued to is no longer active; the decision has moved on. Nothing was changed.',
+  ],
+};
 
 function refuse(reply: FastifyReply, why: keyof typeof refusals) {
   const [status, title, text] = refusals[why];
@@ -71,8 +78,23 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
       .from(t.usedApprovalTokens)
       .where(eq(t.usedApprovalTokens.tokenId, result.claims.jti))
       .get();
-    return used ? 'used' : result.claims;
+    if (used) return 'used';
+    // A link is the approver's signature in their absence: it dies with their account.
+    const approver = db
+      .select({ active: t.users.active, removedAt: t.users.removedAt })
+      .from(t.users)
+      .where(eq(t.users.id, result.claims.approver))
+      .get();
+    if (!approver?.active || approver.removedAt) return 'inactive';
+    return result.claims;
   }
+
+  // The token in the path is a bearer credential: no cache keeps the page, no Referer carries it on.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('referrer-policy', 'no-referrer');
+    return payload;
+  });
 
   app.get(
     '/:token',

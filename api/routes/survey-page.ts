@@ -58,6 +58,13 @@ const surveyPageRoutes: FastifyPluginAsyncTypebox<{ db: DB; secret: string }> = 
   app,
   { db, secret },
 ) => {
+  // The token in the query is a bearer credential: no cache keeps the page, no Referer carries it on.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('referrer-policy', 'no-referrer');
+    return payload;
+  });
+
   // People open this page in a browser: refusals and invalid answers are pages too, not problem+json.
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     if (error instanceof PageRefusal)
