@@ -38,6 +38,8 @@ interface Scenario {
   escalateTo?: string[];
   /** Who replaces a deactivated approver, as replacementApprovers would find them. */
   replaceWith?: Record<string, string[]>;
+  /** Runs inside grantGroupMembership, e.g. to hold it while the test cancels. */
+  duringGrant?: () => Promise<void>;
 }
 
 interface Call {
@@ -88,7 +90,12 @@ function accessFakes(s: Scenario, calls: Call[]): Activities {
     },
     async grantGroupMembership(input) {
       record('grantGroupMembership', input);
+      await s.duringGrant?.();
       return { added: true };
+    },
+    async revokeGroupMemberships(input) {
+      record('revokeGroupMemberships', input);
+      return { removed: 1 };
     },
     async notify(input) {
       record('notify', input);
@@ -110,6 +117,7 @@ async function run(
   scenario: Scenario,
   timing: ApprovalOptions,
   during: (h: WorkflowHandle<typeof accessRequest>) => Promise<void>,
+  overrides: Partial<AccessRequestInput> = {},
 ) {
   const taskQueue = `approval-test-${randomUUID()}`;
   const requestId = `REQ-A${randomUUID().slice(0, 8).toUpperCase()}`;
@@ -127,6 +135,7 @@ async function run(
     beneficiary: 'carol',
     justification: 'Quarter-end close',
     approval: timing,
+    ...overrides,
   };
   return worker.runUntil(async () => {
     const handle = await env.client.workflow.start<typeof accessRequest>('accessRequest', {
@@ -305,7 +314,7 @@ describe('approval building block', () => {
     expect(result.status).toBe('fulfilled');
     expect(result.approvals).toEqual([expect.objectContaining({ approver: 'olga', decision: 'approve' })]);
     expect(calls.filter((c) => c.name === 'replacementApprovers').map((c) => c.input)).toEqual([
-      { approver: 'erin', requester: 'carol' },
+      { approver: 'erin', requester: 'carol', beneficiary: 'carol' },
     ]);
     expect(calls.find((c) => c.name === 'closeApprovalTasks')?.input).toMatchObject({
       state: 'superseded',
@@ -321,6 +330,92 @@ describe('approval building block', () => {
     expect(
       calls.filter((c) => c.name === 'recordAudit').map((c) => (c.input as { action: string }).action),
     ).toContain('approval.rerouted');
+  });
+
+  it('refuses anyone the request benefits, in either direction of a delegation', async () => {
+    // Dave asks for Carol: neither may decide, as themselves or as someone's delegate,
+    // nor may a delegate decide for an approver who is one of them.
+    const { result } = await run(
+      {
+        policy: [{ kind: 'group', groupId: 'security', quorum: 'any' }],
+        levels: { 1: { label: 'Security (any)', approvers: ['erin', 'carol'], required: 1, notes: [] } },
+      },
+      slow,
+      async (h) => {
+        await waitFor(h, waitingOn(1));
+        expect(await refusal(decide(h, 'erin', 'approve', 'carol'))).toBe('SelfApproval');
+        expect(await refusal(decide(h, 'erin', 'approve', 'dave'))).toBe('SelfApproval');
+        expect(await refusal(decide(h, 'carol', 'approve', 'erin'))).toBe('SelfApproval');
+        expect(await refusal(decide(h, 'carol'))).toBe('SelfApproval');
+        await decide(h, 'erin');
+      },
+      { requester: 'dave', beneficiary: 'carol' },
+    );
+    expect(result.status).toBe('fulfilled');
+    expect(result.approvals).toEqual([expect.objectContaining({ approver: 'erin' })]);
+  });
+
+  it('counts one vote per person at a level: a quorum of two needs two people', async () => {
+    const { result } = await run(
+      {
+        policy: [{ kind: 'group', groupId: 'cab', quorum: 2 }],
+        levels: {
+          1: { label: 'CAB (2 of them)', approvers: ['erin', 'bob', 'dave'], required: 2, notes: [] },
+        },
+      },
+      slow,
+      async (h) => {
+        await waitFor(h, waitingOn(1));
+        await decide(h, 'erin');
+        const after = await waitFor(h, (s) => s.approvals.length === 1);
+        expect(after.status).toBe('awaiting_approval');
+        expect(after.waitingOn?.who).toEqual(['bob', 'dave']);
+        // Erin is also Bob's delegate: her second vote is refused.
+        expect(await refusal(decide(h, 'bob', 'approve', 'erin'))).toBe('AlreadyDecided');
+        await decide(h, 'bob', 'approve', 'dave');
+        // Dave voted for Bob; his own slot gives him no second vote.
+        expect(await refusal(decide(h, 'dave'))).toMatch(/AlreadyDecided|NotAwaitingApproval/);
+        await recordHistory(h, 'quorum-of-two-people');
+      },
+    );
+    expect(result.status).toBe('fulfilled');
+    expect(result.approvals).toEqual([
+      expect.objectContaining({ approver: 'erin' }),
+      expect.objectContaining({ approver: 'dave', onBehalfOf: 'bob' }),
+    ]);
+  });
+
+  it('never leaves a grant without its audit entry when cancelled mid-grant: both happen, then the revoke', async () => {
+    let cancelled!: () => void;
+    const released = new Promise<void>((r) => (cancelled = r));
+    let granting!: () => void;
+    const grantStarted = new Promise<void>((r) => (granting = r));
+    const { result, calls } = await run(
+      {
+        ...manager,
+        duringGrant: async () => {
+          granting();
+          await released;
+        },
+      },
+      slow,
+      async (h) => {
+        await waitFor(h, waitingOn(1));
+        await decide(h, 'erin');
+        await grantStarted;
+        await h.cancel();
+        cancelled();
+        await recordHistory(h, 'cancelled-while-granting');
+      },
+    );
+    expect(result.status).toBe('cancelled');
+    expect(result.outcome?.message).toContain('revoked');
+    const after = calls.slice(calls.findIndex((c) => c.name === 'grantGroupMembership'));
+    const audits = after
+      .filter((c) => c.name === 'recordAudit')
+      .map((c) => (c.input as { action: string }).action);
+    expect(audits).toEqual(['access.granted', 'access.revoked']);
+    expect(after.map((c) => c.name)).toContain('revokeGroupMemberships');
   });
 
   it('grants a non-sensitive item without asking anyone', async () => {
