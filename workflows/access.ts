@@ -17,7 +17,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
 
   const approvalGates = new Approvals(tracker);
 
-  const notifyRequester = requesterNotifier(requestId, input.requester);
+  const notifyRequester = requesterNotifier(requestId, input.requester, input.beneficiary);
   const audit = auditorFor(requestId, input.beneficiary);
 
   try {
