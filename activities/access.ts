@@ -4,6 +4,7 @@ import * as t from '../db/schema.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
 import { notEntitled } from './entitlement.js';
+import { recordRequestUndoneIn } from './requests.js';
 
 export interface AccessItem {
   itemName: string;
@@ -49,13 +50,32 @@ export function createAccessActivities(deps: ActivityDeps) {
       };
     },
 
-    /** Undoes a grant (a cancelled bundle): removes the memberships this request added. */
-    async revokeGroupMemberships(input: { requestId: string }): Promise<{ removed: number }> {
-      const res = db
-        .delete(t.securityGroupMembers)
-        .where(eq(t.securityGroupMembers.requestId, input.requestId))
-        .run();
-      return { removed: res.changes };
+    /**
+     * Undoes a grant (a cancelled bundle): removes the memberships this request added and,
+     * with `undoneBy`, marks the request itself cancelled, in one transaction. A membership
+     * another request added stays: that grant was approved on its own.
+     */
+    async revokeGroupMemberships(input: {
+      requestId: string;
+      undoneBy?: string;
+    }): Promise<{ removed: number }> {
+      return db.transaction((tx) => {
+        const res = tx
+          .delete(t.securityGroupMembers)
+          .where(eq(t.securityGroupMembers.requestId, input.requestId))
+          .run();
+        if (input.undoneBy) {
+          recordRequestUndoneIn(tx, {
+            requestId: input.requestId,
+            step: 'revoke_access',
+            message: res.changes
+              ? `Access revoked: ${input.undoneBy} was cancelled.`
+              : `${input.undoneBy} was cancelled; nothing was removed (the access comes from another request, which stands).`,
+            at: now(),
+          });
+        }
+        return { removed: res.changes };
+      });
     },
 
     /**

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import * as t from '../db/schema.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import type { ChangeModel } from '../domain/status.js';
@@ -30,6 +30,29 @@ export function notEntitled(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'NotEntitled', message, nonRetryable: true });
 }
 
+/**
+ * The seat another request already holds (reserved or assigned) for this person's copy
+ * of the software on this device: one device needs one seat, however often it is asked for.
+ */
+export function heldElsewhere(
+  db: Pick<ActivityDeps['db'], 'select'>,
+  seat: { poolId: string; userId: string; deviceId: string; requestId: string },
+): { requestId: string; state: string } | undefined {
+  return db
+    .select({ requestId: t.licenseAssignments.requestId, state: t.licenseAssignments.state })
+    .from(t.licenseAssignments)
+    .where(
+      and(
+        eq(t.licenseAssignments.poolId, seat.poolId),
+        eq(t.licenseAssignments.userId, seat.userId),
+        eq(t.licenseAssignments.deviceId, seat.deviceId),
+        ne(t.licenseAssignments.requestId, seat.requestId),
+        inArray(t.licenseAssignments.state, ['reserved', 'assigned']),
+      ),
+    )
+    .get();
+}
+
 export function createEntitlementActivities({ db }: ActivityDeps) {
   return {
     /** Checks the beneficiary's role against the item and that the device is theirs. */
@@ -56,6 +79,20 @@ export function createEntitlementActivities({ db }: ActivityDeps) {
           `Your role (${user.roleName}) is not entitled to ${item.name}; it is available to: ${allowed.join(', ')}. ` +
             `Ask your manager to request a role change, or contact the service desk.`,
         );
+      }
+      if (item.licensePoolId) {
+        const held = heldElsewhere(db, {
+          poolId: item.licensePoolId,
+          userId: user.id,
+          deviceId: device.id,
+          requestId: input.requestId,
+        });
+        if (held) {
+          throw notEntitled(
+            `${user.id} already holds a ${item.name} seat for ${device.id} (request ${held.requestId}, ${held.state}); ` +
+              `this request takes no second seat.`,
+          );
+        }
       }
       return {
         itemName: item.name,

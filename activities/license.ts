@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import * as t from '../db/schema.js';
 import { clock, type ActivityDeps } from './deps.js';
+import { heldElsewhere } from './entitlement.js';
 
 export interface SeatInput {
   requestId: string;
@@ -68,6 +69,15 @@ export function createLicenseActivities(deps: ActivityDeps) {
             .get();
           if (existing && existing.state !== 'released') {
             return { seatId: existing.id, inUse: inUse(), total: pool.totalSeats };
+          }
+          // Two requests for the same device checked in at once: the second takes no seat.
+          const held = heldElsewhere(tx, { ...input, poolId: pool.id });
+          if (held) {
+            throw ApplicationFailure.create({
+              type: 'SeatAlreadyHeld',
+              message: `${input.userId} already holds a ${pool.product} seat for ${input.deviceId} (request ${held.requestId}, ${held.state}).`,
+              nonRetryable: true,
+            });
           }
           const used = inUse();
           if (used >= pool.totalSeats) {

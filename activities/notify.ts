@@ -14,7 +14,15 @@ export interface NotificationInput {
   body: string;
   /** Paths starting with `/` are made absolute with the public URL. */
   links?: Record<string, string>;
+  /**
+   * The beneficiary of a request made on their behalf: they get their own copy, saying
+   * who asked, with only the links that are not signed for the requester.
+   */
+  copyTo?: string;
 }
+
+/** Links anyone allowed to read the request may follow; signed ones (a survey) stay the requester's. */
+const SHAREABLE_LINKS = new Set(['request', 'launch', 'bookmark']);
 
 /** Who `who` names: user ids as they are, `group:<id>` as its members, `device:<id>` as its owner. */
 function people(db: ActivityDeps['db'], who: string[]): string[] {
@@ -80,6 +88,21 @@ export function createNotifyActivities(deps: ActivityDeps) {
           subject: input.subject,
           links: Object.keys(links),
         });
+      if (input.copyTo && input.copyTo !== input.recipient) {
+        const shared = Object.fromEntries(Object.entries(links).filter(([k]) => SHAREABLE_LINKS.has(k)));
+        db.insert(t.notifications)
+          .values({
+            key: `${input.key}:for:${input.copyTo}`,
+            requestId: input.requestId,
+            recipientId: input.copyTo,
+            subject: input.subject,
+            body: `${input.recipient} requested this on your behalf${input.requestId ? ` (${input.requestId})` : ''}.\n\n${input.body}`,
+            links: shared,
+            createdAt: now(),
+          })
+          .onConflictDoNothing({ target: t.notifications.key })
+          .run();
+      }
     },
 
     /** One notification to each person `who` names (users, groups, a device's owner). */

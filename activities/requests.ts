@@ -1,4 +1,5 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { RequestSnapshot } from '../domain/request.js';
 import type { ActivityDeps } from './deps.js';
@@ -10,6 +11,39 @@ export interface SyncRequestInput {
   deviceId?: string;
   justification?: string;
   parentId?: string;
+}
+
+/**
+ * A finished request that was undone afterwards (a fulfilled item of a cancelled bundle):
+ * its workflow has ended and cannot say so itself, so the projection records it, in the
+ * caller's transaction, with a step and the outcome a reader sees.
+ */
+export function recordRequestUndoneIn(
+  tx: Tx,
+  input: { requestId: string; step: string; message: string; at: string },
+): void {
+  const row = tx.select().from(t.requests).where(eq(t.requests.id, input.requestId)).get();
+  if (!row || row.status === 'cancelled') return;
+  tx.update(t.requests)
+    .set({
+      status: 'cancelled',
+      steps: [
+        ...row.steps,
+        {
+          name: input.step,
+          state: 'compensated',
+          startedAt: input.at,
+          endedAt: input.at,
+          detail: input.message,
+        },
+      ],
+      waitingOn: null,
+      outcome: { message: input.message },
+      version: row.version + 1,
+      updatedAt: input.at,
+    })
+    .where(eq(t.requests.id, input.requestId))
+    .run();
 }
 
 export function createRequestActivities({ db }: ActivityDeps) {

@@ -95,7 +95,9 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       .get();
     if (!other) throw unprocessable(`Unknown user "${body.onBehalfOf}" in onBehalfOf.`);
     if (!mayRequestFor(db, user, other.id)) {
-      throw forbidden(`Only ${other.id}'s manager or the service desk may request on their behalf.`);
+      throw forbidden(
+        `Only ${other.id}'s manager, the service desk or an operator may request on their behalf.`,
+      );
     }
     beneficiary = other.id;
   }

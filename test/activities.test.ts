@@ -87,11 +87,11 @@ describe('checkEntitlement', () => {
 });
 
 describe('license seats', () => {
-  const seat = (requestId: string) => ({
+  const seat = (requestId: string, deviceId = 'LAPTOP-ALICE') => ({
     requestId,
     poolId: 'visio',
     userId: 'alice',
-    deviceId: 'LAPTOP-ALICE',
+    deviceId,
   });
 
   it('reserves one seat per request, idempotently', async () => {
@@ -103,14 +103,26 @@ describe('license seats', () => {
   });
 
   it('refuses when the pool is empty, and a released seat can be taken again', async () => {
-    for (const id of ['REQ-A', 'REQ-B', 'REQ-C']) await run(acts.reserveLicenseSeat, seat(id));
-    const f = await failureOf(run(acts.reserveLicenseSeat, seat('REQ-D')));
+    // One seat per device: alice's three requests are for three devices.
+    for (const id of ['REQ-A', 'REQ-B', 'REQ-C']) await run(acts.reserveLicenseSeat, seat(id, `PC-${id}`));
+    const f = await failureOf(run(acts.reserveLicenseSeat, seat('REQ-D', 'PC-REQ-D')));
     expect(f.type).toBe('LicensePoolEmpty');
     expect(f.message).toContain('3 of 3');
     await run(acts.releaseLicenseSeat, { requestId: 'REQ-B', poolId: 'visio' });
     await run(acts.releaseLicenseSeat, { requestId: 'REQ-B', poolId: 'visio' });
-    const d = await run(acts.reserveLicenseSeat, seat('REQ-D'));
+    const d = await run(acts.reserveLicenseSeat, seat('REQ-D', 'PC-REQ-D'));
     expect(d.inUse).toBe(3);
+  });
+
+  it('takes no second seat for the same software on the same device', async () => {
+    await run(acts.reserveLicenseSeat, seat('REQ-A'));
+    const f = await failureOf(run(acts.reserveLicenseSeat, seat('REQ-B')));
+    expect(f.type).toBe('SeatAlreadyHeld');
+    expect(f.message).toContain('request REQ-A');
+    expect(db.select().from(t.licenseAssignments).all()).toHaveLength(1);
+    // Released (the first request was cancelled): the device may have it through another request.
+    await run(acts.releaseLicenseSeat, { requestId: 'REQ-A', poolId: 'visio' });
+    expect((await run(acts.reserveLicenseSeat, seat('REQ-B'))).inUse).toBe(1);
   });
 
   it('assigns only a reserved seat', async () => {

@@ -178,10 +178,13 @@ describe('standard service requests end to end', () => {
     for await (const _ of stack.temporal.workflow.list({ query: `WorkflowId = '${a.id}'` })) runs++;
     expect(runs).toBe(1);
     expect(stack.db.select().from(t.requests).where(eq(t.requests.id, a.id)).all()).toHaveLength(1);
-    // Visio is already on the laptop: the agent's detect step finds it, so nothing installs twice.
+    // Visio is already on the laptop with a seat from the first request: this one says so and takes nothing.
     const done = await stack.waitForRequest(alice, a.id, ended);
-    expect(done.status).toBe('fulfilled');
-    expect(done.steps.find((s) => s.name === 'deploy')?.detail).toContain('already installed');
+    expect(done.status).toBe('rejected');
+    expect(done.outcome?.message).toContain('already holds a Microsoft Visio seat for LAPTOP-ALICE');
+    expect(
+      stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, a.id)).all(),
+    ).toEqual([]);
   });
 
   it('loses nothing when the worker dies mid-flow', async () => {

@@ -42,7 +42,11 @@ describe('feedback', () => {
       catalogItemId: 'feedback',
       fields: { service: 'the new expense system', message: 'The new expense system is confusing' },
     });
-    expect(submitted.steps.find((s) => s.name === 'route_to_owner')?.detail).toContain('owner carol');
+    // The POST answers after SUBMIT_WAIT_MS at the latest, possibly before the routing step.
+    const routed = await stack.waitForRequest(as('alice'), submitted.id, (r) =>
+      r.steps.some((s) => s.name === 'route_to_owner'),
+    );
+    expect(routed.steps.find((s) => s.name === 'route_to_owner')?.detail).toContain('owner carol');
     const ack = await waitingTask(submitted.id, 'owner_acknowledges', 'carol');
     expect(ack.assignee).toBe('carol');
     // Someone else's task: not theirs to see or act on.

@@ -45,7 +45,8 @@ async function completeStep(requestId: string, step: string, outcome: string, re
 describe('resource requests', () => {
   it('goes from approval through order, shipment and delivery to a CMDB asset', async () => {
     const submitted = await order();
-    expect(submitted.status).toBe('awaiting_approval');
+    // The POST answers after SUBMIT_WAIT_MS at the latest, possibly before the approver is asked.
+    await stack.waitForRequest(as('alice'), submitted.id, (r) => r.status === 'awaiting_approval');
     expect(
       (
         await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
@@ -74,6 +75,7 @@ describe('resource requests', () => {
 
   it('ends as denied when the manager says no, with no order placed', async () => {
     const submitted = await order();
+    await stack.waitForRequest(as('alice'), submitted.id, (r) => r.status === 'awaiting_approval');
     await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
       token: as('bob'),
       body: { decision: 'deny', comment: 'Use the shared monitors' },
@@ -85,6 +87,7 @@ describe('resource requests', () => {
 
   it('cancels the purchase order and the open task when cancelled while ordered', async () => {
     const submitted = await order();
+    await stack.waitForRequest(as('alice'), submitted.id, (r) => r.status === 'awaiting_approval');
     await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
       token: as('bob'),
       body: { decision: 'approve' },

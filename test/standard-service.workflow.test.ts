@@ -47,6 +47,8 @@ interface Scenario {
   device?: DeviceBehaviour[];
   changeModel?: 'standard' | 'normal';
   cmdbBroken?: boolean;
+  /** Someone alice requests for (default: alice herself). */
+  beneficiary?: string;
 }
 
 interface Call {
@@ -218,7 +220,7 @@ async function runScenario(
     requestId,
     catalogItemId: 'visio',
     requester: 'alice',
-    beneficiary: 'alice',
+    beneficiary: scenario.beneficiary ?? 'alice',
     deviceId: 'LAPTOP-ALICE',
     justification: 'diagrams',
     options: { ...fastOptions, ...options },
@@ -290,6 +292,7 @@ describe('standardServiceRequest', () => {
     expect(calls.find((c) => c.name === 'notify')?.input).toMatchObject({
       subject: 'Microsoft Visio installed successfully',
     });
+    expect(calls.find((c) => c.name === 'notify')?.input).not.toHaveProperty('copyTo');
     expect(result.steps.map((s) => s.name)).toEqual([
       'check_entitlement',
       'reserve_license_seat',
@@ -303,6 +306,20 @@ describe('standardServiceRequest', () => {
     expect(result.steps.every((s) => s.state === 'completed' && s.endedAt)).toBe(true);
     expect(description.typedSearchAttributes.get(RequestStatusKey)).toBe('fulfilled');
     await recordHistory(env.client.workflow.getHandle(requestId), 'fulfilled');
+  });
+
+  it('sends the beneficiary of an on-behalf request a copy of each message', async () => {
+    const fulfilled = await runScenario({ beneficiary: 'frank' });
+    expect(fulfilled.result.status).toBe('fulfilled');
+    expect(fulfilled.calls.find((c) => c.name === 'notify')?.input).toMatchObject({
+      recipient: 'alice',
+      copyTo: 'frank',
+    });
+    const rejected = await runScenario({ beneficiary: 'frank', notEntitled: true });
+    expect(rejected.calls.find((c) => c.name === 'notify')?.input).toMatchObject({
+      key: `${rejected.requestId}:rejected`,
+      copyTo: 'frank',
+    });
   });
 
   it('rejects a request the beneficiary is not entitled to, with the reason', async () => {

@@ -22,7 +22,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
 
   const approvalGates = new Approvals(tracker);
 
-  const notifyRequester = requesterNotifier(requestId, input.requester);
+  const notifyRequester = requesterNotifier(requestId, input.requester, input.beneficiary);
   const audit = auditorFor(requestId, input.beneficiary);
   /** The security group once the grant and its audit entry happened: a later cancellation revokes it. */
   let granted: string | undefined;

@@ -11,8 +11,12 @@ export const acts = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2 },
 });
 
-/** Notifies the requester about their request, once per key, with a link to it. */
-export function requesterNotifier(requestId: string, requester: string) {
+/**
+ * Notifies the requester about their request, once per key, with a link to it; the
+ * beneficiary of a request made on their behalf gets a copy (the same activity, so
+ * runs already in flight replay unchanged).
+ */
+export function requesterNotifier(requestId: string, requester: string, beneficiary?: string) {
   return (key: string, subject: string, body: string, links: Record<string, string> = {}) =>
     acts.notify({
       key: `${requestId}:${key}`,
@@ -21,5 +25,6 @@ export function requesterNotifier(requestId: string, requester: string) {
       subject,
       body,
       links: { request: `/api/requests/${requestId}`, ...links },
+      ...(beneficiary && beneficiary !== requester ? { copyTo: beneficiary } : {}),
     });
 }

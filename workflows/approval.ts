@@ -482,7 +482,7 @@ export class ApprovalGate {
         (why ? `${why} ` : '') +
         `${who} requests ${r.itemName}.` +
         (r.justification ? ` Why: ${r.justification}` : ' No justification given.') +
-        ` Approve or deny with the links below, or in the portal.`,
+        ` Approve or deny with the links below, or through the API: POST /api/requests/${r.requestId}/approvals.`,
     });
   }
 

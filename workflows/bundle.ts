@@ -55,12 +55,21 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
     );
     tracker.admit();
 
+    // Children end in any order; the parent waits only on those still open.
+    const open = new Set(children.map((c) => c.id));
     const results = await Promise.all(
       children.map(async (c) => {
         const result = (await c.handle.result()) as RequestSnapshot;
+        open.delete(c.id);
         await tracker.updateStep(c.step, {
           state: result.status === 'fulfilled' ? 'completed' : 'failed',
           detail: `${c.id}: ${result.status}${result.outcome ? ` — ${result.outcome.message}` : ''}`,
+          waitingOn: open.size
+            ? {
+                what: `${open.size} of ${children.length} item requests`,
+                who: [...open].map((id) => `request:${id}`),
+              }
+            : { what: null },
         });
         return result;
       }),
@@ -90,9 +99,15 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
         let detail = `${c.id}: ${status}`;
         if (status === 'fulfilled') {
           if (c.workflowType === 'accessRequest') {
-            const { removed } = await acts.revokeGroupMemberships({ requestId: c.id });
+            const { removed } = await acts.revokeGroupMemberships({
+              requestId: c.id,
+              undoneBy: input.requestId,
+            });
             await audit('access.revoked', { child: c.id, removed });
-            detail = `${c.id}: access revoked (bundle cancelled).`;
+            // Nothing removed: the person had that access through another request, which stands.
+            detail = removed
+              ? `${c.id}: access revoked (bundle cancelled).`
+              : `${c.id}: nothing to revoke; ${input.beneficiary} keeps the access granted by another request.`;
           } else {
             const { taskId } = await acts.openManualTask({
               key: `${c.id}:undo`,

@@ -45,7 +45,7 @@ export async function informationRequest(input: InformationRequestInput): Promis
     },
   );
 
-  const notifyRequester = requesterNotifier(requestId, input.requester);
+  const notifyRequester = requesterNotifier(requestId, input.requester, input.beneficiary);
 
   try {
     await tracker.setStatus('fulfilling');

@@ -68,6 +68,9 @@ export const admissionUpdate = defineUpdate<RequestSnapshot>('admission');
 /** `Date.now()` in a workflow is the deterministic workflow-task time. */
 const nowIso = () => new Date(Date.now()).toISOString();
 
+const waitingOnOf = (what: string | null, who: string[] = []): RequestSnapshot['waitingOn'] =>
+  what === null ? null : { what, who, since: nowIso() };
+
 /**
  * Keeps a request's status, steps and approvals, shared by every request workflow.
  * Each change bumps the version, updates the search attributes operators filter on
@@ -138,9 +141,17 @@ export class RequestTracker {
     return step;
   }
 
-  async updateStep(step: RequestStep, change: { state?: StepState; detail?: string }): Promise<void> {
+  /**
+   * Changes a step; `waitingOn` (see setWaitingOn) changes in the same publish, so a
+   * step ending and what the request now waits for never cost two commands.
+   */
+  async updateStep(
+    step: RequestStep,
+    change: { state?: StepState; detail?: string; waitingOn?: { what: string | null; who?: string[] } },
+  ): Promise<void> {
     if (change.state) step.state = change.state;
     if (change.detail !== undefined) step.detail = change.detail;
+    if (change.waitingOn) this.snapshot.waitingOn = waitingOnOf(change.waitingOn.what, change.waitingOn.who);
     if (change.state && change.state !== 'running' && change.state !== 'waiting') step.endedAt = nowIso();
     await this.publish();
   }
@@ -165,7 +176,7 @@ export class RequestTracker {
 
   /** Says what the request waits for and on whom (null when it waits on nobody). */
   async setWaitingOn(what: string | null, who: string[] = []): Promise<void> {
-    this.snapshot.waitingOn = what === null ? null : { what, who, since: nowIso() };
+    this.snapshot.waitingOn = waitingOnOf(what, who);
     await this.publish();
   }
 

@@ -22,7 +22,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
 
   const approvalGates = new Approvals(tracker);
 
-  const notifyRequester = requesterNotifier(requestId, input.requester);
+  const notifyRequester = requesterNotifier(requestId, input.requester, input.beneficiary);
 
   try {
     await tracker.setStatus('checking_entitlement');
@@ -74,6 +74,9 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
     ));
     const po = orderId;
     const group = item.fulfillmentGroupId;
+    // While procurement works the request waits on people: `awaiting_task`, as every other
+    // human step. Runs started before this release go on showing `fulfilling` (no marker).
+    const taskStatus = patched('resource-awaiting-task') ? 'awaiting_task' : 'fulfilling';
     const forWhom = `${item.itemName} for ${input.beneficiary} (${requestId}, order ${po})`;
 
     await tasks.run({
@@ -83,7 +86,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       description: `Place order ${po} with the supplier, then complete this task.`,
       outcomes: ['ordered'],
       step: 'supplier_order',
-      status: 'fulfilling',
+      status: taskStatus,
     });
     await tasks.run({
       key: 'shipped',
@@ -92,7 +95,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       description: 'Complete when the supplier has shipped it; put the tracking number in the resolution.',
       outcomes: ['shipped'],
       step: 'shipment',
-      status: 'fulfilling',
+      status: taskStatus,
     });
     await acts.advanceProcurementOrder({ orderId: po, state: 'shipped' });
     const delivered = await tasks.run({
@@ -102,7 +105,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       description: `Hand it to ${input.beneficiary} and complete with the asset tag as the resolution.`,
       outcomes: ['delivered'],
       step: 'delivery',
-      status: 'fulfilling',
+      status: taskStatus,
       timeout: input.deliveryTimeout,
     });
     if (!delivered) {
@@ -119,6 +122,7 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
       await notifyRequester('delivery-overdue', `${item.itemName} was not delivered`, message);
       return await tracker.finish('failed', { message, reason: 'delivery_overdue', taskId });
     }
+    await tracker.setStatus('fulfilling');
     const assetTag = delivered.resolution?.trim() || `${po}-1`;
     await acts.advanceProcurementOrder({ orderId: po, state: 'delivered', assetTag });
     const { ciId } = await tracker.step(

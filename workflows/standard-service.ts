@@ -54,6 +54,8 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
   };
 
   const audit = auditorFor(requestId, input.deviceId);
+  // Someone who asked on another's behalf is told; the beneficiary gets a copy of each message.
+  const copyToBeneficiary = input.beneficiary !== input.requester ? { copyTo: input.beneficiary } : {};
 
   try {
     await tracker.setStatus('checking_entitlement');
@@ -71,6 +73,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         key: `${requestId}:rejected`,
         requestId,
         recipient: input.requester,
+        ...copyToBeneficiary,
         subject: `Your request ${requestId} was rejected`,
         body: reason,
         links: { request: `/api/requests/${requestId}` },
@@ -124,6 +127,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           key: `${requestId}:${result.outcome}`,
           requestId,
           recipient: input.requester,
+          ...copyToBeneficiary,
           subject: `Your request for ${item.itemName} was ${result.outcome}`,
           body: message,
         });
@@ -221,6 +225,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         key: `${requestId}:failed${roundKey}`,
         requestId,
         recipient: input.requester,
+        ...copyToBeneficiary,
         subject: `${item.itemName} could not be installed automatically`,
         body: `${deployed.reason} The service desk has been asked to help (task ${taskId}).`,
         links: { request: `/api/requests/${requestId}` },
@@ -283,6 +288,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           key: `${requestId}:fulfilled`,
           requestId,
           recipient: input.requester,
+          ...copyToBeneficiary,
           subject: `${item.itemName} installed successfully`,
           body: `${item.itemName} is installed on ${input.deviceId}. Tell us how it went in a one-question survey.`,
           links: { ...(launchUrl ? { launch: launchUrl } : {}), survey },

@@ -42,7 +42,7 @@ const refusals: Record<
   expired: [
     410,
     'This link has expired',
-    'Approve or deny the request in the portal instead. Nothing was changed.',
+    'Nothing was changed. Decide through the API instead: POST /api/requests/:id/approvals.',
   ],
   used: [409, 'This link was already used', 'Each approve/deny link works once. Nothing was changed.'],
   inactive: [

@@ -3,8 +3,10 @@ import { eq, or } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { ciHolder, getCi, personCis } from '../../cmdb/index.js';
 import { getDevice } from '../../devices/index.js';
 import { notFound } from '../errors.js';
+import { CiView, PersonCisView } from '../schemas/cmdb.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { DeviceView } from '../schemas/devices.js';
 
@@ -98,6 +100,53 @@ const cmdbRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =>
           createdAt: r.createdAt,
         })),
       };
+    },
+  );
+
+  app.get(
+    '/users/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['cmdb'],
+        summary:
+          "A person's CIs: the devices they own and the hardware assets delivered to them (themselves, operators)",
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 200: PersonCisView, ...authProblems, 404: problemRef },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const known = db.select({ id: t.users.id }).from(t.users).where(eq(t.users.id, id)).get();
+      if (!known || (id !== request.principal.id && !request.principal.isOperator)) {
+        throw notFound(`User ${id} not found.`);
+      }
+      return personCis(db, id);
+    },
+  );
+
+  app.get(
+    '/cis/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['cmdb'],
+        summary:
+          'One CI (computer, installed software, hardware asset) with its relationships (its holder, operators)',
+        security: [{ bearerAuth: [] }],
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 200: CiView, ...authProblems, 404: problemRef },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const ci = await getCi(db, id);
+      // Someone else's CI answers as an unknown one: ids such as asset tags must not be probed.
+      if (!ci || (!request.principal.isOperator && (await ciHolder(db, ci)) !== request.principal.id)) {
+        throw notFound(`CI ${id} not found.`);
+      }
+      return ci;
     },
   );
 };
