@@ -1,14 +1,16 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
 import { devLoginAllowed } from '../runtime/startup-checks.js';
 import { completeResponses } from './openapi.js';
+import { validatorCompiler } from './validation.js';
 import auth from './plugins/auth.js';
 import loadShedding from './plugins/load-shedding.js';
+import methodNotAllowed from './plugins/method-not-allowed.js';
 import problems from './plugins/problems.js';
 import prometheus from './plugins/prometheus.js';
 import rateLimits from './plugins/rate-limits.js';
@@ -60,13 +62,14 @@ export async function buildApp(deps: AppDeps) {
     .withTypeProvider<TypeBoxTypeProvider>()
     // TypeBox's own checker: no type coercion and no silent removal of unknown
     // properties in bodies, so `{"deviceId": 42}` or an unexpected field is a 400.
-    .setValidatorCompiler(TypeBoxValidatorCompiler);
+    .setValidatorCompiler(validatorCompiler);
 
   await app.register(problems);
   // Before anything else answers: a request shed for load or over a limit costs almost nothing.
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
   await app.register(securityHeaders);
   await app.register(rateLimits, { limits: config.rateLimits });
+  await app.register(methodNotAllowed);
   await app.register(swagger, {
     transformObject: (doc) =>
       completeResponses('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),

@@ -12,6 +12,7 @@ interface Response {
   content?: Record<string, Media>;
 }
 interface Operation {
+  parameters?: unknown[];
   requestBody?: { required?: boolean; content?: Record<string, Media> };
   responses?: Record<string, Response>;
 }
@@ -69,26 +70,38 @@ export function completeResponses<T extends object>(document: T): T {
           errorMedia = response.content;
         }
       }
-      const shared: [string, string][] = [
-        ['429', 'Too many requests from this client; Retry-After says when to try again'],
-        ['503', 'Overloaded or a dependency is unavailable; retry later'],
+      const html = Object.values(responses).some((r) => r.content?.['text/html']);
+      const shared: [string, string, boolean][] = [
+        // Any operation with parameters or a body can fail validation; a body can be too large.
+        ['400', 'The request does not match the schema', Boolean(op.parameters?.length || op.requestBody)],
+        ['413', 'The body is larger than the API accepts', Boolean(op.requestBody)],
+        [
+          '429',
+          'Too many requests from this client; Retry-After says when to try again',
+          !UNLIMITED.has(path),
+        ],
+        ['503', 'Overloaded or a dependency is unavailable; retry later', true],
       ];
-      for (const [code, description] of shared) {
-        if (code === '429' && UNLIMITED.has(path)) continue;
+      for (const [code, description, applies] of shared) {
+        if (!applies) continue;
         const existing = responses[code];
-        if (existing) {
+        if (!existing) {
+          responses[code] = {
+            description,
+            ...(code === '429' || code === '503' ? { headers: retryAfter } : {}),
+            content: errorMedia,
+          };
+        } else if (code === '429' || code === '503') {
           existing.headers = { ...existing.headers, ...retryAfter };
-          // Load shedding answers problem+json even where a route's own 503 is something else.
-          if (
-            code === '503' &&
-            existing.content &&
-            !existing.content[PROBLEM] &&
-            !errorMedia['application/scim+json']
-          )
-            existing.content = { ...existing.content, [PROBLEM]: { schema: problem } };
-          continue;
         }
-        responses[code] = { description, headers: retryAfter, content: errorMedia };
+      }
+      // Pages answer their own refusals as HTML, but a malformed URL is refused before the
+      // page runs, as problem+json; and limits and load shedding answer problem+json everywhere.
+      if (html) {
+        for (const code of ['400', '429', '503']) {
+          const r = responses[code];
+          if (r?.content && !r.content[PROBLEM]) r.content = { ...r.content, [PROBLEM]: { schema: problem } };
+        }
       }
     }
   }

@@ -19,6 +19,7 @@ import { deviceAuthProblems, problemRef } from '../schemas/common.js';
 // SQLite read every 250 ms keeps "job starts within a second" without one.
 const POLL_INTERVAL_MS = 250;
 const OUTPUT_TAIL = 4000;
+const RESULT_BODY_LIMIT = 4 * 65536 + 4096;
 
 interface AgentDeps {
   db: DB;
@@ -125,6 +126,9 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
   app.post(
     '/jobs/:id/result',
     {
+      // `output` may hold 65536 characters, up to 4 bytes each in UTF-8: the API's 64 KiB limit
+      // would refuse a result the schema allows (413 instead of a 400 that names the field).
+      bodyLimit: RESULT_BODY_LIMIT,
       schema: {
         tags: ['agent'],
         summary: "Report a job's exit code and output tail",
