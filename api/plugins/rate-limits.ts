@@ -24,14 +24,15 @@ interface Tight {
 }
 
 // The routes a flooding script aims at first: guessing at sign-in and links, filling the
-// queue with requests or comments. Matched by method and full route path.
+// queue with requests or comments. Matched by method and full route path (without the
+// trailing slash: a prefix's root route is registered with and without it).
 const tight: Record<string, Tight> = {
   'POST /api/dev/login': { limit: 'login', scope: 'ip', what: 'sign-ins' },
   'GET /approvals/links/:token': { limit: 'links', scope: 'ip', what: 'approve/deny link pages' },
   'POST /approvals/links/:token': { limit: 'links', scope: 'ip', what: 'approve/deny link pages' },
   'GET /surveys/:requestId': { limit: 'links', scope: 'ip', what: 'survey pages' },
   'POST /surveys/:requestId': { limit: 'links', scope: 'ip', what: 'survey pages' },
-  'POST /api/requests/': { limit: 'submit', scope: 'user', what: 'submitted requests' },
+  'POST /api/requests': { limit: 'submit', scope: 'user', what: 'submitted requests' },
   'POST /api/requests/:id/comments': { limit: 'comments', scope: 'user', what: 'comments' },
   'POST /api/tasks/:id/comments': { limit: 'comments', scope: 'user', what: 'comments' },
 };
@@ -93,8 +94,9 @@ export default fp(
 
     app.addHook('onRoute', (route: RouteOptions) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      const checks = methods.map((m) => tightChecks.get(`${m} ${route.url}`)).filter((c) => c !== undefined);
-      const scope = methods.map((m) => tight[`${m} ${route.url}`]?.scope).find(Boolean);
+      const url = route.url.length > 1 ? route.url.replace(/\/$/, '') : route.url;
+      const checks = methods.map((m) => tightChecks.get(`${m} ${url}`)).filter((c) => c !== undefined);
+      const scope = methods.map((m) => tight[`${m} ${url}`]?.scope).find(Boolean);
       // Route-level hooks run after the plugin's own, so a user's check sees who authenticated.
       const preHandler: preHandlerAsyncHookHandler[] = [];
       if (perUser) {
