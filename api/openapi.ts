@@ -95,12 +95,15 @@ export function completeResponses<T extends object>(document: T): T {
           existing.headers = { ...existing.headers, ...retryAfter };
         }
       }
-      // Pages answer their own refusals as HTML, but a malformed URL is refused before the
-      // page runs, as problem+json; and limits and load shedding answer problem+json everywhere.
+      // Pages answer their own refusals as HTML, some (surveys) a limit's 429 too; a malformed
+      // URL is refused before the page runs, as problem+json, and load shedding is problem+json.
       if (html) {
+        const page = Object.values(responses).find((r) => r.content?.['text/html'])!.content!['text/html']!;
         for (const code of ['400', '429', '503']) {
           const r = responses[code];
-          if (r?.content && !r.content[PROBLEM]) r.content = { ...r.content, [PROBLEM]: { schema: problem } };
+          if (!r?.content) continue;
+          r.content = { ...r.content, [PROBLEM]: { schema: problem } };
+          if (code !== '503') r.content['text/html'] = page;
         }
       }
     }
