@@ -1,15 +1,21 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
 import { redactUrl } from '../runtime/redact.js';
 import { devLoginAllowed } from '../runtime/startup-checks.js';
+import { completeResponses } from './openapi.js';
+import { validatorCompiler } from './validation.js';
 import auth from './plugins/auth.js';
+import loadShedding from './plugins/load-shedding.js';
+import methodNotAllowed from './plugins/method-not-allowed.js';
 import problems from './plugins/problems.js';
 import prometheus from './plugins/prometheus.js';
+import rateLimits from './plugins/rate-limits.js';
+import securityHeaders from './plugins/security-headers.js';
 import formbody from '@fastify/formbody';
 import agentRoutes from './routes/agent.js';
 import commentRoutes from './routes/comments.js';
@@ -75,14 +81,23 @@ export async function buildApp(deps: AppDeps) {
     forceCloseConnections: 'idle',
     // Approve/deny link tokens travel in the path and run to a few hundred characters.
     routerOptions: { maxParamLength: 2048 },
+    // Behind a reverse proxy, the client's address (rate limits count per address) comes from it.
+    trustProxy: config.trustProxy,
   })
     .withTypeProvider<TypeBoxTypeProvider>()
     // TypeBox's own checker: no type coercion and no silent removal of unknown
     // properties in bodies, so `{"deviceId": 42}` or an unexpected field is a 400.
-    .setValidatorCompiler(TypeBoxValidatorCompiler);
+    .setValidatorCompiler(validatorCompiler);
 
   await app.register(problems);
+  // Before anything else answers: a request shed for load or over a limit costs almost nothing.
+  await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
+  await app.register(securityHeaders);
+  await app.register(rateLimits, { limits: config.rateLimits });
+  await app.register(methodNotAllowed);
   await app.register(swagger, {
+    transformObject: (doc) =>
+      completeResponses('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     openapi: {
       info: {
         title: 'reqflow API',
@@ -117,7 +132,12 @@ export async function buildApp(deps: AppDeps) {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Its own CSP (scripts and styles from /docs) instead of the pages' script-free one.
+    staticCSP: true,
+    transformStaticCSP: (csp) => csp.replace(/\s*upgrade-insecure-requests;?/, ''),
+  });
   await app.register(auth, { db, secret: deps.secret, oidc: config.oidc });
   await app.register(prometheus, { db, token: config.metricsToken });
 

@@ -1,4 +1,5 @@
 import { asc, gt, sql } from 'drizzle-orm';
+import { setImmediate } from 'node:timers/promises';
 import { auditHash, GENESIS_HASH } from '../activities/audit.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
@@ -20,7 +21,7 @@ type StoredEntry = Omit<typeof t.auditLog.$inferSelect, 'details'> & { details: 
  * through drizzle's JSON mode: a tampered value that is not JSON must become a finding
  * about its entry, not an exception that hides which entry it was.
  */
-function* auditEntries(db: DB): Generator<StoredEntry> {
+function* auditPages(db: DB): Generator<StoredEntry[]> {
   let after: number | undefined;
   for (;;) {
     const page = db
@@ -41,7 +42,7 @@ function* auditEntries(db: DB): Generator<StoredEntry> {
       .orderBy(asc(t.auditLog.seq))
       .limit(PAGE_SIZE)
       .all();
-    yield* page;
+    yield page;
     const last = page.at(-1);
     if (!last || page.length < PAGE_SIZE) return;
     after = last.seq;
@@ -59,13 +60,8 @@ function parseDetails(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/**
- * Walks the hash-chained audit log and names the first entry that was deleted, changed
- * or re-chained. The triggers of migration 0002 stop ordinary writes; this catches
- * whoever dropped them first. A chain alone cannot notice the newest entries being cut
- * off (or re-forged from the end): record `lastHash` somewhere else to detect that.
- */
-export function verifyAuditChain(db: DB): AuditChainResult {
+/** The walk's state: feed entries in seq order; the first bad one gives the finding. */
+function chainCheck() {
   let entries = 0;
   let prevHash = GENESIS_HASH;
   const broken = (brokenAt: number, reason: string): AuditChainResult => ({
@@ -75,7 +71,7 @@ export function verifyAuditChain(db: DB): AuditChainResult {
     reason,
   });
 
-  for (const entry of auditEntries(db)) {
+  const check = (entry: StoredEntry): AuditChainResult | undefined => {
     const expected = entries + 1;
     // appendAudit numbers entries 1, 2, 3... inside one IMMEDIATE transaction, so a gap is a deletion.
     if (entry.seq > expected) return broken(expected, `entry ${expected} is missing (deleted?)`);
@@ -99,6 +95,40 @@ export function verifyAuditChain(db: DB): AuditChainResult {
     }
     entries += 1;
     prevHash = entry.hash;
+    return undefined;
+  };
+  return { check, result: (): AuditChainResult => ({ ok: true, entries, lastHash: prevHash }) };
+}
+
+/**
+ * Walks the hash-chained audit log and names the first entry that was deleted, changed
+ * or re-chained. The triggers of migration 0002 stop ordinary writes; this catches
+ * whoever dropped them first. A chain alone cannot notice the newest entries being cut
+ * off (or re-forged from the end): record `lastHash` somewhere else to detect that.
+ */
+export function verifyAuditChain(db: DB): AuditChainResult {
+  const chain = chainCheck();
+  for (const page of auditPages(db)) {
+    for (const entry of page) {
+      const broken = chain.check(entry);
+      if (broken) return broken;
+    }
   }
-  return { ok: true, entries, lastHash: prevHash };
+  return chain.result();
+}
+
+/**
+ * verifyAuditChain for the API: it yields to the event loop after each page, so other
+ * requests are served while a long chain is walked. Entries appended meanwhile are walked too.
+ */
+export async function verifyAuditChainInSlices(db: DB): Promise<AuditChainResult> {
+  const chain = chainCheck();
+  for (const page of auditPages(db)) {
+    for (const entry of page) {
+      const broken = chain.check(entry);
+      if (broken) return broken;
+    }
+    await setImmediate();
+  }
+  return chain.result();
 }

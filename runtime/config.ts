@@ -65,6 +65,39 @@ export interface Config {
   submitWaitMs: number;
   /** Longest a device's GET /api/agent/jobs is held open. */
   agentPollMaxSeconds: number;
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For names the client (rate limits key on it). */
+  trustProxy: boolean | string[];
+  /** Requests per minute; 0 turns that limit off (README: "Limits"). */
+  rateLimits: RateLimits;
+  /** Mean event-loop delay (ms) above which the API answers 503 instead of queueing more work; 0: never. */
+  maxEventLoopDelayMs: number;
+}
+
+/** Requests per minute that one client may make; a person never meets them, a flooding script does. */
+export interface RateLimits {
+  /** Every route, per client address. */
+  perIp: number;
+  /** Every authenticated route, per user. */
+  perUser: number;
+  /** POST /api/dev/login, per client address. */
+  login: number;
+  /** Approve/deny link and survey pages, per client address. */
+  links: number;
+  /** POST /api/requests, per user. */
+  submit: number;
+  /** Comments on requests and tasks, per user. */
+  comments: number;
+}
+
+/** TRUST_PROXY: unset/false, true (any proxy), or comma-separated proxy addresses/CIDRs. */
+function trustProxy(value: string | undefined): boolean | string[] {
+  const v = (value ?? '').trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  return v
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
 }
 
 function int(value: string | undefined, fallback: number, name: string): number {
@@ -150,5 +183,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     submitWaitMs: int(env.SUBMIT_WAIT_MS, 3000, 'SUBMIT_WAIT_MS'),
     agentPollMaxSeconds: int(env.AGENT_POLL_MAX_SECONDS, 25, 'AGENT_POLL_MAX_SECONDS'),
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    // Per minute. A portal user clicks a few times a second at most; an approver clearing an
+    // inbox of a hundred, or an integration retrying with backoff, stays far below these. The
+    // e2e tests and the chaos suite, all from loopback, stay below them too.
+    rateLimits: {
+      perIp: int(env.RATE_LIMIT_PER_IP, 12_000, 'RATE_LIMIT_PER_IP'),
+      perUser: int(env.RATE_LIMIT_PER_USER, 6_000, 'RATE_LIMIT_PER_USER'),
+      login: int(env.RATE_LIMIT_LOGIN, 60, 'RATE_LIMIT_LOGIN'),
+      links: int(env.RATE_LIMIT_LINKS, 120, 'RATE_LIMIT_LINKS'),
+      submit: int(env.RATE_LIMIT_SUBMIT, 600, 'RATE_LIMIT_SUBMIT'),
+      comments: int(env.RATE_LIMIT_COMMENTS, 120, 'RATE_LIMIT_COMMENTS'),
+    },
+    maxEventLoopDelayMs: int(env.MAX_EVENT_LOOP_DELAY_MS, 1000, 'MAX_EVENT_LOOP_DELAY_MS'),
   };
 }

@@ -406,9 +406,38 @@ describe('device routes', () => {
     }>();
     const statuses = (path: string, method: string) =>
       Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
-    expect(statuses('/api/devices/enrollments', 'post')).toEqual(['201', '400', '401', '403', '422', '503']);
-    expect(statuses('/api/devices/enroll', 'post')).toEqual(['201', '400', '401', '403', '409', '410']);
-    expect(statuses('/api/devices/', 'get')).toEqual(['200', '400', '401', '403', '503']);
-    expect(statuses('/api/devices/{id}/unenroll', 'post')).toEqual(['200', '400', '401', '403', '404', '503']);
+    // 413 (a body too large), 429 (rate limits) and 503 (load shedding) are documented on every route.
+    expect(statuses('/api/devices/enrollments', 'post')).toEqual([
+      '201',
+      '400',
+      '401',
+      '403',
+      '413',
+      '422',
+      '429',
+      '503',
+    ]);
+    expect(statuses('/api/devices/enroll', 'post')).toEqual([
+      '201',
+      '400',
+      '401',
+      '403',
+      '409',
+      '410',
+      '413',
+      '429',
+      '503',
+    ]);
+    expect(statuses('/api/devices/', 'get')).toEqual(['200', '400', '401', '403', '429', '503']);
+    expect(statuses('/api/devices/{id}/unenroll', 'post')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '413',
+      '429',
+      '503',
+    ]);
   });
 });

@@ -19,6 +19,7 @@ import { deviceAuthProblems, problemRef } from '../schemas/common.js';
 // SQLite read every 250 ms keeps "job starts within a second" without one.
 const POLL_INTERVAL_MS = 250;
 const OUTPUT_TAIL = 4000;
+const RESULT_BODY_LIMIT = 4 * 65536 + 4096;
 
 interface AgentDeps {
   db: DB;
@@ -28,6 +29,10 @@ interface AgentDeps {
 
 const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temporal, config }) => {
   let closing = false;
+  // One long poll per device: a newer poll (an agent that restarted while its old connection
+  // lingers, or a second agent with the same token) supersedes the older, which answers at
+  // once with no jobs. Without it, every open poll of a device holds a socket and a timer.
+  const polls = new Map<string, symbol>();
   app.addHook('preClose', async () => {
     closing = true;
   });
@@ -95,18 +100,25 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
         gone = true;
       });
       await recordDeviceSeen(db, request.deviceId);
-      for (;;) {
-        const jobs = claimJobs(request.deviceId);
-        if (jobs.length > 0 || Date.now() >= deadline || gone || closing) return { jobs };
-        await sleep(POLL_INTERVAL_MS);
-        // An operator may unenroll the device while its poll waits: tell the agent now, not after the wait.
-        if (!(await isEnrolled(db, request.deviceId))) {
-          throw new HttpProblem(
-            401,
-            'Unauthorized',
-            `Device ${request.deviceId} was unenrolled by an operator.`,
-          );
+      const poll = Symbol(request.id);
+      polls.set(request.deviceId, poll);
+      try {
+        for (;;) {
+          if (polls.get(request.deviceId) !== poll) return { jobs: [] };
+          const jobs = claimJobs(request.deviceId);
+          if (jobs.length > 0 || Date.now() >= deadline || gone || closing) return { jobs };
+          await sleep(POLL_INTERVAL_MS);
+          // An operator may unenroll the device while its poll waits: tell the agent now, not after the wait.
+          if (!(await isEnrolled(db, request.deviceId))) {
+            throw new HttpProblem(
+              401,
+              'Unauthorized',
+              `Device ${request.deviceId} was unenrolled by an operator.`,
+            );
+          }
         }
+      } finally {
+        if (polls.get(request.deviceId) === poll) polls.delete(request.deviceId);
       }
     },
   );
@@ -114,6 +126,9 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
   app.post(
     '/jobs/:id/result',
     {
+      // `output` may hold 65536 characters, up to 4 bytes each in UTF-8: the API's 64 KiB limit
+      // would refuse a result the schema allows (413 instead of a 400 that names the field).
+      bodyLimit: RESULT_BODY_LIMIT,
       schema: {
         tags: ['agent'],
         summary: "Report a job's exit code and output tail",

@@ -8,7 +8,7 @@ import type { Config } from '../../runtime/config.js';
 import { actingFor, decide } from '../decide.js';
 import { toView } from '../request-access.js';
 import { DecisionBody, PendingApproval } from '../schemas/approvals.js';
-import { authProblems, problemRef } from '../schemas/common.js';
+import { authProblems, pageQuery, problemRef } from '../schemas/common.js';
 import { RequestId, RequestView } from '../schemas/requests.js';
 
 /** Approvals: what waits for me, and deciding on it. Registered under /api. */
@@ -25,10 +25,13 @@ const approvalsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; con
         tags: ['approvals'],
         summary: 'My pending approvals (and those delegated to me), with who, what and why',
         security: [{ bearerAuth: [] }],
+        // The default page holds an inbox of a hundred.
+        querystring: Type.Object(pageQuery(100, 500), { additionalProperties: false }),
         response: { 200: Type.Object({ items: Type.Array(PendingApproval) }), ...authProblems },
       },
     },
     async (request) => {
+      const { limit = 100, offset = 0 } = request.query;
       const rows = db
         .select({ task: t.approvalTasks, req: t.requests, itemName: t.catalogItems.name })
         .from(t.approvalTasks)
@@ -81,7 +84,8 @@ const approvalsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; con
             justification: r.req.justification,
             waitingSince: r.task.createdAt,
             links: { request: `/api/requests/${r.req.id}`, decide: `/api/requests/${r.req.id}/approvals` },
-          })),
+          }))
+          .slice(offset, offset + limit),
       };
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { asc, eq } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
-import { verifyAuditChain } from '../../audit/verify.js';
+import { verifyAuditChainInSlices } from '../../audit/verify.js';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { forbidden } from '../errors.js';
@@ -69,7 +69,7 @@ const auditRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =
       },
     },
     // A broken chain is a finding, not a failed request: 200 with ok=false and the entry.
-    async () => verifyAuditChain(db),
+    async () => verifyAuditChainInSlices(db),
   );
 };
 

@@ -134,12 +134,13 @@ const devicesRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db })
     },
     async (request) => {
       const { principal } = request;
-      const { ownerId, state } = request.query;
+      const { ownerId, state, limit = 100, offset = 0 } = request.query;
       if (!principal.isOperator && ownerId && ownerId !== principal.id) {
         throw forbidden("Only operators list other people's devices.");
       }
       const devices = await listDevices(db, { ownerId: principal.isOperator ? ownerId : principal.id });
-      return { items: state ? devices.filter((d) => d.state === state) : devices };
+      const items = state ? devices.filter((d) => d.state === state) : devices;
+      return { items: items.slice(offset, offset + limit) };
     },
   );
 

@@ -97,6 +97,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
         .where(and(...filters))
         .orderBy(desc(t.tasks.createdAt), desc(t.tasks.id))
         .limit(q.limit ?? 50)
+        .offset(q.offset ?? 0)
         .all();
       return { items: rows.map(view) };
     },

@@ -1,3 +1,4 @@
+import { MAX_OFFSET } from './common.js';
 import { Type, type Static } from 'typebox';
 import { RequestId } from './requests.js';
 
@@ -5,7 +6,7 @@ export const AuditQuery = Type.Object(
   {
     requestId: Type.Optional(RequestId),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
   },
   { additionalProperties: false },
 );

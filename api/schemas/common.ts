@@ -30,3 +30,14 @@ export function htmlPages<const C extends number>(...codes: C[]) {
   const page = { content: { 'text/html': { schema: Type.String() } } };
   return Object.fromEntries(codes.map((code) => [code, page])) as Record<C, typeof page>;
 }
+
+/** Deeper than any page a person reads; bounded so a huge offset is a 400, not a slow or failed query. */
+export const MAX_OFFSET = 1_000_000;
+
+/** `limit` and `offset` of a list route: every list is paged, with a cap on the page. */
+export function pageQuery(defaultLimit: number, maxLimit: number) {
+  return {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, default: defaultLimit })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
+  };
+}

@@ -1,3 +1,4 @@
+import { pageQuery } from './common.js';
 import { Type, type Static } from 'typebox';
 import {
   DEFAULT_ENROLLMENT_SECONDS,
@@ -91,6 +92,7 @@ export const ListDevicesQuery = Type.Object(
   {
     ownerId: Type.Optional(UserId),
     state: Type.Optional(Type.Enum(DEVICE_STATES)),
+    ...pageQuery(100, 500),
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,4 @@
+import { MAX_OFFSET } from './common.js';
 import { Type } from 'typebox';
 import { MONTH_PATTERN } from '../../metrics/fulfillment.js';
 import { FulfillmentGroup } from './metrics.js';
@@ -7,7 +8,7 @@ export const ReportParams = Type.Object({ id: Type.String({ maxLength: 64, descr
 export const ListReportsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 120, default: 24 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
   },
   { additionalProperties: false },
 );

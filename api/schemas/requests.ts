@@ -1,3 +1,4 @@
+import { MAX_OFFSET } from './common.js';
 import { Type, type Static } from 'typebox';
 import { REQUEST_STATUSES, REQUEST_TYPES, STEP_STATES } from '../../domain/status.js';
 
@@ -102,7 +103,7 @@ export const ListRequestsQuery = Type.Object(
     status: Type.Optional(Type.Enum(REQUEST_STATUSES)),
     type: Type.Optional(Type.Enum(REQUEST_TYPES)),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,4 @@
+import { pageQuery } from './common.js';
 import { Type } from 'typebox';
 import { TASK_STATES } from '../../domain/status.js';
 
@@ -35,7 +36,7 @@ export const ListTasksQuery = Type.Object(
     groupId: Type.Optional(Type.String({ maxLength: 100 })),
     requestId: Type.Optional(Type.String({ maxLength: 100 })),
     mine: Type.Optional(Type.Boolean({ description: 'Only tasks assigned to me' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    ...pageQuery(50, 200),
   },
   { additionalProperties: false },
 );
