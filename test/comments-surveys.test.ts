@@ -157,6 +157,12 @@ describe('comments on a request', () => {
       'carol',
       'olga',
     ]);
+    // A conversation is read a page at a time; a page beyond any conversation is a 400.
+    const page = await app.inject({ method: 'GET', url: `${url}?limit=1&offset=1`, headers: as('carol') });
+    expect(page.json<{ items: { author: string }[] }>().items.map((c) => c.author)).toEqual(['carol']);
+    const tooDeep = await app.inject({ method: 'GET', url: `${url}?offset=1000001`, headers: as('carol') });
+    expect(tooDeep.statusCode).toBe(400);
+    expect(tooDeep.headers['content-type']).toContain('application/problem+json');
   });
 
   it('hides the request from a stranger: 404 for reading and writing, nothing stored', async () => {

@@ -8,7 +8,7 @@ import { notFound } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
 import { canSee } from '../request-access.js';
 import { CreateCommentBody, RequestComment, RequestCommentList } from '../schemas/comments.js';
-import { authProblems, problemRef } from '../schemas/common.js';
+import { authProblems, pageQuery, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
 
 type CommentRow = typeof t.requestComments.$inferSelect;
@@ -50,16 +50,20 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
         ...base,
         summary: 'The comments on a request, oldest first',
         params,
+        querystring: Type.Object(pageQuery(100, 500), { additionalProperties: false }),
         response: { 200: RequestCommentList, ...authProblems, 404: problemRef },
       },
     },
     async (request) => {
       const { req } = visibleRequest(request.principal, request.params.id);
+      const { limit = 100, offset = 0 } = request.query;
       const items = db
         .select()
         .from(t.requestComments)
         .where(eq(t.requestComments.requestId, req.id))
         .orderBy(asc(t.requestComments.id))
+        .limit(limit)
+        .offset(offset)
         .all();
       return { items: items.map(view) };
     },
