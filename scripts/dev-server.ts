@@ -21,6 +21,11 @@ export interface DevServerOptions {
   /** SQLite file for durable state; undefined keeps everything in memory. */
   dbFile?: string;
   log?: (line: string) => void;
+  /**
+   * Run the server in a process group of its own, so a terminal's Ctrl-C reaches only the
+   * caller, which stops the server last (after the workers that still talk to it).
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface DevServer {
@@ -28,6 +33,8 @@ export interface DevServer {
   uiUrl?: string;
   stop(): Promise<void>;
   process: ChildProcess;
+  /** Resolves when the server process is gone, whether stopped or not (a crash, `kill -9`). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 const HOST = '127.0.0.1';
@@ -177,10 +184,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   const child = spawn(opts.cliPath, startDevArgs(port, uiPort, opts.dbFile), {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.ownProcessGroup === true,
   });
   // If this process exits without stop() (a crash, process.exit), do not leave the server behind.
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
+  // A server that died on its own (kill -9) needs no killing, and a restarted one adds its own.
+  child.once('exit', () => process.off('exit', killOnExit));
 
   let stopping = false;
   const stderrTail: string[] = [];
@@ -230,5 +240,6 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   const uiUrl = uiPort === null ? undefined : `http://${HOST}:${uiPort}`;
   log(`Temporal dev server ready at ${address}${uiUrl ? `, Web UI ${uiUrl}` : ''}`);
-  return { address, ...(uiUrl ? { uiUrl } : {}), stop, process: child };
+  const gone = exited.then(() => ({ code: child.exitCode, signal: child.signalCode }));
+  return { address, ...(uiUrl ? { uiUrl } : {}), stop, process: child, exited: gone };
 }
