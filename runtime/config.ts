@@ -46,6 +46,8 @@ export interface Config {
   submitWaitMs: number;
   /** Longest a device's GET /api/agent/jobs is held open. */
   agentPollMaxSeconds: number;
+  /** Set by `npm start`: its supervisor's state file, whose restart counts /metrics serves. */
+  stackStateFile: string | undefined;
 }
 
 function int(value: string | undefined, fallback: number, name: string): number {
@@ -107,5 +109,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     submitWaitMs: int(env.SUBMIT_WAIT_MS, 3000, 'SUBMIT_WAIT_MS'),
     agentPollMaxSeconds: int(env.AGENT_POLL_MAX_SECONDS, 25, 'AGENT_POLL_MAX_SECONDS'),
+    stackStateFile: env.REQFLOW_STACK_STATE || undefined,
   };
 }
