@@ -55,7 +55,11 @@ async function run(): Promise<void> {
     console.log(`outbox delivering notifications via ${transport.name}`);
     console.log(`worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
     await ensureMonthlyReportSchedule(connection, config);
-    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown, which ends run().
+    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown (stop polling, let the
+    // tasks in hand finish within shutdownGraceTime), which ends run(). Started by `npm start`,
+    // the IPC channel closing means the stack is gone (even by kill -9): drain the same way.
+    process.once('disconnect', () => worker.shutdown());
+    process.channel?.unref();
     await worker.run();
   } finally {
     // Before the database closes: a pass in flight still records what it sent.

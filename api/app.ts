@@ -6,6 +6,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
 import auth from './plugins/auth.js';
+import drain from './plugins/drain.js';
 import problems from './plugins/problems.js';
 import prometheus from './plugins/prometheus.js';
 import formbody from '@fastify/formbody';
@@ -45,6 +46,8 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: 64 * 1024,
     // Long polls end on close instead of holding shutdown for their full wait.
     forceCloseConnections: 'idle',
+    // While closing, the drain plugin answers new requests with a 503 problem+json instead.
+    return503OnClosing: false,
     // Approve/deny link tokens travel in the path and run to a few hundred characters.
     routerOptions: { maxParamLength: 2048 },
   })
@@ -54,6 +57,8 @@ export async function buildApp(deps: AppDeps) {
     .setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(problems);
+  // Before any route: it counts the running handlers of every route registered after it.
+  await app.register(drain);
   await app.register(swagger, {
     openapi: {
       info: {
@@ -76,7 +81,11 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { db, secret: deps.secret });
-  await app.register(prometheus, { db, token: config.metricsToken });
+  await app.register(prometheus, {
+    db,
+    token: config.metricsToken,
+    stackStateFile: config.stackStateFile,
+  });
 
   await app.register(healthRoutes, { db, temporal });
   if (config.devMode) await app.register(devRoutes, { prefix: '/api/dev', db });

@@ -26,9 +26,11 @@ interface AgentDeps {
 }
 
 const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temporal, config }) => {
-  let closing = false;
+  // Closing wakes every held poll at once, and a poll that sees it claims nothing: a job
+  // handed out now could reach an agent that is stopping too, and wait out a whole lease.
+  const closing = new AbortController();
   app.addHook('preClose', async () => {
-    closing = true;
+    closing.abort();
   });
   app.addHook('preHandler', app.authenticateDevice);
 
@@ -98,9 +100,10 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
         gone = true;
       });
       for (;;) {
+        if (gone || closing.signal.aborted) return { jobs: [] };
         const jobs = claimJobs(request.deviceId);
-        if (jobs.length > 0 || Date.now() >= deadline || gone || closing) return { jobs };
-        await sleep(POLL_INTERVAL_MS);
+        if (jobs.length > 0 || Date.now() >= deadline) return { jobs };
+        await sleep(POLL_INTERVAL_MS, undefined, { signal: closing.signal }).catch(() => undefined);
       }
     },
   );
