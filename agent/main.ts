@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Backoff, sleep } from './backoff.js';
 import {
   ApiUnavailableError,
@@ -7,7 +8,8 @@ import {
   type PolledJob,
 } from './client.js';
 import { AgentConfigError, loadAgentConfig, USAGE, type AgentConfig } from './config.js';
-import { runJob, type JobResult } from './run-job.js';
+import { bootId, groupAlive, JobJournal, type JournalEntry } from './journal.js';
+import { packageScriptsDir, runJob, type JobResult } from './run-job.js';
 
 /**
  * Seconds the API may hold a poll open. Long enough that an idle device costs one
@@ -20,6 +22,8 @@ const SHUTDOWN_REPORT_GRACE_MS = 10_000;
 interface Agent {
   config: AgentConfig;
   client: AgentClient;
+  /** The job in hand, on disk: what the next agent finishes if this one is killed. */
+  journal: JobJournal;
   log: (line: string) => void;
   /** First SIGINT/SIGTERM: finish and report the current job, then exit 0. */
   stop: AbortSignal;
@@ -28,7 +32,8 @@ interface Agent {
   stoppingSince: () => number | undefined;
 }
 
-type Handled = 'ok' | 'fatal' | 'forced';
+/** `undelivered`: the job ran but its result did not reach the API before the agent stopped. */
+type Handled = 'ok' | 'undelivered' | 'fatal' | 'forced';
 
 async function run(): Promise<number> {
   let config: AgentConfig | 'help';
@@ -49,7 +54,7 @@ async function run(): Promise<number> {
   const stop = new AbortController();
   const force = new AbortController();
   let stoppingSince: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (!stop.signal.aborted) {
       stoppingSince = Date.now();
       log(`${signal}: stopping after the current job (send it again to kill the job and quit)`);
@@ -61,10 +66,16 @@ async function run(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Started by `npm start`: its IPC channel closes when the stack dies, even by kill -9.
+  const onDisconnect = () => onSignal('the stack is gone');
+  process.once('disconnect', onDisconnect);
+  // The channel is only a liveness wire; it must not keep a stopped agent from exiting.
+  process.channel?.unref();
   try {
     return await serve({
       config,
       client: createAgentClient({ api: config.api, token: config.token }),
+      journal: new JobJournal(config.root),
       log,
       stop: stop.signal,
       force: force.signal,
@@ -73,6 +84,7 @@ async function run(): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('disconnect', onDisconnect);
   }
 }
 
@@ -80,6 +92,11 @@ async function run(): Promise<number> {
 async function serve(agent: Agent): Promise<number> {
   const { config, client, log } = agent;
   log(`agent started: polling ${config.api} for jobs; install root ${config.root}`);
+  const unfinished = await agent.journal.read();
+  if (unfinished) {
+    const handled = await resume(agent, unfinished);
+    if (handled === 'fatal' || handled === 'forced') return 1;
+  }
   const backoff = new Backoff();
   let outageSince: number | undefined;
 
@@ -116,8 +133,7 @@ async function serve(agent: Agent): Promise<number> {
         break;
       }
       const handled = await handle(agent, item);
-      if (handled === 'fatal') return 1;
-      if (handled === 'forced') return 1;
+      if (handled === 'fatal' || handled === 'forced') return 1;
     }
   }
   log('stopped');
@@ -145,15 +161,72 @@ async function handle(agent: Agent, item: PolledJob): Promise<Handled> {
   }
 
   const { job } = item;
-  const label = `job ${job.id} ${job.action} ${job.package.id} ${job.package.version}`;
+  const label = labelOf(job);
   log(`${label}: started (request ${job.requestId}, attempt ${job.attempt})`);
-  const result = await runJob(job, { root: config.root, deviceId: config.deviceId, signal: agent.force });
+  await agent.journal.begin(job);
+  const result = await runJob(job, {
+    root: config.root,
+    deviceId: config.deviceId,
+    signal: agent.force,
+    onScript: (pgid) => {
+      agent.journal.scriptStarted(pgid).catch((err: unknown) => log(`${label}: journal: ${String(err)}`));
+    },
+  });
   if (agent.force.aborted) {
-    log(`${label}: killed by forced shutdown; not reported, the API will expire it`);
+    log(`${label}: killed by forced shutdown; the agent runs it again at its next start`);
     return 'forced';
   }
   log(`${label}: ${summary(result)}`);
-  return deliver(agent, job.id, label, result);
+  const handled = await deliver(agent, job.id, label, result);
+  // A result the API has (or refused for good) closes the job; one it never got does not:
+  // the next agent runs the job again (detect finds the install) and reports that.
+  if (handled === 'ok') await agent.journal.end();
+  return handled;
+}
+
+const labelOf = (job: { id: string; action: string; package: { id: string; version: string } }) =>
+  `job ${job.id} ${job.action} ${job.package.id} ${job.package.version}`;
+
+/**
+ * Finishes the job a previous agent on this device left: stopped by force, killed, or cut
+ * off before its result reached the API. Its script may still run (a kill -9 of the agent
+ * does not reach the script's own process group): wait for it, within its time limit, so
+ * that two installs never run at once; then run the job again from detect and report it.
+ */
+async function resume(agent: Agent, { job, script }: JournalEntry): Promise<Handled> {
+  const { config, log } = agent;
+  const label = labelOf(job);
+  log(`${label}: left unfinished by the previous agent; finishing it (request ${job.requestId})`);
+  if (script && isOurScript(script, packageScriptsDir(config.root, job.package))) {
+    const until = script.startedAt + job.package.timeoutSeconds * 1000;
+    log(`${label}: its script (process group ${script.pgid}) still runs; waiting for it`);
+    while (groupAlive(script.pgid) && Date.now() < until && !agent.force.aborted) {
+      await sleep(200, agent.force);
+    }
+    if (groupAlive(script.pgid)) {
+      log(`${label}: the script outlived its time limit or the agent is stopping; killing it`);
+      try {
+        process.kill(-script.pgid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  if (agent.stop.aborted) return 'ok';
+  return handle(agent, { job });
+}
+
+/**
+ * Only a script of this boot whose group leader still runs one of our package scripts:
+ * never wait for, or kill, a process that merely got the same id later.
+ */
+function isOurScript(script: NonNullable<JournalEntry['script']>, scriptsDir: string): boolean {
+  if (!script.bootId || script.bootId !== bootId() || !groupAlive(script.pgid)) return false;
+  try {
+    return readFileSync(`/proc/${script.pgid}/cmdline`, 'utf8').includes(scriptsDir);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -185,8 +258,10 @@ async function deliver(agent: Agent, jobId: string, label: string, result: JobRe
       const graceLeft =
         stoppingSince === undefined ? Infinity : stoppingSince + SHUTDOWN_REPORT_GRACE_MS - Date.now();
       if (graceLeft <= 0) {
-        log(`${label}: giving up on the result at shutdown (${err.message}); the API will expire the job`);
-        return 'ok';
+        log(
+          `${label}: giving up on the result at shutdown (${err.message}); the agent reports it at its next start`,
+        );
+        return 'undelivered';
       }
       if (attempt === 1) log(`${label}: could not deliver the result (${err.message}); retrying`);
       // A stop request wakes the wait early so the remaining grace is spent trying, not sleeping.

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,6 @@ import type { AgentJob, JobResult } from '../agent/run-job.js';
 const TOKEN = 'test-device-token';
 const DEVICE = 'LAPTOP-TEST';
 const projectDir = join(import.meta.dirname, '..');
-const tsx = join(projectDir, 'node_modules', '.bin', 'tsx');
 
 /** Stands in for the reqflow API's agent routes, recording what the agent sends. */
 class FakeApi {
@@ -72,6 +71,10 @@ class FakeApi {
   }
 }
 
+function readIfExists(file: string): string {
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
@@ -84,7 +87,8 @@ interface AgentProcess {
 
 function startAgent(args: string[], env: Record<string, string> = {}): AgentProcess {
   let output = '';
-  const child = spawn(tsx, ['agent/main.ts', ...args], {
+  // Node itself with tsx's loader (no tsx wrapper process): a SIGKILL reaches the agent, as under npm start.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/main.ts', ...args], {
     cwd: projectDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -220,6 +224,67 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(api.results).toHaveLength(1);
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
+  });
+
+  it('finishes the job of an agent killed mid-install: waits for its script, then detect, one install', async () => {
+    const url = await api.listen();
+    const install = 'echo begin >> runs; sleep 2; touch installed; echo installed >> runs\n';
+    api.enqueue(job('JOB-K', install));
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const first = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(readIfExists(join(root, 'runs'))).toContain('begin'), {
+      timeout: 20_000,
+      interval: 20,
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(existsSync(join(root, '.reqflow', 'current-job.json'))).toBe(true);
+
+    const second = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    expect(api.results[0]).toMatchObject({
+      jobId: 'JOB-K',
+      body: { outcome: 'already_installed', exitCode: 0 },
+    });
+    expect(second.output()).toContain(
+      'job JOB-K install testpkg 1.0.0: left unfinished by the previous agent',
+    );
+    expect(second.output()).toMatch(/its script \(process group \d+\) still runs; waiting for it/);
+    // The orphaned install finished once; the second run found it and installed nothing.
+    expect(readIfExists(join(root, 'runs'))).toBe('begin\ninstalled\n');
+    await vi.waitFor(() => expect(existsSync(join(root, '.reqflow', 'current-job.json'))).toBe(false));
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('runs a job cut off by a forced stop again at the next start', async () => {
+    const url = await api.listen();
+    api.enqueue(job('JOB-F', 'touch begun; sleep 30; touch installed\n'));
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const first = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(existsSync(join(root, 'begun'))).toBe(true), {
+      timeout: 20_000,
+      interval: 20,
+    });
+    first.child.kill('SIGTERM');
+    await vi.waitFor(() => expect(first.output()).toContain('stopping after the current job'));
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(1);
+    expect(first.output()).toContain('killed by forced shutdown; the agent runs it again at its next start');
+    expect(api.results).toHaveLength(0);
+
+    api.queue.length = 0;
+    const second = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(second.output()).toContain('JOB-F install testpkg 1.0.0: started'), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    // Its script was killed with the first agent: nothing to wait for.
+    expect(second.output()).not.toContain('still runs');
+    second.child.kill('SIGTERM');
+    await vi.waitFor(() => expect(second.output()).toContain('stopping after the current job'));
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(1);
   });
 
   it('exits 1 when the API refuses the token', async () => {
