@@ -149,8 +149,9 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(body.output).toContain('hello from install');
     expect(Number.isNaN(Date.parse(body.startedAt))).toBe(false);
     expect(Number.isNaN(Date.parse(body.finishedAt))).toBe(false);
-    await vi.waitFor(() =>
-      expect(agent.output()).toMatch(/job JOB-A install testpkg 1.0.0: succeeded \(exit 0\)/),
+    await vi.waitFor(
+      () => expect(agent.output()).toMatch(/job JOB-A install testpkg 1.0.0: succeeded \(exit 0\)/),
+      { timeout: 20_000, interval: 50 },
     );
     expect(agent.output()).toContain(`[${DEVICE}] `);
     // The default install root lives under DATA_DIR.
@@ -252,7 +253,9 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(second.output()).toMatch(/its script \(process group \d+\) still runs; waiting for it/);
     // The orphaned install finished once; the second run found it and installed nothing.
     expect(readIfExists(join(root, 'runs'))).toBe('begin\ninstalled\n');
-    await vi.waitFor(() => expect(existsSync(join(root, '.reqflow', 'current-job.json'))).toBe(false));
+    await vi.waitFor(() => expect(existsSync(join(root, '.reqflow', 'current-job.json'))).toBe(false), {
+      timeout: 20_000,
+    });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
@@ -267,7 +270,9 @@ describe('agent process', { timeout: 60_000 }, () => {
       interval: 20,
     });
     first.child.kill('SIGTERM');
-    await vi.waitFor(() => expect(first.output()).toContain('stopping after the current job'));
+    await vi.waitFor(() => expect(first.output()).toContain('stopping after the current job'), {
+      timeout: 20_000,
+    });
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(1);
     expect(first.output()).toContain('killed by forced shutdown; the agent runs it again at its next start');
@@ -282,7 +287,9 @@ describe('agent process', { timeout: 60_000 }, () => {
     // Its script was killed with the first agent: nothing to wait for.
     expect(second.output()).not.toContain('still runs');
     second.child.kill('SIGTERM');
-    await vi.waitFor(() => expect(second.output()).toContain('stopping after the current job'));
+    await vi.waitFor(() => expect(second.output()).toContain('stopping after the current job'), {
+      timeout: 20_000,
+    });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(1);
   });
