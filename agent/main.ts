@@ -8,7 +8,7 @@ import {
   type PolledJob,
 } from './client.js';
 import { AgentConfigError, loadAgentConfig, USAGE, type AgentConfig } from './config.js';
-import { bootId, groupAlive, JobJournal, type JournalEntry } from './journal.js';
+import { bootId, groupAlive, JobJournal, type JournalState } from './journal.js';
 import { packageScriptsDir, runJob, type JobResult } from './run-job.js';
 
 /**
@@ -92,9 +92,9 @@ async function run(): Promise<number> {
 async function serve(agent: Agent): Promise<number> {
   const { config, client, log } = agent;
   log(`agent started: polling ${config.api} for jobs; install root ${config.root}`);
-  const unfinished = await agent.journal.read();
-  if (unfinished) {
-    const handled = await resume(agent, unfinished);
+  const left = await agent.journal.load();
+  if (left.jobs.length > 0) {
+    const handled = await resume(agent, left);
     if (handled === 'fatal' || handled === 'forced') return 1;
   }
   const backoff = new Backoff();
@@ -124,11 +124,14 @@ async function serve(agent: Agent): Promise<number> {
       outageSince = undefined;
     }
     backoff.reset();
+    // Handed to this device: the API offers them to nobody else until their lease runs out.
+    const received = polled.flatMap((p) => ('job' in p ? [p.job] : []));
+    if (received.length > 0) await agent.journal.received(received);
 
     for (const [index, item] of polled.entries()) {
       if (agent.stop.aborted) {
         log(
-          `leaving ${polled.length - index} received job(s) unstarted; the API will expire or re-offer them`,
+          `leaving ${polled.length - index} received job(s) unstarted; the agent runs them at its next start`,
         );
         break;
       }
@@ -163,13 +166,14 @@ async function handle(agent: Agent, item: PolledJob): Promise<Handled> {
   const { job } = item;
   const label = labelOf(job);
   log(`${label}: started (request ${job.requestId}, attempt ${job.attempt})`);
-  await agent.journal.begin(job);
   const result = await runJob(job, {
     root: config.root,
     deviceId: config.deviceId,
     signal: agent.force,
     onScript: (pgid) => {
-      agent.journal.scriptStarted(pgid).catch((err: unknown) => log(`${label}: journal: ${String(err)}`));
+      agent.journal
+        .scriptStarted(job.id, pgid)
+        .catch((err: unknown) => log(`${label}: journal: ${String(err)}`));
     },
   });
   if (agent.force.aborted) {
@@ -180,7 +184,7 @@ async function handle(agent: Agent, item: PolledJob): Promise<Handled> {
   const handled = await deliver(agent, job.id, label, result);
   // A result the API has (or refused for good) closes the job; one it never got does not:
   // the next agent runs the job again (detect finds the install) and reports that.
-  if (handled === 'ok') await agent.journal.end();
+  if (handled === 'ok') await agent.journal.done(job.id);
   return handled;
 }
 
@@ -188,39 +192,44 @@ const labelOf = (job: { id: string; action: string; package: { id: string; versi
   `job ${job.id} ${job.action} ${job.package.id} ${job.package.version}`;
 
 /**
- * Finishes the job a previous agent on this device left: stopped by force, killed, or cut
- * off before its result reached the API. Its script may still run (a kill -9 of the agent
- * does not reach the script's own process group): wait for it, within its time limit, so
- * that two installs never run at once; then run the job again from detect and report it.
+ * Finishes the jobs a previous agent on this device received and did not report: it was
+ * stopped by force, killed, or stopped before their results reached the API. Its script may
+ * still run (a kill -9 of the agent does not reach the script's own process group): wait for
+ * it, within its time limit, so that two installs never run at once; then run each job again
+ * from detect and report it.
  */
-async function resume(agent: Agent, { job, script }: JournalEntry): Promise<Handled> {
+async function resume(agent: Agent, { jobs, script }: JournalState): Promise<Handled> {
   const { config, log } = agent;
-  const label = labelOf(job);
-  log(`${label}: left unfinished by the previous agent; finishing it (request ${job.requestId})`);
-  if (script && isOurScript(script, packageScriptsDir(config.root, job.package))) {
-    const until = script.startedAt + job.package.timeoutSeconds * 1000;
-    log(`${label}: its script (process group ${script.pgid}) still runs; waiting for it`);
-    while (groupAlive(script.pgid) && Date.now() < until && !agent.force.aborted) {
-      await sleep(200, agent.force);
-    }
-    if (groupAlive(script.pgid)) {
-      log(`${label}: the script outlived its time limit or the agent is stopping; killing it`);
-      try {
-        process.kill(-script.pgid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
+  for (const job of jobs) {
+    if (agent.stop.aborted) return 'ok'; // still journaled: the next start runs them
+    const label = labelOf(job);
+    log(`${label}: left unfinished by the previous agent; finishing it (request ${job.requestId})`);
+    if (script?.jobId === job.id && isOurScript(script, packageScriptsDir(config.root, job.package))) {
+      const until = script.startedAt + job.package.timeoutSeconds * 1000;
+      log(`${label}: its script (process group ${script.pgid}) still runs; waiting for it`);
+      while (groupAlive(script.pgid) && Date.now() < until && !agent.force.aborted) {
+        await sleep(200, agent.force);
+      }
+      if (groupAlive(script.pgid)) {
+        log(`${label}: the script outlived its time limit or the agent is stopping; killing it`);
+        try {
+          process.kill(-script.pgid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
       }
     }
+    const handled = await handle(agent, { job });
+    if (handled === 'fatal' || handled === 'forced') return handled;
   }
-  if (agent.stop.aborted) return 'ok';
-  return handle(agent, { job });
+  return 'ok';
 }
 
 /**
  * Only a script of this boot whose group leader still runs one of our package scripts:
  * never wait for, or kill, a process that merely got the same id later.
  */
-function isOurScript(script: NonNullable<JournalEntry['script']>, scriptsDir: string): boolean {
+function isOurScript(script: NonNullable<JournalState['script']>, scriptsDir: string): boolean {
   if (!script.bootId || script.bootId !== bootId() || !groupAlive(script.pgid)) return false;
   try {
     return readFileSync(`/proc/${script.pgid}/cmdline`, 'utf8').includes(scriptsDir);

@@ -71,6 +71,14 @@ class FakeApi {
   }
 }
 
+/** The ids of the jobs the agent's journal holds (received, not yet reported). */
+function journaledJobs(root: string): string[] {
+  const file = join(root, '.reqflow', 'agent-journal.json');
+  return (JSON.parse(readIfExists(file) || '{"jobs":[]}') as { jobs: { id: string }[] }).jobs.map(
+    (j) => j.id,
+  );
+}
+
 function readIfExists(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
@@ -239,7 +247,7 @@ describe('agent process', { timeout: 60_000 }, () => {
     });
     first.child.kill('SIGKILL');
     await first.exited;
-    expect(existsSync(join(root, '.reqflow', 'current-job.json'))).toBe(true);
+    expect(journaledJobs(root)).toEqual(['JOB-K']);
 
     const second = startAgent(['--device', DEVICE, '--api', url]);
     await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
@@ -253,9 +261,33 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(second.output()).toMatch(/its script \(process group \d+\) still runs; waiting for it/);
     // The orphaned install finished once; the second run found it and installed nothing.
     expect(readIfExists(join(root, 'runs'))).toBe('begin\ninstalled\n');
-    await vi.waitFor(() => expect(existsSync(join(root, '.reqflow', 'current-job.json'))).toBe(false), {
+    await vi.waitFor(() => expect(journaledJobs(root)).toEqual([]), { timeout: 20_000 });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('runs the jobs received with the one in hand after a kill, none left for the lease', async () => {
+    const url = await api.listen();
+    // Both in one poll answer: the API hands them to this device and to no one else.
+    api.enqueue(job('JOB-1', 'echo begin >> runs; sleep 2; touch installed\n'));
+    api.enqueue(job('JOB-2', 'touch second\n', '[ -f second ]\n'));
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const first = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(readIfExists(join(root, 'runs'))).toContain('begin'), {
       timeout: 20_000,
+      interval: 20,
     });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(journaledJobs(root)).toEqual(['JOB-1', 'JOB-2']);
+
+    const second = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(api.results.map((r) => r.jobId)).toEqual(['JOB-1', 'JOB-2']), {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect(api.results.map((r) => r.body.outcome)).toEqual(['already_installed', 'succeeded']);
+    await vi.waitFor(() => expect(journaledJobs(root)).toEqual([]), { timeout: 20_000 });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
