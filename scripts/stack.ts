@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,8 +8,10 @@ import { seed } from '../db/seed.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
 import { ensureDeviceToken } from '../runtime/secrets.js';
 import {
+  readStackState,
   removeStackState,
   STACK_STATE_ENV,
+  stackIsRunning,
   stackStateFile,
   writeStackState,
   type StackState,
@@ -133,6 +135,46 @@ function supervise(name: string, start: () => Promise<Running>): Supervisor {
   return supervisor;
 }
 
+/**
+ * A previous `npm start` on this data directory that was killed (kill -9) left its Temporal dev
+ * server running: its children notice the lost IPC channel and stop, the Go binary cannot.
+ * Stop it, but only a process that is still that server (same pid, and its command line names
+ * this database file), never one that merely got the pid later.
+ */
+async function stopLeftovers(file: string, dbFile: string): Promise<void> {
+  const previous = readStackState(file);
+  if (!previous || stackIsRunning(previous)) return;
+  const pid = previous.processes.temporal?.pid;
+  if (!pid) return;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // gone, or no /proc to tell (then leave it be)
+  }
+  if (!cmdline.includes('start-dev') || !cmdline.includes(dbFile)) return;
+  say(`stopping the Temporal dev server (pid ${pid}) that a killed npm start left running`);
+  const gone = () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone meanwhile
+    }
+  };
+  signal('SIGTERM');
+  for (let i = 0; i < 100 && !gone(); i++) await sleep(100);
+  signal('SIGKILL');
+  while (!gone()) await sleep(100);
+}
+
 async function waitForApi(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !stopping) {
@@ -176,6 +218,7 @@ async function run(): Promise<void> {
     const port = Number(process.env.TEMPORAL_PORT ?? 7233);
     const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
     const dbFile = join(config.dataDir, 'temporal.db');
+    await stopLeftovers(stateFile, dbFile);
     say(`starting the Temporal dev server on 127.0.0.1:${port} (history in ${dbFile})`);
     let uiUrl: string | undefined;
     // A restart reuses the port and the file: workers and clients reconnect on their own.

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import { isFinalStatus } from '../domain/status.js';
 import { repoRoot } from '../runtime/config.js';
+import { stackStateFile } from '../runtime/stack-state.js';
 import { alive, startNpmStart, type NpmStart } from './helpers/npm-start.js';
 
 // `npm start` as an operator runs it: the real stack script with its own Temporal dev server,
@@ -142,7 +144,36 @@ describe('npm start with its own Temporal dev server', () => {
     const stopLines = stack.output.slice(stack.output.indexOf('[stack] SIGINT: stopping'));
     expect(stopLines.filter((l) => /error|not open|exception/i.test(l))).toEqual([]);
     for (const pid of pids) expect(alive(pid)).toBe(false);
-    expect(stack.state()).toBeUndefined();
+    expect(existsSync(stackStateFile(stack.dataDir))).toBe(false);
+  });
+});
+
+describe('npm start killed with SIGKILL', () => {
+  const stacks: NpmStart[] = [];
+  afterAll(async () => {
+    for (const s of stacks) await s.kill();
+  });
+
+  it('takes its worker, API and agent with it, and the next start stops the dev server it left', async () => {
+    const first = await startNpmStart({ TEMPORAL_CLI_PATH: inject('temporalCliPath') });
+    stacks.push(first);
+    const { pid, processes } = first.state()!;
+    process.kill(pid, 'SIGKILL');
+    // They see the IPC channel to the stack close, and stop.
+    const deadline = Date.now() + 60_000;
+    const children = ['worker', 'api', 'agent'].map((name) => processes[name]!.pid!);
+    while (children.some(alive) && Date.now() < deadline) await sleep(100);
+    expect(children.filter(alive)).toEqual([]);
+    const server = processes.temporal!.pid!;
+    expect(alive(server)).toBe(true);
+
+    const second = await startNpmStart({ TEMPORAL_CLI_PATH: inject('temporalCliPath') }, first.dataDir);
+    stacks.push(second);
+    expect(second.output).toContain(
+      `[stack] stopping the Temporal dev server (pid ${server}) that a killed npm start left running`,
+    );
+    expect(alive(server)).toBe(false);
+    expect(await second.stop()).toBe(0);
   });
 });
 

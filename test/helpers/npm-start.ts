@@ -24,8 +24,10 @@ export interface NpmStart {
   kill(): Promise<void>;
 }
 
-export async function startNpmStart(env: Record<string, string>): Promise<NpmStart> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-npm-start-'));
+export async function startNpmStart(
+  env: Record<string, string>,
+  dataDir = mkdtempSync(join(tmpdir(), 'reqflow-npm-start-')),
+): Promise<NpmStart> {
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const output: string[] = [];
@@ -52,7 +54,11 @@ export async function startNpmStart(env: Record<string, string>): Promise<NpmSta
   child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const file = stackStateFile(dataDir);
-  const state = () => readStackState(file);
+  // Only this stack's state: a killed one on the same directory leaves its file behind.
+  const state = () => {
+    const current = readStackState(file);
+    return current?.pid === child.pid ? current : undefined;
+  };
 
   const waitForPid: NpmStart['waitForPid'] = async (name, not, timeoutMs = 120_000) => {
     const deadline = Date.now() + timeoutMs;
