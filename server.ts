@@ -55,6 +55,8 @@ async function run(): Promise<void> {
   // Started by `npm start`: its IPC channel closes when the stack dies, even by kill -9.
   process.once('disconnect', () => void closer.close());
   process.channel?.unref();
+  // Gone while the API was still starting: the event has passed already.
+  if (process.send && !process.connected) return closer.close();
   await app.listen({ host: config.host, port: config.port });
 }
 

@@ -71,6 +71,7 @@ async function run(): Promise<number> {
   process.once('disconnect', onDisconnect);
   // The channel is only a liveness wire; it must not keep a stopped agent from exiting.
   process.channel?.unref();
+  if (process.send && !process.connected) onDisconnect();
   try {
     return await serve({
       config,
