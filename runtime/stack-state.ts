@@ -54,12 +54,19 @@ export function readStackState(file: string): StackState | undefined {
   }
 }
 
-/** Whether the stack that wrote the state still runs (a `kill -9` of it leaves the file behind). */
+/**
+ * Whether the stack that wrote the state still runs (a `kill -9` of it leaves the file behind).
+ * Where /proc tells, the pid must still run the stack script, not a process that got it later.
+ */
 export function stackIsRunning(state: StackState): boolean {
   try {
     process.kill(state.pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /stack\.[jt]s/.test(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
   }
 }

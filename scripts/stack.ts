@@ -211,6 +211,14 @@ async function run(): Promise<void> {
   const apiUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   stateFile = stackStateFile(config.dataDir);
   env[STACK_STATE_ENV] = stateFile;
+  const other = readStackState(stateFile);
+  if (other && other.pid !== process.pid && stackIsRunning(other)) {
+    const file = stateFile;
+    stateFile = undefined; // theirs: neither overwrite nor remove it
+    throw new Error(
+      `another npm start (pid ${other.pid}) runs on ${config.dataDir} (${file}); stop it first`,
+    );
+  }
 
   let temporal: StackState['temporal'];
   if (embedded) {
