@@ -39,7 +39,7 @@ export interface DevServer {
 
 const HOST = '127.0.0.1';
 const NAMESPACE = 'default';
-/** DESIGN.md §6; registered at start so that workflows can upsert them from their first task. */
+/** The search attributes operators filter on; registered at start so that workflows can upsert them from their first task. */
 export const DEV_SERVER_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
 /** The CLI's and the server's names for each attribute's type. */
