@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AgentJob } from './run-job.js';
@@ -13,8 +13,8 @@ import type { AgentJob } from './run-job.js';
 export interface JournalState {
   /** In the order the API gave them; the first is the one in hand. */
   jobs: AgentJob[];
-  /** The script running now: its job, its process group, when it started, on which boot. */
-  script?: { jobId: string; pgid: number; startedAt: number; bootId: string | undefined };
+  /** The script running now: its job, its process group and when it started. */
+  script?: { jobId: string; pgid: number; startedAt: number };
 }
 
 export class JobJournal {
@@ -45,7 +45,7 @@ export class JobJournal {
   }
 
   scriptStarted(jobId: string, pgid: number): Promise<void> {
-    this.state.script = { jobId, pgid, startedAt: Date.now(), bootId: bootId() };
+    this.state.script = { jobId, pgid, startedAt: Date.now() };
     return this.write();
   }
 
@@ -71,13 +71,30 @@ export class JobJournal {
   }
 }
 
-/** Linux's id of this boot: a process group recorded before a reboot is not the one running now. */
-export function bootId(): string | undefined {
+/**
+ * The process groups still running a script from `scriptsDir` (one package's scripts on this
+ * device), found by their command line: a killed agent may not have journaled the group of a
+ * script that had just started, and a pid alone could since belong to anything. Linux only
+ * (/proc); elsewhere none are found, and the next agent does not wait.
+ */
+export function scriptsStillRunning(scriptsDir: string): number[] {
+  let pids: string[];
   try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
-    return undefined;
+    return [];
   }
+  const found: number[] = [];
+  for (const pid of pids) {
+    try {
+      // Scripts run as `/bin/sh <scriptsDir>/<name>.sh`, each the leader of its own group.
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.some((arg) => arg.startsWith(`${scriptsDir}/`))) found.push(Number(pid));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }
 
 /** Whether any process of the group still runs. */

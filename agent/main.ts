@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Backoff, sleep } from './backoff.js';
 import {
   ApiUnavailableError,
@@ -8,7 +7,7 @@ import {
   type PolledJob,
 } from './client.js';
 import { AgentConfigError, loadAgentConfig, USAGE, type AgentConfig } from './config.js';
-import { bootId, groupAlive, JobJournal, type JournalState } from './journal.js';
+import { groupAlive, JobJournal, scriptsStillRunning, type JournalState } from './journal.js';
 import { packageScriptsDir, runJob, type JobResult } from './run-job.js';
 
 /**
@@ -205,16 +204,20 @@ async function resume(agent: Agent, { jobs, script }: JournalState): Promise<Han
     if (agent.stop.aborted) return 'ok'; // still journaled: the next start runs them
     const label = labelOf(job);
     log(`${label}: left unfinished by the previous agent; finishing it (request ${job.requestId})`);
-    if (script?.jobId === job.id && isOurScript(script, packageScriptsDir(config.root, job.package))) {
-      const until = script.startedAt + job.package.timeoutSeconds * 1000;
-      log(`${label}: its script (process group ${script.pgid}) still runs; waiting for it`);
-      while (groupAlive(script.pgid) && Date.now() < until && !agent.force.aborted) {
+    const left = scriptsStillRunning(packageScriptsDir(config.root, job.package));
+    if (left.length > 0) {
+      // The journal records a script's start just after it; without a record, now is later
+      // still. Either way the wait is at least as long as the script may run.
+      const since = script?.jobId === job.id ? script.startedAt : Date.now();
+      const until = since + job.package.timeoutSeconds * 1000;
+      log(`${label}: its script (process group ${left.join(', ')}) still runs; waiting for it`);
+      while (left.some(groupAlive) && Date.now() < until && !agent.force.aborted) {
         await sleep(200, agent.force);
       }
-      if (groupAlive(script.pgid)) {
+      for (const pgid of left.filter(groupAlive)) {
         log(`${label}: the script outlived its time limit or the agent is stopping; killing it`);
         try {
-          process.kill(-script.pgid, 'SIGKILL');
+          process.kill(-pgid, 'SIGKILL');
         } catch {
           // gone meanwhile
         }
@@ -224,19 +227,6 @@ async function resume(agent: Agent, { jobs, script }: JournalState): Promise<Han
     if (handled === 'fatal' || handled === 'forced') return handled;
   }
   return 'ok';
-}
-
-/**
- * Only a script of this boot whose group leader still runs one of our package scripts:
- * never wait for, or kill, a process that merely got the same id later.
- */
-function isOurScript(script: NonNullable<JournalState['script']>, scriptsDir: string): boolean {
-  if (!script.bootId || script.bootId !== bootId() || !groupAlive(script.pgid)) return false;
-  try {
-    return readFileSync(`/proc/${script.pgid}/cmdline`, 'utf8').includes(scriptsDir);
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -266,6 +266,32 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('waits for a script it finds running even when the killed agent had not journaled it yet', async () => {
+    const url = await api.listen();
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const install = 'sleep 2; touch installed; echo installed >> runs\n';
+    const left = job('JOB-R', install);
+    // What a kill right after the spawn leaves: the job journaled, its script running, no record of it.
+    const scripts = join(root, '.reqflow', 'packages', 'testpkg', '1.0.0');
+    await mkdir(scripts, { recursive: true });
+    await writeFile(join(scripts, 'install.sh'), install);
+    await writeFile(join(root, '.reqflow', 'agent-journal.json'), JSON.stringify({ jobs: [left] }));
+    const orphan = spawn('/bin/sh', [join(scripts, 'install.sh')], {
+      cwd: root,
+      detached: true,
+      stdio: 'ignore',
+    });
+    orphan.unref();
+
+    const agent = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    expect(agent.output()).toContain(`its script (process group ${orphan.pid}) still runs; waiting for it`);
+    expect(api.results[0]).toMatchObject({ jobId: 'JOB-R', body: { outcome: 'already_installed' } });
+    expect(readIfExists(join(root, 'runs'))).toBe('installed\n');
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+  });
+
   it('runs the jobs received with the one in hand after a kill, none left for the lease', async () => {
     const url = await api.listen();
     // Both in one poll answer: the API hands them to this device and to no one else.
