@@ -150,13 +150,16 @@ async function waitUntilReady(
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
   });
   const deadline = Date.now() + READY_TIMEOUT_MS;
+  let probing: Promise<unknown> = Promise.resolve();
   try {
     for (;;) {
       const gone = exitReason();
       if (gone) throw new Error(gone);
       try {
         // A probe retries inside its 2 s deadline; a server that dies meanwhile should not wait it out.
-        await Promise.race([probe(connection), exited]);
+        const attempt = probe(connection);
+        probing = attempt.catch(() => undefined);
+        await Promise.race([attempt, exited]);
       } catch (err) {
         if (Date.now() > deadline) {
           throw new Error(`did not answer within ${READY_TIMEOUT_MS / 1000} s: ${String(err)}`);
@@ -170,6 +173,9 @@ async function waitUntilReady(
       return;
     }
   } finally {
+    // A probe that lost the race to the server's exit still retries until its deadline; a
+    // channel closed under it throws from the retry's timer, an uncaught exception.
+    await Promise.race([probing, new Promise((r) => setTimeout(r, 5_000))]);
     await connection.close();
   }
 }

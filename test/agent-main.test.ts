@@ -235,7 +235,7 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(await agent.exited).toBe(0);
   });
 
-  it('finishes the job of an agent killed mid-install: waits for its script, then detect, one install', async () => {
+  it('finishes the job of an agent killed mid-install: detect finds the one install', async () => {
     const url = await api.listen();
     const install = 'echo begin >> runs; sleep 2; touch installed; echo installed >> runs\n';
     api.enqueue(job('JOB-K', install));
@@ -258,8 +258,7 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(second.output()).toContain(
       'job JOB-K install testpkg 1.0.0: left unfinished by the previous agent',
     );
-    expect(second.output()).toMatch(/its script \(process group \d+\) still runs; waiting for it/);
-    // The orphaned install finished once; the second run found it and installed nothing.
+    // Whether it still ran when the second agent came (it waited) or had finished, it ran once.
     expect(readIfExists(join(root, 'runs'))).toBe('begin\ninstalled\n');
     await vi.waitFor(() => expect(journaledJobs(root)).toEqual([]), { timeout: 20_000 });
     second.child.kill('SIGTERM');
