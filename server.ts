@@ -1,3 +1,4 @@
+import closeWithGrace from 'close-with-grace';
 import { buildApp } from './api/app.js';
 import { openDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
@@ -36,26 +37,28 @@ async function run(): Promise<void> {
     );
   }
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info(`${signal}: closing the API`);
-    try {
-      await app.close();
-    } finally {
-      await temporal.connection.close();
-      db.$client.close();
-    }
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      stop(signal).catch((err) => {
-        console.error(err);
-        process.exitCode = 1;
-      });
-    });
-  }
+  // In order: stop accepting and end the long polls (app.close, see api/plugins/drain.ts),
+  // let the handlers in flight finish, then close what they use. A second signal, or a
+  // close that takes longer than the delay, exits at once.
+  const closer = closeWithGrace(
+    { delay: 20_000, logger: { error: (msg: unknown) => app.log.error(msg) } },
+    async ({ signal, err, manual }) => {
+      if (err) app.log.error({ err }, 'closing the API after an unexpected error');
+      else app.log.info(`${signal ?? (manual ? 'the stack is gone' : 'exit')}: closing the API`);
+      try {
+        await app.close();
+      } finally {
+        await temporal.connection.close();
+        db.$client.close();
+      }
+      app.log.info('API closed');
+    },
+  );
+  // Started by `npm start`: its IPC channel closes when the stack dies, even by kill -9.
+  process.once('disconnect', () => void closer.close());
+  process.channel?.unref();
+  // Gone while the API was still starting: the event has passed already.
+  if (process.send && !process.connected) return closer.close();
   await app.listen({ host: config.host, port: config.port });
 }
 

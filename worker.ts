@@ -57,7 +57,18 @@ async function run(): Promise<void> {
     console.log(`outbox delivering notifications via ${transport.name}`);
     console.log(`worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address}`);
     await ensureMonthlyReportSchedule(connection, config);
-    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown, which ends run().
+    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown (stop polling, let the
+    // tasks in hand finish within shutdownGraceTime), which ends run(). Started by `npm start`,
+    // the IPC channel closing means the stack is gone (even by kill -9): drain the same way.
+    const drain = () => {
+      // Before run() has started polling there is nothing to shut down yet: wait for it.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      else if (worker.getState() === 'INITIALIZED') setTimeout(drain, 100);
+    };
+    process.once('disconnect', drain);
+    process.channel?.unref();
+    // Gone while this worker was still starting: the event has passed already.
+    if (process.send && !process.connected) drain();
     await worker.run();
   } finally {
     // Before the database closes: a pass in flight still records what it sent.

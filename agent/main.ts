@@ -8,7 +8,9 @@ import {
 } from './client.js';
 import { AgentConfigError, loadAgentConfig, USAGE, type AgentConfig } from './config.js';
 import { enrollAgent } from './enroll.js';
-import { runJob, type JobResult } from './run-job.js';
+import { DEVICE_TOKEN_REFUSED } from './exit-codes.js';
+import { groupAlive, JobJournal, scriptsStillRunning, type JournalState } from './journal.js';
+import { packageScriptsDir, runJob, type JobResult } from './run-job.js';
 
 /**
  * Seconds the API may hold a poll open. Long enough that an idle device costs one
@@ -21,6 +23,8 @@ const SHUTDOWN_REPORT_GRACE_MS = 10_000;
 interface Agent {
   config: AgentConfig;
   client: AgentClient;
+  /** The job in hand, on disk: what the next agent finishes if this one is killed. */
+  journal: JobJournal;
   log: (line: string) => void;
   /** First SIGINT/SIGTERM: finish and report the current job, then exit 0. */
   stop: AbortSignal;
@@ -29,7 +33,8 @@ interface Agent {
   stoppingSince: () => number | undefined;
 }
 
-type Handled = 'ok' | 'fatal' | 'forced';
+/** `undelivered`: the job ran but its result did not reach the API before the agent stopped. */
+type Handled = 'ok' | 'undelivered' | 'fatal' | 'forced';
 
 async function run(): Promise<number> {
   let config: AgentConfig | 'help';
@@ -54,7 +59,7 @@ async function run(): Promise<number> {
   const stop = new AbortController();
   const force = new AbortController();
   let stoppingSince: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (!stop.signal.aborted) {
       stoppingSince = Date.now();
       log(`${signal}: stopping after the current job (send it again to kill the job and quit)`);
@@ -66,10 +71,17 @@ async function run(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Started by `npm start`: its IPC channel closes when the stack dies, even by kill -9.
+  const onDisconnect = () => onSignal('the stack is gone');
+  process.once('disconnect', onDisconnect);
+  // The channel is only a liveness wire; it must not keep a stopped agent from exiting.
+  process.channel?.unref();
+  if (process.send && !process.connected) onDisconnect();
   try {
     return await serve({
       config,
       client: createAgentClient({ api: config.api, token: config.token }),
+      journal: new JobJournal(config.root),
       log,
       stop: stop.signal,
       force: force.signal,
@@ -78,6 +90,7 @@ async function run(): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('disconnect', onDisconnect);
   }
 }
 
@@ -85,6 +98,12 @@ async function run(): Promise<number> {
 async function serve(agent: Agent): Promise<number> {
   const { config, client, log } = agent;
   log(`agent started: polling ${config.api} for jobs; install root ${config.root}`);
+  const left = await agent.journal.load();
+  if (left.jobs.length > 0) {
+    const handled = await resume(agent, left);
+    if (handled === 'fatal') return DEVICE_TOKEN_REFUSED;
+    if (handled === 'forced') return 1;
+  }
   const backoff = new Backoff();
   let outageSince: number | undefined;
 
@@ -96,7 +115,7 @@ async function serve(agent: Agent): Promise<number> {
       if (agent.stop.aborted) break;
       if (err instanceof AuthRejectedError) {
         log(`${err.message}; the token may be revoked or belong to another device. Exiting.`);
-        return 1;
+        return DEVICE_TOKEN_REFUSED;
       }
       if (!(err instanceof ApiUnavailableError)) throw err;
       // An API that is starting or restarting is normal; say so once, not on every retry.
@@ -112,16 +131,19 @@ async function serve(agent: Agent): Promise<number> {
       outageSince = undefined;
     }
     backoff.reset();
+    // Handed to this device: the API offers them to nobody else until their lease runs out.
+    const received = polled.flatMap((p) => ('job' in p ? [p.job] : []));
+    if (received.length > 0) await agent.journal.received(received);
 
     for (const [index, item] of polled.entries()) {
       if (agent.stop.aborted) {
         log(
-          `leaving ${polled.length - index} received job(s) unstarted; the API will expire or re-offer them`,
+          `leaving ${polled.length - index} received job(s) unstarted; the agent runs them at its next start`,
         );
         break;
       }
       const handled = await handle(agent, item);
-      if (handled === 'fatal') return 1;
+      if (handled === 'fatal') return DEVICE_TOKEN_REFUSED;
       if (handled === 'forced') return 1;
     }
   }
@@ -150,15 +172,69 @@ async function handle(agent: Agent, item: PolledJob): Promise<Handled> {
   }
 
   const { job } = item;
-  const label = `job ${job.id} ${job.action} ${job.package.id} ${job.package.version}`;
+  const label = labelOf(job);
   log(`${label}: started (request ${job.requestId}, attempt ${job.attempt})`);
-  const result = await runJob(job, { root: config.root, deviceId: config.deviceId, signal: agent.force });
+  const result = await runJob(job, {
+    root: config.root,
+    deviceId: config.deviceId,
+    signal: agent.force,
+    onScript: (pgid) => {
+      agent.journal
+        .scriptStarted(job.id, pgid)
+        .catch((err: unknown) => log(`${label}: journal: ${String(err)}`));
+    },
+  });
   if (agent.force.aborted) {
-    log(`${label}: killed by forced shutdown; not reported, the API will expire it`);
+    log(`${label}: killed by forced shutdown; the agent runs it again at its next start`);
     return 'forced';
   }
   log(`${label}: ${summary(result)}`);
-  return deliver(agent, job.id, label, result);
+  const handled = await deliver(agent, job.id, label, result);
+  // A result the API has (or refused for good) closes the job; one it never got does not:
+  // the next agent runs the job again (detect finds the install) and reports that.
+  if (handled === 'ok') await agent.journal.done(job.id);
+  return handled;
+}
+
+const labelOf = (job: { id: string; action: string; package: { id: string; version: string } }) =>
+  `job ${job.id} ${job.action} ${job.package.id} ${job.package.version}`;
+
+/**
+ * Finishes the jobs a previous agent on this device received and did not report: it was
+ * stopped by force, killed, or stopped before their results reached the API. Its script may
+ * still run (a kill -9 of the agent does not reach the script's own process group): wait for
+ * it, within its time limit, so that two installs never run at once; then run each job again
+ * from detect and report it.
+ */
+async function resume(agent: Agent, { jobs, script }: JournalState): Promise<Handled> {
+  const { config, log } = agent;
+  for (const job of jobs) {
+    if (agent.stop.aborted) return 'ok'; // still journaled: the next start runs them
+    const label = labelOf(job);
+    log(`${label}: left unfinished by the previous agent; finishing it (request ${job.requestId})`);
+    const left = scriptsStillRunning(packageScriptsDir(config.root, job.package));
+    if (left.length > 0) {
+      // The journal records a script's start just after it; without a record, now is later
+      // still. Either way the wait is at least as long as the script may run.
+      const since = script?.jobId === job.id ? script.startedAt : Date.now();
+      const until = since + job.package.timeoutSeconds * 1000;
+      log(`${label}: its script (process group ${left.join(', ')}) still runs; waiting for it`);
+      while (left.some(groupAlive) && Date.now() < until && !agent.force.aborted) {
+        await sleep(200, agent.force);
+      }
+      for (const pgid of left.filter(groupAlive)) {
+        log(`${label}: the script outlived its time limit or the agent is stopping; killing it`);
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    const handled = await handle(agent, { job });
+    if (handled === 'fatal' || handled === 'forced') return handled;
+  }
+  return 'ok';
 }
 
 /**
@@ -190,8 +266,10 @@ async function deliver(agent: Agent, jobId: string, label: string, result: JobRe
       const graceLeft =
         stoppingSince === undefined ? Infinity : stoppingSince + SHUTDOWN_REPORT_GRACE_MS - Date.now();
       if (graceLeft <= 0) {
-        log(`${label}: giving up on the result at shutdown (${err.message}); the API will expire the job`);
-        return 'ok';
+        log(
+          `${label}: giving up on the result at shutdown (${err.message}); the agent reports it at its next start`,
+        );
+        return 'undelivered';
       }
       if (attempt === 1) log(`${label}: could not deliver the result (${err.message}); retrying`);
       // A stop request wakes the wait early so the remaining grace is spent trying, not sleeping.

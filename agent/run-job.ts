@@ -39,6 +39,8 @@ export interface RunJobOptions {
   deviceId: string;
   /** Aborting kills the running script; only for a forced shutdown, whose result is not reported. */
   signal?: AbortSignal;
+  /** Told each script's process group id as it starts. */
+  onScript?: (pgid: number) => void;
 }
 
 export type ScriptName = 'detect' | 'install' | 'uninstall';
@@ -80,6 +82,7 @@ export async function runJob(job: AgentJob, options: RunJobOptions): Promise<Job
         env: scriptEnv(job, options),
         timeoutMs: job.package.timeoutSeconds * 1000,
         signal: options.signal,
+        onSpawn: options.onScript,
       });
       transcript.push(describeRun(name, run, job.package.timeoutSeconds));
       return { ...run, end: endOf(run) };

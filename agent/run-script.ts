@@ -13,6 +13,8 @@ export interface ScriptOptions {
   timeoutMs: number;
   /** Aborting stops the script the way a timeout does (used when the agent is forced to quit). */
   signal?: AbortSignal;
+  /** Told the script's process group id as soon as it runs (the agent journals it). */
+  onSpawn?: (pgid: number) => void;
 }
 
 export interface ScriptRun {
@@ -65,6 +67,7 @@ export function runScript(scriptPath: string, options: ScriptOptions): Promise<S
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
 
     const killGroup = (signal: NodeJS.Signals) => {
       if (child.pid === undefined) return;

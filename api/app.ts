@@ -12,6 +12,7 @@ import { validatorCompiler } from './validation.js';
 import auth from './plugins/auth.js';
 import loadShedding from './plugins/load-shedding.js';
 import methodNotAllowed from './plugins/method-not-allowed.js';
+import drain from './plugins/drain.js';
 import problems from './plugins/problems.js';
 import prometheus from './plugins/prometheus.js';
 import rateLimits from './plugins/rate-limits.js';
@@ -79,6 +80,8 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: 64 * 1024,
     // Long polls end on close instead of holding shutdown for their full wait.
     forceCloseConnections: 'idle',
+    // While closing, the drain plugin answers new requests with a 503 problem+json instead.
+    return503OnClosing: false,
     // Approve/deny link tokens travel in the path and run to a few hundred characters.
     routerOptions: { maxParamLength: 2048 },
     // Behind a reverse proxy, the client's address (rate limits count per address) comes from it.
@@ -92,6 +95,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(problems);
   // Before anything else answers: a request shed for load or over a limit costs almost nothing.
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });
+  // Before any route: it counts the running handlers of every route registered after it.
+  await app.register(drain);
   await app.register(securityHeaders);
   await app.register(rateLimits, { limits: config.rateLimits });
   await app.register(methodNotAllowed);
@@ -139,7 +144,11 @@ export async function buildApp(deps: AppDeps) {
     transformStaticCSP: (csp) => csp.replace(/\s*upgrade-insecure-requests;?/, ''),
   });
   await app.register(auth, { db, secret: deps.secret, oidc: config.oidc });
-  await app.register(prometheus, { db, token: config.metricsToken });
+  await app.register(prometheus, {
+    db,
+    token: config.metricsToken,
+    stackStateFile: config.stackStateFile,
+  });
 
   await app.register(healthRoutes, { db, temporal });
   // Password-less login: never where another machine could reach it, whatever else is configured.

@@ -4,6 +4,7 @@ import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { RequestStep } from '../domain/request.js';
 import { FINAL_STATUSES, REQUEST_TYPES } from '../domain/status.js';
+import { readStackState } from '../runtime/stack-state.js';
 
 // Steps run from a fraction of a second (an automated check) to days (an approval, a
 // delivery): 0.1 s to 1 h, then 4 h, 1, 3, 7 and 14 days (the approval expiry and
@@ -59,7 +60,14 @@ function changeDetector(db: DB): () => boolean {
  * process then reports the same figures, and a restart loses nothing. Only API
  * latency is counted in process.
  */
-export function createPrometheusMetrics({ db }: { db: DB }): PrometheusMetrics {
+export function createPrometheusMetrics({
+  db,
+  stackStateFile,
+}: {
+  db: DB;
+  /** `npm start`'s supervisor state (restarts per process); absent outside the embedded stack. */
+  stackStateFile?: string | undefined;
+}): PrometheusMetrics {
   const registry = new Registry();
   const registers = [registry];
 
@@ -198,6 +206,33 @@ export function createPrometheusMetrics({ db }: { db: DB }): PrometheusMetrics {
       for (const r of rows) this.set({ type: r.type }, r.n);
     },
   });
+
+  if (stackStateFile) {
+    // The supervisor is the `npm start` process, not this one: it writes its counts to a
+    // file in DATA_DIR, read at scrape time. A restarted stack starts again from zero,
+    // which Prometheus reads as a counter reset.
+    const processes = () => readStackState(stackStateFile)?.processes ?? {};
+    new Counter({
+      name: 'reqflow_stack_restarts_total',
+      help: 'Restarts of an embedded stack process (temporal, worker, api, agent) by its supervisor since `npm start`.',
+      labelNames: ['process'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, p] of Object.entries(processes())) this.inc({ process: name }, p.restarts);
+      },
+    });
+    new Gauge({
+      name: 'reqflow_stack_process_up',
+      help: 'Whether an embedded stack process runs now (0 between a crash and its restart).',
+      labelNames: ['process'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, p] of Object.entries(processes())) this.set({ process: name }, p.pid ? 1 : 0);
+      },
+    });
+  }
 
   collectDefaultMetrics({ register: registry, prefix: 'reqflow_api_' });
 

@@ -65,6 +65,8 @@ export interface Config {
   submitWaitMs: number;
   /** Longest a device's GET /api/agent/jobs is held open. */
   agentPollMaxSeconds: number;
+  /** Set by `npm start`: its supervisor's state file, whose restart counts /metrics serves. */
+  stackStateFile: string | undefined;
   /** Fastify's trustProxy: which proxies' X-Forwarded-For names the client (rate limits key on it). */
   trustProxy: boolean | string[];
   /** Requests per minute; 0 turns that limit off (README: "Limits"). */
@@ -196,5 +198,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       comments: int(env.RATE_LIMIT_COMMENTS, 120, 'RATE_LIMIT_COMMENTS'),
     },
     maxEventLoopDelayMs: int(env.MAX_EVENT_LOOP_DELAY_MS, 1000, 'MAX_EVENT_LOOP_DELAY_MS'),
+    stackStateFile: env.REQFLOW_STACK_STATE || undefined,
   };
 }

@@ -21,6 +21,11 @@ export interface DevServerOptions {
   /** SQLite file for durable state; undefined keeps everything in memory. */
   dbFile?: string;
   log?: (line: string) => void;
+  /**
+   * Run the server in a process group of its own, so a terminal's Ctrl-C reaches only the
+   * caller, which stops the server last (after the workers that still talk to it).
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface DevServer {
@@ -28,11 +33,13 @@ export interface DevServer {
   uiUrl?: string;
   stop(): Promise<void>;
   process: ChildProcess;
+  /** Resolves when the server process is gone, whether stopped or not (a crash, `kill -9`). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 const HOST = '127.0.0.1';
 const NAMESPACE = 'default';
-/** DESIGN.md §6; registered at start so that workflows can upsert them from their first task. */
+/** The search attributes operators filter on; registered at start so that workflows can upsert them from their first task. */
 export const DEV_SERVER_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
 /** The CLI's and the server's names for each attribute's type. */
@@ -143,13 +150,16 @@ async function waitUntilReady(
     channelArgs: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
   });
   const deadline = Date.now() + READY_TIMEOUT_MS;
+  let probing: Promise<unknown> = Promise.resolve();
   try {
     for (;;) {
       const gone = exitReason();
       if (gone) throw new Error(gone);
       try {
         // A probe retries inside its 2 s deadline; a server that dies meanwhile should not wait it out.
-        await Promise.race([probe(connection), exited]);
+        const attempt = probe(connection);
+        probing = attempt.catch(() => undefined);
+        await Promise.race([attempt, exited]);
       } catch (err) {
         if (Date.now() > deadline) {
           throw new Error(`did not answer within ${READY_TIMEOUT_MS / 1000} s: ${String(err)}`);
@@ -163,6 +173,9 @@ async function waitUntilReady(
       return;
     }
   } finally {
+    // A probe that lost the race to the server's exit still retries until its deadline; a
+    // channel closed under it throws from the retry's timer, an uncaught exception.
+    await Promise.race([probing, new Promise((r) => setTimeout(r, 5_000))]);
     await connection.close();
   }
 }
@@ -177,10 +190,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   const child = spawn(opts.cliPath, startDevArgs(port, uiPort, opts.dbFile), {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.ownProcessGroup === true,
   });
   // If this process exits without stop() (a crash, process.exit), do not leave the server behind.
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
+  // A server that died on its own (kill -9) needs no killing, and a restarted one adds its own.
+  child.once('exit', () => process.off('exit', killOnExit));
 
   let stopping = false;
   const stderrTail: string[] = [];
@@ -230,5 +246,6 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   const uiUrl = uiPort === null ? undefined : `http://${HOST}:${uiPort}`;
   log(`Temporal dev server ready at ${address}${uiUrl ? `, Web UI ${uiUrl}` : ''}`);
-  return { address, ...(uiUrl ? { uiUrl } : {}), stop, process: child };
+  const gone = exited.then(() => ({ code: child.exitCode, signal: child.signalCode }));
+  return { address, ...(uiUrl ? { uiUrl } : {}), stop, process: child, exited: gone };
 }

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,13 +7,25 @@ import { openDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
 import { checkStartup } from '../runtime/startup-checks.js';
+import { DEVICE_TOKEN_REFUSED } from '../agent/exit-codes.js';
 import { ensureDeviceToken } from '../devices/index.js';
+import {
+  readStackState,
+  removeStackState,
+  STACK_STATE_ENV,
+  stackIsRunning,
+  stackStateFile,
+  writeStackState,
+  type StackState,
+} from '../runtime/stack-state.js';
 import { startDevServer } from './dev-server.js';
+import { Supervisor, type Exit, type Running } from './supervisor.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
-// `npm start`: the embedded default of DESIGN.md §4 — a Temporal dev server with its
-// SQLite file and Web UI, the database migrated and seeded, the worker, the API and
-// a device agent for LAPTOP-ALICE. One command, one Ctrl-C.
+// `npm start`: the embedded default — a Temporal dev server with its SQLite file and Web UI,
+// the database migrated and seeded, the worker, the API and a device agent for LAPTOP-ALICE.
+// Every process is supervised: one that dies is restarted with a backoff, one that keeps
+// dying stops the stack. One command, one Ctrl-C.
 
 const EMBEDDED_DEVICE = 'LAPTOP-ALICE';
 
@@ -21,43 +33,158 @@ function say(line: string): void {
   console.log(`[stack] ${line}`);
 }
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-}
+/** How a child is asked to stop: each signal in turn, waiting `waitMs` for it to exit. */
+type StopSteps = { signal: NodeJS.Signals; waitMs: number }[];
 
-function startChild(name: string, script: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  // Own process group (detached) so the terminal's Ctrl-C reaches only this script,
-  // which then stops the children in order: agent and API first, the dev server last.
+/**
+ * The worker drains for up to its 10 s shutdownGraceTime; the API ends its long polls at
+ * once and finishes in-flight requests within seconds. The agent first finishes its job and
+ * reports it; a second SIGTERM abandons the job (the agent resumes it at its next start).
+ */
+const STOP_STEPS: Record<string, StopSteps> = {
+  worker: [{ signal: 'SIGTERM', waitMs: 20_000 }],
+  api: [{ signal: 'SIGTERM', waitMs: 15_000 }],
+  agent: [
+    { signal: 'SIGTERM', waitMs: 10_000 },
+    { signal: 'SIGTERM', waitMs: 5_000 },
+  ],
+};
+
+function startChild(name: string, script: string, args: string[], env: NodeJS.ProcessEnv): Running {
+  // Own process group (detached) so the terminal's Ctrl-C reaches only this script, which
+  // then stops the children in order. The IPC channel closes when this script dies, even by
+  // kill -9, and a child that sees it close stops itself instead of running on orphaned.
   const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
     cwd: repoRoot,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,
   });
   const prefix = `[${name}]`.padEnd(9);
   for (const stream of [proc.stdout, proc.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => console.log(`${prefix} ${line}`));
   }
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { name, proc, exited };
+  const exited = new Promise<Exit>((resolve) => {
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+    // A process that cannot even be spawned emits only 'error'.
+    proc.once('error', () => resolve({ code: null, signal: null }));
+  });
+  // The child never reads messages; the channel only tells it that the stack is gone.
+  proc.channel?.unref();
+  const stop = async () => {
+    const gone = () => proc.exitCode !== null || proc.signalCode !== null;
+    for (const { signal, waitMs } of STOP_STEPS[name] ?? [{ signal: 'SIGTERM', waitMs: 15_000 }]) {
+      if (gone()) break;
+      proc.kill(signal);
+      if (await Promise.race([exited.then(() => true), sleep(waitMs).then(() => false)])) break;
+    }
+    if (!gone()) {
+      say(`${name} did not stop in time; killing it`);
+      proc.kill('SIGKILL');
+    }
+    await exited;
+  };
+  return { pid: proc.pid, exited, stop };
 }
 
-async function stopChild(child: Child, timeoutMs = 15_000): Promise<void> {
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-  child.proc.kill('SIGTERM');
-  const done = await Promise.race([child.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
-  if (!done) {
-    say(`${child.name} did not stop within ${timeoutMs / 1000}s; killing it`);
-    child.proc.kill('SIGKILL');
-    await child.exited;
+let stopping = false;
+/** In start order; stopped in reverse, so the dev server stops last. */
+const supervisors: Supervisor[] = [];
+let stateFile: string | undefined;
+let state: StackState | undefined;
+
+function publishState(): void {
+  if (!state || !stateFile) return;
+  for (const s of supervisors) {
+    state.processes[s.name] = {
+      pid: s.pid ?? null,
+      restarts: s.restarts,
+      ...(s.lastExit ? { lastExit: { ...s.lastExit } } : {}),
+    };
   }
+  try {
+    writeStackState(stateFile, state);
+  } catch (err) {
+    say(`could not write ${stateFile}: ${String(err)}`);
+  }
+}
+
+async function shutdown(reason: string, code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say(`${reason}: stopping`);
+  for (const supervisor of [...supervisors].reverse()) {
+    say(`stopping the ${supervisor.name === 'temporal' ? 'Temporal dev server' : supervisor.name}`);
+    await supervisor.stop();
+  }
+  if (stateFile) removeStackState(stateFile);
+  say('stopped');
+  process.exit(code);
+}
+
+function supervise(
+  name: string,
+  start: () => Promise<Running>,
+  finalExit?: (exit: Exit) => string | undefined,
+): Supervisor {
+  const supervisor = new Supervisor({
+    name,
+    start,
+    ...(finalExit ? { finalExit } : {}),
+    log: say,
+    onChange: publishState,
+    onGiveUp: (reason) => {
+      say(`${reason}. The stack cannot run without it; see its output above.`);
+      void shutdown(`${name} keeps crashing`, 1);
+    },
+  });
+  supervisors.push(supervisor);
+  return supervisor;
+}
+
+/**
+ * A previous `npm start` on this data directory that was killed (kill -9) left its Temporal dev
+ * server running: its children notice the lost IPC channel and stop, the Go binary cannot.
+ * Stop it, but only a process that is still that server (same pid, and its command line names
+ * this database file), never one that merely got the pid later.
+ */
+async function stopLeftovers(file: string, dbFile: string): Promise<void> {
+  const previous = readStackState(file);
+  if (!previous || stackIsRunning(previous)) return;
+  const pid = previous.processes.temporal?.pid;
+  if (!pid) return;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // gone, or no /proc to tell (then leave it be)
+  }
+  if (!cmdline.includes('start-dev') || !cmdline.includes(dbFile)) return;
+  say(`stopping the Temporal dev server (pid ${pid}) that a killed npm start left running`);
+  const gone = () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone meanwhile
+    }
+  };
+  signal('SIGTERM');
+  for (let i = 0; i < 100 && !gone(); i++) await sleep(100);
+  signal('SIGKILL');
+  while (!gone()) await sleep(100);
 }
 
 async function waitForApi(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !stopping) {
     try {
       const res = await fetch(`${url}/ready`);
       if (res.ok) return;
@@ -66,29 +193,20 @@ async function waitForApi(url: string, timeoutMs: number): Promise<void> {
     }
     await sleep(300);
   }
-  throw new Error(`the API at ${url} was not ready within ${timeoutMs / 1000}s`);
-}
-
-let devServer: Awaited<ReturnType<typeof startDevServer>> | undefined;
-const children: Child[] = [];
-let stopping = false;
-
-async function shutdown(reason: string, code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  say(`${reason}: stopping`);
-  for (const child of [...children].reverse()) await stopChild(child);
-  if (devServer) {
-    say('stopping the Temporal dev server');
-    await devServer.stop();
-  }
-  say('stopped');
-  process.exit(code);
+  if (!stopping) throw new Error(`the API at ${url} was not ready within ${timeoutMs / 1000}s`);
 }
 
 async function run(): Promise<void> {
+  let signals = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => void shutdown(signal, 0));
+    process.on(signal, () => {
+      signals += 1;
+      if (signals === 1) return void shutdown(signal, 0);
+      // A second Ctrl-C: the user does not want to wait for the orderly stop.
+      say(`${signal} again: killing every process now`);
+      for (const s of supervisors) if (s.pid !== undefined) process.kill(-s.pid, 'SIGKILL');
+      process.exit(130);
+    });
   }
   const embedded = !process.env.TEMPORAL_ADDRESS;
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? '1' };
@@ -98,26 +216,49 @@ async function run(): Promise<void> {
   env.DATA_DIR = config.dataDir;
   mkdirSync(config.dataDir, { recursive: true });
   say(`data directory: ${config.dataDir}`);
+  const apiUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  stateFile = stackStateFile(config.dataDir);
+  env[STACK_STATE_ENV] = stateFile;
+  const other = readStackState(stateFile);
+  if (other && other.pid !== process.pid && stackIsRunning(other)) {
+    const file = stateFile;
+    stateFile = undefined; // theirs: neither overwrite nor remove it
+    throw new Error(
+      `another npm start (pid ${other.pid}) runs on ${config.dataDir} (${file}); stop it first`,
+    );
+  }
 
+  let temporal: StackState['temporal'];
   if (embedded) {
     const cliPath = await resolveTemporalCli({ log: say });
     const port = Number(process.env.TEMPORAL_PORT ?? 7233);
     const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
-    say(
-      `starting the Temporal dev server on 127.0.0.1:${port} (history in ${join(config.dataDir, 'temporal.db')})`,
-    );
-    devServer = await startDevServer({
-      cliPath,
-      port,
-      uiPort,
-      dbFile: join(config.dataDir, 'temporal.db'),
-      log: (line) => console.log(`[temporal] ${line}`),
-    });
-    env.TEMPORAL_ADDRESS = devServer.address;
-    env.TEMPORAL_UI_URL ??= devServer.uiUrl;
+    const dbFile = join(config.dataDir, 'temporal.db');
+    await stopLeftovers(stateFile, dbFile);
+    say(`starting the Temporal dev server on 127.0.0.1:${port} (history in ${dbFile})`);
+    let uiUrl: string | undefined;
+    // A restart reuses the port and the file: workers and clients reconnect on their own.
+    await supervise('temporal', async () => {
+      const server = await startDevServer({
+        cliPath,
+        port,
+        uiPort,
+        dbFile,
+        ownProcessGroup: true,
+        log: (line) => console.log(`[temporal] ${line}`),
+      });
+      uiUrl = server.uiUrl;
+      return { pid: server.process.pid, exited: server.exited, stop: () => server.stop() };
+    }).start();
+    env.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
+    env.TEMPORAL_UI_URL ??= uiUrl;
+    temporal = { address: env.TEMPORAL_ADDRESS, embedded: true, ...(uiUrl ? { uiUrl } : {}) };
   } else {
     say(`using the Temporal server at ${process.env.TEMPORAL_ADDRESS}; not starting one`);
+    temporal = { address: process.env.TEMPORAL_ADDRESS!, embedded: false };
   }
+  state = { pid: process.pid, startedAt: new Date().toISOString(), temporal, api: apiUrl, processes: {} };
+  publishState();
 
   const db = openDatabase(config.databaseFile);
   try {
@@ -128,20 +269,21 @@ async function run(): Promise<void> {
   }
   say(`database ${config.databaseFile} migrated and seeded`);
 
-  children.push(startChild('worker', 'worker.ts', [], env));
-  children.push(startChild('api', 'server.ts', [], env));
-  const apiUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
-  for (const child of children) {
-    void child.exited.then((code) => {
-      if (!stopping) void shutdown(`${child.name} exited with code ${code}`, 1);
-    });
-  }
+  await supervise('worker', async () => startChild('worker', 'worker.ts', [], env)).start();
+  await supervise('api', async () => startChild('api', 'server.ts', [], env)).start();
   await waitForApi(apiUrl, 120_000);
-  const agent = startChild('agent', 'agent/main.ts', ['--device', EMBEDDED_DEVICE, '--api', apiUrl], env);
-  children.push(agent);
-  void agent.exited.then((code) => {
-    if (!stopping) void shutdown(`agent exited with code ${code}`, 1);
-  });
+  if (stopping) return;
+  const agentArgs = ['--device', EMBEDDED_DEVICE, '--api', apiUrl];
+  // An unenrolled laptop's agent stops for good; the rest of the stack serves on, and the
+  // next `npm start` enrolls the laptop again.
+  await supervise(
+    'agent',
+    async () => startChild('agent', 'agent/main.ts', agentArgs, env),
+    (exit) =>
+      exit.code === DEVICE_TOKEN_REFUSED
+        ? `the API refused ${EMBEDDED_DEVICE}'s token (unenrolled?); restart npm start to enroll it again`
+        : undefined,
+  ).start();
 
   const uiUrl = env.TEMPORAL_UI_URL ?? config.temporal.uiUrl;
   console.log(
@@ -158,7 +300,8 @@ async function run(): Promise<void> {
       `  curl -s -X POST ${apiUrl}/api/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
       `       -d '{"catalogItemId":"visio","deviceId":"LAPTOP-ALICE","justification":"Architecture diagrams"}'`,
       '',
-      'Ctrl-C stops everything; data stays in the data directory.',
+      'A process that dies is restarted (restarts are counted in /metrics); Ctrl-C stops everything;',
+      'data stays in the data directory.',
       '',
     ].join('\n'),
   );

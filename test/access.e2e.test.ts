@@ -7,7 +7,7 @@ import * as t from '../db/schema.js';
 import { signApprovalLink } from '../runtime/approval-links.js';
 import type { ParsedMail } from 'mailparser';
 import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
-import { ended, startStack, type TestStack } from './helpers/stack.js';
+import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Access requests and approvals over HTTP against the real stack (worker, API,
 // agent processes; real SQLite; the shared Temporal dev server).
@@ -34,7 +34,7 @@ afterAll(async () => {
 
 /** Waits for the mail the worker's outbox sends to `to` about `requestId` whose subject matches. */
 async function mailTo(to: string, requestId: string, subject: RegExp): Promise<ParsedMail> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const mail = smtp.received.find(
       (m) =>
@@ -51,8 +51,15 @@ async function mailTo(to: string, requestId: string, subject: RegExp): Promise<P
 }
 
 const as = (user: string) => tokens[user]!;
+/** Submits, then waits until the approvers can decide: the POST answer may come before that. */
+const submitForApproval = async (user: string, body: object) => {
+  const posted = await stack.submit(as(user), body);
+  // Whatever the POST answer says, it is a status on the way, never a wrong one.
+  expect(['submitted', 'checking_entitlement', 'awaiting_approval']).toContain(posted.status);
+  return stack.waitForRequest(as(user), posted.id, awaitingApproval);
+};
 const requestFinReporting = (user = 'carol', extra: object = {}) =>
-  stack.submit(as(user), {
+  submitForApproval(user, {
     catalogItemId: 'financial-reporting',
     justification: 'Quarter-end close',
     ...extra,
@@ -189,7 +196,7 @@ describe('who may decide', () => {
 
   it('never lets requesters approve their own request, even as their own manager', async () => {
     // Bob orders for Alice, whose manager is Bob: the decision goes to Bob's manager.
-    const submitted = await stack.submit(as('bob'), {
+    const submitted = await submitForApproval('bob', {
       catalogItemId: 'financial-reporting',
       onBehalfOf: 'alice',
       justification: 'Budget tracking',
@@ -204,7 +211,7 @@ describe('who may decide', () => {
   });
 
   it('routes a request on behalf of someone to the beneficiary’s manager', async () => {
-    const submitted = await stack.submit(as('dave'), {
+    const submitted = await submitForApproval('dave', {
       catalogItemId: 'financial-reporting',
       onBehalfOf: 'carol',
     });
@@ -327,7 +334,7 @@ describe('approve/deny links', () => {
 
 describe('change models', () => {
   it('holds a Normal Change for the CAB while a Standard Change goes straight through', async () => {
-    const normal = await stack.submit(as('alice'), { catalogItemId: 'photoshop', deviceId: 'LAPTOP-ALICE' });
+    const normal = await submitForApproval('alice', { catalogItemId: 'photoshop', deviceId: 'LAPTOP-ALICE' });
     expect(normal.status).toBe('awaiting_approval');
     expect(normal.steps.find((s) => s.name === 'approval_level_1')?.detail).toContain(
       'Change Advisory Board',

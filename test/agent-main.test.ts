@@ -1,5 +1,6 @@
+import { DEVICE_TOKEN_REFUSED } from '../agent/exit-codes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,6 @@ import type { AgentJob, JobResult } from '../agent/run-job.js';
 const TOKEN = 'test-device-token';
 const DEVICE = 'LAPTOP-TEST';
 const projectDir = join(import.meta.dirname, '..');
-const tsx = join(projectDir, 'node_modules', '.bin', 'tsx');
 
 /** Stands in for the reqflow API's agent routes, recording what the agent sends. */
 class FakeApi {
@@ -72,6 +72,18 @@ class FakeApi {
   }
 }
 
+/** The ids of the jobs the agent's journal holds (received, not yet reported). */
+function journaledJobs(root: string): string[] {
+  const file = join(root, '.reqflow', 'agent-journal.json');
+  return (JSON.parse(readIfExists(file) || '{"jobs":[]}') as { jobs: { id: string }[] }).jobs.map(
+    (j) => j.id,
+  );
+}
+
+function readIfExists(file: string): string {
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
@@ -84,7 +96,8 @@ interface AgentProcess {
 
 function startAgent(args: string[], env: Record<string, string> = {}): AgentProcess {
   let output = '';
-  const child = spawn(tsx, ['agent/main.ts', ...args], {
+  // Node itself with tsx's loader (no tsx wrapper process): a SIGKILL reaches the agent, as under npm start.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/main.ts', ...args], {
     cwd: projectDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,8 +158,9 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(body.output).toContain('hello from install');
     expect(Number.isNaN(Date.parse(body.startedAt))).toBe(false);
     expect(Number.isNaN(Date.parse(body.finishedAt))).toBe(false);
-    await vi.waitFor(() =>
-      expect(agent.output()).toMatch(/job JOB-A install testpkg 1.0.0: succeeded \(exit 0\)/),
+    await vi.waitFor(
+      () => expect(agent.output()).toMatch(/job JOB-A install testpkg 1.0.0: succeeded \(exit 0\)/),
+      { timeout: 20_000, interval: 50 },
     );
     expect(agent.output()).toContain(`[${DEVICE}] `);
     // The default install root lives under DATA_DIR.
@@ -222,10 +236,126 @@ describe('agent process', { timeout: 60_000 }, () => {
     expect(await agent.exited).toBe(0);
   });
 
-  it('exits 1 when the API refuses the token', async () => {
+  it('finishes the job of an agent killed mid-install: detect finds the one install', async () => {
+    const url = await api.listen();
+    const install = 'echo begin >> runs; sleep 2; touch installed; echo installed >> runs\n';
+    api.enqueue(job('JOB-K', install));
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const first = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(readIfExists(join(root, 'runs'))).toContain('begin'), {
+      timeout: 20_000,
+      interval: 20,
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(journaledJobs(root)).toEqual(['JOB-K']);
+
+    const second = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    expect(api.results[0]).toMatchObject({
+      jobId: 'JOB-K',
+      body: { outcome: 'already_installed', exitCode: 0 },
+    });
+    expect(second.output()).toContain(
+      'job JOB-K install testpkg 1.0.0: left unfinished by the previous agent',
+    );
+    // Whether it still ran when the second agent came (it waited) or had finished, it ran once.
+    expect(readIfExists(join(root, 'runs'))).toBe('begin\ninstalled\n');
+    await vi.waitFor(() => expect(journaledJobs(root)).toEqual([]), { timeout: 20_000 });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('waits for a script it finds running even when the killed agent had not journaled it yet', async () => {
+    const url = await api.listen();
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const install = 'sleep 2; touch installed; echo installed >> runs\n';
+    const left = job('JOB-R', install);
+    // What a kill right after the spawn leaves: the job journaled, its script running, no record of it.
+    const scripts = join(root, '.reqflow', 'packages', 'testpkg', '1.0.0');
+    await mkdir(scripts, { recursive: true });
+    await writeFile(join(scripts, 'install.sh'), install);
+    await writeFile(join(root, '.reqflow', 'agent-journal.json'), JSON.stringify({ jobs: [left] }));
+    const orphan = spawn('/bin/sh', [join(scripts, 'install.sh')], {
+      cwd: root,
+      detached: true,
+      stdio: 'ignore',
+    });
+    orphan.unref();
+
+    const agent = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    expect(agent.output()).toContain(`its script (process group ${orphan.pid}) still runs; waiting for it`);
+    expect(api.results[0]).toMatchObject({ jobId: 'JOB-R', body: { outcome: 'already_installed' } });
+    expect(readIfExists(join(root, 'runs'))).toBe('installed\n');
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+  });
+
+  it('runs the jobs received with the one in hand after a kill, none left for the lease', async () => {
+    const url = await api.listen();
+    // Both in one poll answer: the API hands them to this device and to no one else.
+    api.enqueue(job('JOB-1', 'echo begin >> runs; sleep 2; touch installed\n'));
+    api.enqueue(job('JOB-2', 'touch second\n', '[ -f second ]\n'));
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const first = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(readIfExists(join(root, 'runs'))).toContain('begin'), {
+      timeout: 20_000,
+      interval: 20,
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(journaledJobs(root)).toEqual(['JOB-1', 'JOB-2']);
+
+    const second = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(api.results.map((r) => r.jobId)).toEqual(['JOB-1', 'JOB-2']), {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect(api.results.map((r) => r.body.outcome)).toEqual(['already_installed', 'succeeded']);
+    await vi.waitFor(() => expect(journaledJobs(root)).toEqual([]), { timeout: 20_000 });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('runs a job cut off by a forced stop again at the next start', async () => {
+    const url = await api.listen();
+    api.enqueue(job('JOB-F', 'touch begun; sleep 30; touch installed\n'));
+    const root = join(dataDir, 'devices', DEVICE, 'root');
+    const first = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(existsSync(join(root, 'begun'))).toBe(true), {
+      timeout: 20_000,
+      interval: 20,
+    });
+    first.child.kill('SIGTERM');
+    await vi.waitFor(() => expect(first.output()).toContain('stopping after the current job'), {
+      timeout: 20_000,
+    });
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(1);
+    expect(first.output()).toContain('killed by forced shutdown; the agent runs it again at its next start');
+    expect(api.results).toHaveLength(0);
+
+    api.queue.length = 0;
+    const second = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(() => expect(second.output()).toContain('JOB-F install testpkg 1.0.0: started'), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    // Its script was killed with the first agent: nothing to wait for.
+    expect(second.output()).not.toContain('still runs');
+    second.child.kill('SIGTERM');
+    await vi.waitFor(() => expect(second.output()).toContain('stopping after the current job'), {
+      timeout: 20_000,
+    });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(1);
+  });
+
+  it('exits 77 (not to be restarted) when the API refuses the token', async () => {
     const url = await api.listen();
     const agent = startAgent(['--device', DEVICE, '--api', url], { REQFLOW_DEVICE_TOKEN: 'wrong' });
-    expect(await agent.exited).toBe(1);
+    expect(await agent.exited).toBe(DEVICE_TOKEN_REFUSED);
     expect(agent.output()).toContain('refused the device token (HTTP 401)');
   });
 

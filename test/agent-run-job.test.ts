@@ -201,9 +201,9 @@ describe('runJob install', () => {
   });
 });
 
+// The scripts sleep 60 s, past the test's own timeout: a run that returns at all was cut off.
 describe('runJob time limit', () => {
   it('kills a script past its time limit and everything it started', { timeout: 30_000 }, async () => {
-    const started = Date.now();
     const result = await run(
       job(
         'install',
@@ -213,7 +213,6 @@ describe('runJob time limit', () => {
         ),
       ),
     );
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(result).toMatchObject({ outcome: 'timed_out', exitCode: null });
     expect(result.output).toContain('starting a long install');
     expect(result.output).toContain('timed out after 1s');
@@ -223,7 +222,6 @@ describe('runJob time limit', () => {
   });
 
   it('kills a script that ignores SIGTERM', { timeout: 30_000 }, async () => {
-    const started = Date.now();
     const result = await run(
       job(
         'install',
@@ -233,7 +231,6 @@ describe('runJob time limit', () => {
         ),
       ),
     );
-    expect(Date.now() - started).toBeLessThan(20_000);
     expect(result).toMatchObject({ outcome: 'timed_out', exitCode: null });
     const sleeper = Number((await readFile(join(root, 'sleeper.pid'), 'utf8')).trim());
     await vi.waitFor(() => expect(isRunning(sleeper)).toBe(false), { timeout: 5000, interval: 50 });

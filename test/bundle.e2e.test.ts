@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { ended, startStack, type TestStack } from './helpers/stack.js';
+import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // A bundle ("New starter kit": laptop, monitor, VPN access) over HTTP against the
 // real stack: one parent request, one child workflow per item.
@@ -40,7 +40,7 @@ async function complete(childId: string, step: string, outcome: string, resoluti
 }
 
 async function children(id: string): Promise<Record<string, string>> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const v = await view(id);
     if (v.children?.length === 3) return Object.fromEntries(v.children.map((c) => [c.catalogItemId, c.id]));
@@ -60,8 +60,8 @@ describe('bundles', () => {
     });
     const kids = await children(parent.id);
     expect(Object.keys(kids).sort()).toEqual(['laptop', 'second-monitor', 'vpn-access']);
-    await stack.waitForRequest(as('alice'), kids['laptop']!, (r) => r.status === 'awaiting_approval');
-    await stack.waitForRequest(as('alice'), kids['second-monitor']!, (r) => r.status === 'awaiting_approval');
+    await stack.waitForRequest(as('alice'), kids['laptop']!, awaitingApproval);
+    await stack.waitForRequest(as('alice'), kids['second-monitor']!, awaitingApproval);
     expect((await approve(kids['laptop']!)).status).toBe(200);
     expect((await approve(kids['second-monitor']!)).status).toBe(200);
     for (const [item, tag] of [
@@ -89,10 +89,10 @@ describe('bundles', () => {
   it('cancels every unfinished child, each unwinding what it did', async () => {
     const parent = await stack.submit(as('alice'), { catalogItemId: 'new-starter-kit' });
     const kids = await children(parent.id);
-    await stack.waitForRequest(as('alice'), kids['laptop']!, (r) => r.status === 'awaiting_approval');
+    await stack.waitForRequest(as('alice'), kids['laptop']!, awaitingApproval);
     expect((await approve(kids['laptop']!)).status).toBe(200);
     await complete(kids['laptop']!, 'supplier_order', 'ordered');
-    await stack.waitForRequest(as('alice'), kids['second-monitor']!, (r) => r.status === 'awaiting_approval');
+    await stack.waitForRequest(as('alice'), kids['second-monitor']!, awaitingApproval);
     expect((await stack.waitForRequest(as('alice'), kids['vpn-access']!, ended)).status).toBe('fulfilled');
 
     expect(

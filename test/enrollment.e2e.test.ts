@@ -1,3 +1,4 @@
+import { DEVICE_TOKEN_REFUSED } from '../agent/exit-codes.js';
 import { and, eq } from 'drizzle-orm';
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -163,7 +164,7 @@ describe('device enrollment end to end', () => {
     expect(unenrolled.status).toBe(200);
     expect(unenrolled.body).toMatchObject({ id: deviceId, state: 'unenrolled' });
 
-    expect(await agent.exited).toBe(1);
+    expect(await agent.exited).toBe(DEVICE_TOKEN_REFUSED);
     await outputLine(
       new RegExp(
         `^\\[agent:enrolled\\] \\[${deviceId}\\] the API refused the device token \\(HTTP 401\\).*unenrolled`,

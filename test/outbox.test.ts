@@ -362,7 +362,9 @@ describe('outbox delivery over SMTP', () => {
     outbox.start();
     try {
       await notifier(db)({ key: 'k:bg', recipient: 'dave', subject: 'Task assigned', body: 'Deliver it.' });
-      await vi.waitFor(() => expect(received.map((m) => m.subject)).toEqual(['Task assigned']));
+      await vi.waitFor(() => expect(received.map((m) => m.subject)).toEqual(['Task assigned']), {
+        timeout: 20_000,
+      });
     } finally {
       await outbox.stop();
     }

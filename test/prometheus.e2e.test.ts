@@ -44,6 +44,16 @@ describe('GET /metrics on the real stack', () => {
 
     const visio = await stack.submit(alice!, { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE' });
     expect((await stack.waitForRequest(alice!, visio.id, ended)).status).toBe('fulfilled');
+    // The API signals the workflow before it records the job's result (so that a failed write
+    // is retried by the agent): the request may be fulfilled a moment before the job row says so.
+    await stack.waitForRequest(alice!, visio.id, () =>
+      stack.db
+        .select()
+        .from(t.deploymentJobs)
+        .where(eq(t.deploymentJobs.requestId, visio.id))
+        .all()
+        .every((j) => j.state === 'succeeded'),
+    );
     // Carol's role is not entitled to Visio; waiting on the GET (the projection) rather than
     // the POST answer (the workflow's) makes sure the scrape sees it.
     const refused = await stack.submit(carol!, { catalogItemId: 'visio', deviceId: 'LAPTOP-CAROL' });

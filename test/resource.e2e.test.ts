@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { ended, startStack, type TestStack } from './helpers/stack.js';
+import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Resource requests (a second monitor) over HTTP against the real stack: approval,
 // purchase order, procurement tasks, CMDB asset, and the ways it can end.
@@ -20,11 +20,19 @@ afterAll(async () => {
 });
 
 const as = (user: string) => tokens[user]!;
-const order = () =>
-  stack.submit(as('alice'), {
+/**
+ * Orders a monitor and waits until Bob can decide. The POST answer says `awaiting_approval`
+ * only when the workflow got there within the submit wait, which a loaded machine (or a worker
+ * still starting) does not promise; it never says anything else than a status on the way.
+ */
+const order = async () => {
+  const posted = await stack.submit(as('alice'), {
     catalogItemId: 'second-monitor',
     justification: 'Two screens for code review',
   });
+  expect(['submitted', 'checking_entitlement', 'awaiting_approval']).toContain(posted.status);
+  return stack.waitForRequest(as('alice'), posted.id, awaitingApproval);
+};
 const orderOf = (requestId: string) =>
   stack.db.select().from(t.procurementOrders).where(eq(t.procurementOrders.requestId, requestId)).get();
 

@@ -68,6 +68,9 @@ describe('retrying a failed deployment', () => {
     const noReason = await stack.call('POST', url, { token: olga, body: {} });
     expect(noReason.status).toBe(400);
     expect(noReason.headers.get('content-type')).toContain('application/problem+json');
+    await stack.waitForRequest(alice, submitted.id, () =>
+      jobsOf(submitted.id).every((j) => j.state === 'failed'),
+    );
     expect(jobsOf(submitted.id)).toHaveLength(2);
 
     // The operator frees the disk on the device, then retries.
@@ -90,6 +93,8 @@ describe('retrying a failed deployment', () => {
       'olga retried the deployment: Freed disk space on LAPTOP-ALICE. Attempts go on from 3.',
     );
     // Attempt numbers go on, so the failed round's jobs and reports stay apart from the new one.
+    // (The API signals the workflow before it records the job's result: wait for the row.)
+    await stack.waitForRequest(alice, submitted.id, () => jobsOf(submitted.id).at(-1)?.state === 'succeeded');
     expect(jobsOf(submitted.id).map((j) => [j.attempt, j.state, j.exitCode])).toEqual([
       [1, 'failed', 28],
       [2, 'failed', 28],

@@ -12,6 +12,8 @@ export interface PrometheusOptions {
   db: DB;
   /** When set, a scrape must send `Authorization: Bearer <token>` (METRICS_TOKEN). */
   token?: string | undefined;
+  /** Under `npm start`: where its supervisor keeps the restart counts. */
+  stackStateFile?: string | undefined;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -22,8 +24,11 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
  * the app. The series are aggregate counts with no personal data, so the endpoint is
  * open like /health unless a token is configured.
  */
-const prometheus: FastifyPluginAsyncTypebox<PrometheusOptions> = async (app, { db, token }) => {
-  const { registry, httpRequestDuration } = createPrometheusMetrics({ db });
+const prometheus: FastifyPluginAsyncTypebox<PrometheusOptions> = async (
+  app,
+  { db, token, stackStateFile },
+) => {
+  const { registry, httpRequestDuration } = createPrometheusMetrics({ db, stackStateFile });
 
   app.addHook('onResponse', async (request, reply) => {
     httpRequestDuration.observe(

@@ -28,13 +28,15 @@ interface AgentDeps {
 }
 
 const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temporal, config }) => {
-  let closing = false;
+  // Closing wakes every held poll at once, and a poll that sees it claims nothing: a job
+  // handed out now could reach an agent that is stopping too, and wait out a whole lease.
+  const closing = new AbortController();
   // One long poll per device: a newer poll (an agent that restarted while its old connection
   // lingers, or a second agent with the same token) supersedes the older, which answers at
   // once with no jobs. Without it, every open poll of a device holds a socket and a timer.
   const polls = new Map<string, symbol>();
   app.addHook('preClose', async () => {
-    closing = true;
+    closing.abort();
   });
   app.addHook('preHandler', app.authenticateDevice);
 
@@ -104,10 +106,10 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
       polls.set(request.deviceId, poll);
       try {
         for (;;) {
-          if (polls.get(request.deviceId) !== poll) return { jobs: [] };
+          if (polls.get(request.deviceId) !== poll || gone || closing.signal.aborted) return { jobs: [] };
           const jobs = claimJobs(request.deviceId);
-          if (jobs.length > 0 || Date.now() >= deadline || gone || closing) return { jobs };
-          await sleep(POLL_INTERVAL_MS);
+          if (jobs.length > 0 || Date.now() >= deadline) return { jobs };
+          await sleep(POLL_INTERVAL_MS, undefined, { signal: closing.signal }).catch(() => undefined);
           // An operator may unenroll the device while its poll waits: tell the agent now, not after the wait.
           if (!(await isEnrolled(db, request.deviceId))) {
             throw new HttpProblem(

@@ -1,4 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
+// Default import: the package is CommonJS, and Node's ESM loader cannot see its named exports.
+import proto from '@temporalio/proto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -19,6 +21,13 @@ export const SCIM_TOKEN = 'e2e-scim-token-0123456789abcdef0123456789abcdef';
 
 /** For waitForRequest: the request has reached a final status. */
 export const ended = (r: RequestView) => isFinalStatus(r.status);
+
+/**
+ * For waitForRequest: the approvers can decide (their tasks and notifications exist) and the
+ * request says on whom it waits. The POST answer carries this only when the workflow got
+ * there within the submit wait, which a loaded machine does not promise.
+ */
+export const awaitingApproval = (r: RequestView) => r.status === 'awaiting_approval' && r.waitingOn !== null;
 
 /** A question with service levels short enough to see a warning and a breach in a test. */
 const quickQuestion: typeof t.catalogItems.$inferInsert = {
@@ -247,6 +256,25 @@ export async function startStack(
     if (Date.now() > deadline) {
       await stack.stop();
       throw new Error(`API did not become ready:\n${output.join('\n')}`);
+    }
+    await sleep(200);
+  }
+  // And the worker polls: it bundles the workflows first, which takes a while on a loaded
+  // machine; a test's own time should not pay for that.
+  const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = proto.temporal.api.enums.v1.TaskQueueType;
+  const polling = async (taskQueueType: proto.temporal.api.enums.v1.TaskQueueType) => {
+    const { pollers } = await temporal.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: stack.taskQueue },
+      taskQueueType,
+    });
+    return (pollers ?? []).length > 0;
+  };
+  const workerDeadline = Date.now() + 150_000;
+  while (!((await polling(TASK_QUEUE_TYPE_WORKFLOW)) && (await polling(TASK_QUEUE_TYPE_ACTIVITY)))) {
+    if (Date.now() > workerDeadline) {
+      await stack.stop();
+      throw new Error(`the worker never polled ${stack.taskQueue}:\n${output.join('\n')}`);
     }
     await sleep(200);
   }
