@@ -2,7 +2,7 @@
  * What a chaos run adds to a freshly seeded database before the stack starts: people who ask
  * (each access or approval request comes from its own person, so a duplicated grant or
  * decision shows), software whose install takes a while and writes a ledger of every install
- * that completed, and a licence pool for it.
+ * that completed, and a licence pool of one seat for each.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,6 @@ import { createDirectory } from '../directory/index.js';
 
 /** The device whose agent runs under the stack; chaos software is installed there. */
 export const CHAOS_DEVICE = 'LAPTOP-ALICE';
-export const CHAOS_POOL = 'chaos-seats';
 /** Under the device's install root: one line per install begun, one per install completed. */
 export const INSTALL_LEDGER = 'chaos-installs.log';
 
@@ -85,12 +84,11 @@ export async function prepareFixtures(o: FixtureOptions): Promise<void> {
       );
     }
     db.transaction((tx) => {
-      tx.insert(t.licensePools)
-        .values({ id: CHAOS_POOL, product: 'chaos tools', totalSeats: Math.max(1, o.tools) })
-        .onConflictDoNothing()
-        .run();
       for (let n = 1; n <= o.tools; n++) {
         const id = chaosTool(n);
+        // Each tool is a product of its own: a device holds one seat per product, so tools
+        // sharing a pool would refuse each other on the same laptop.
+        tx.insert(t.licensePools).values({ id, product: id, totalSeats: 1 }).onConflictDoNothing().run();
         tx.insert(t.catalogItems)
           .values({
             id,
@@ -99,7 +97,7 @@ export async function prepareFixtures(o: FixtureOptions): Promise<void> {
             description: `${id} (chaos fixture)`,
             changeModel: 'standard',
             packageId: id,
-            licensePoolId: CHAOS_POOL,
+            licensePoolId: id,
             allowedRoles: null,
             fulfillmentGroupId: 'service-desk',
             formFields: [{ name: 'deviceId', label: 'Device', type: 'device', required: true }],
