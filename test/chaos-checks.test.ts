@@ -76,7 +76,7 @@ function cleanRun(): Planned[] {
     requestId: 'REQ-S',
   });
   db.insert(t.licenseAssignments)
-    .values({ poolId: 'chaos-seats', requestId: 'REQ-S', userId: 'alice', state: 'assigned' })
+    .values({ poolId: tool, requestId: 'REQ-S', userId: 'alice', state: 'assigned' })
     .run();
   const ci = `SW-${CHAOS_DEVICE}-${tool}`;
   db.insert(t.cmdbCis).values({ id: ci, ciClass: 'software_install', name: tool, attributes: {} }).run();
