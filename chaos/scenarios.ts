@@ -125,7 +125,10 @@ async function runWorkload(
   const finalAt = Date.now();
   const recoveries = await faults;
   await driver.stop();
-  if (!allFinal) notes.push(`not every request was final within ${s.deadlineMs / 1000} s`);
+  if (!allFinal) {
+    notes.push(`not every request was final within ${s.deadlineMs / 1000} s`);
+    notes.push(...driver.unexpected.map((u) => `a person's action was refused: ${u}`));
+  }
   const findings = check(db, env.dataDir, planned);
   return {
     name,

@@ -187,6 +187,8 @@ export class Driver {
   private running = true;
   private loop: Promise<void> | undefined;
   actions = 0;
+  /** Answers other than done (200) or done before (409), the first few: why a request got stuck. */
+  readonly unexpected: string[] = [];
 
   constructor(
     private readonly client: ChaosClient,
@@ -273,6 +275,8 @@ export class Driver {
       if (res.status === 200 || res.status === 409) {
         this.done.add(id);
         this.actions++;
+      } else if (this.unexpected.length < 10) {
+        this.unexpected.push(`${id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
       }
     } catch {
       // No answer before the deadline: the next pass tries again until the scenario gives up.

@@ -38,12 +38,13 @@ type StopSteps = { signal: NodeJS.Signals; waitMs: number }[];
 
 /**
  * The worker drains for up to its 10 s shutdownGraceTime; the API ends its long polls at
- * once and finishes in-flight requests within seconds. The agent first finishes its job and
- * reports it; a second SIGTERM abandons the job (the agent resumes it at its next start).
+ * once and finishes in-flight requests within seconds, and gives up on its own after 20 s
+ * (server.ts), before the stack would kill it. The agent first finishes its job and reports
+ * it; a second SIGTERM abandons the job (the agent resumes it at its next start).
  */
 const STOP_STEPS: Record<string, StopSteps> = {
   worker: [{ signal: 'SIGTERM', waitMs: 20_000 }],
-  api: [{ signal: 'SIGTERM', waitMs: 15_000 }],
+  api: [{ signal: 'SIGTERM', waitMs: 25_000 }],
   agent: [
     { signal: 'SIGTERM', waitMs: 10_000 },
     { signal: 'SIGTERM', waitMs: 5_000 },

@@ -43,6 +43,8 @@ export async function startNpmStart(
       TEMPORAL_UI_PORT: String(await freePort()),
       LOG_PRETTY: '0',
       LOG_LEVEL: 'warn',
+      // These tests are about processes dying, not about the API shedding load on a busy machine.
+      MAX_EVENT_LOOP_DELAY_MS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
