@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { DB } from '../db/client.js';
 import type { Config } from '../runtime/config.js';
@@ -71,6 +72,28 @@ function redactingLogger(logger: AppDeps['logger']): AppDeps['logger'] {
   };
 }
 
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy(err);
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request',
+    status,
+    detail: tooLarge
+      ? 'The request line or headers are larger than the API accepts; send a shorter URL or fewer headers.'
+      : 'The request is not valid HTTP.',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Builds the API from its dependencies; server.ts owns the process (listen, logging, shutdown). */
 export async function buildApp(deps: AppDeps) {
   const { db, temporal, config } = deps;
@@ -84,6 +107,9 @@ export async function buildApp(deps: AppDeps) {
     return503OnClosing: false,
     // Approve/deny link tokens travel in the path and run to a few hundred characters.
     routerOptions: { maxParamLength: 2048 },
+    // Node refuses a request line or headers over its limit (431) before any route runs; say so
+    // in the API's error format, as the OpenAPI document promises, instead of Fastify's own JSON.
+    clientErrorHandler: answerClientError,
     // Behind a reverse proxy, the client's address (rate limits count per address) comes from it.
     trustProxy: config.trustProxy,
   })

@@ -81,6 +81,8 @@ export function completeResponses<T extends object>(document: T): T {
           !UNLIMITED.has(path),
         ],
         ['503', 'Overloaded or a dependency is unavailable; retry later', true],
+        // Node refuses an overlong request line or headers before any route runs.
+        ['431', 'The request line or headers are larger than the API accepts', true],
       ];
       for (const [code, description, applies] of shared) {
         if (!applies) continue;
@@ -89,7 +91,8 @@ export function completeResponses<T extends object>(document: T): T {
           responses[code] = {
             description,
             ...(code === '429' || code === '503' ? { headers: retryAfter } : {}),
-            content: errorMedia,
+            // Answered before the route (and its own error format) is known.
+            content: code === '431' ? { [PROBLEM]: { schema: problem } } : errorMedia,
           };
         } else if (code === '429' || code === '503') {
           existing.headers = { ...existing.headers, ...retryAfter };

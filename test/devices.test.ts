@@ -406,7 +406,8 @@ describe('device routes', () => {
     }>();
     const statuses = (path: string, method: string) =>
       Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
-    // 413 (a body too large), 429 (rate limits) and 503 (load shedding) are documented on every route.
+    // 413 (a body too large), 429 (rate limits), 431 (overlong URL or headers) and 503 (load shedding)
+    // are documented on every route.
     expect(statuses('/api/devices/enrollments', 'post')).toEqual([
       '201',
       '400',
@@ -415,6 +416,7 @@ describe('device routes', () => {
       '413',
       '422',
       '429',
+      '431',
       '503',
     ]);
     expect(statuses('/api/devices/enroll', 'post')).toEqual([
@@ -426,9 +428,10 @@ describe('device routes', () => {
       '410',
       '413',
       '429',
+      '431',
       '503',
     ]);
-    expect(statuses('/api/devices/', 'get')).toEqual(['200', '400', '401', '403', '429', '503']);
+    expect(statuses('/api/devices/', 'get')).toEqual(['200', '400', '401', '403', '429', '431', '503']);
     expect(statuses('/api/devices/{id}/unenroll', 'post')).toEqual([
       '200',
       '400',
@@ -437,6 +440,7 @@ describe('device routes', () => {
       '404',
       '413',
       '429',
+      '431',
       '503',
     ]);
   });
