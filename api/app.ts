@@ -105,8 +105,10 @@ export async function buildApp(deps: AppDeps) {
     forceCloseConnections: 'idle',
     // While closing, the drain plugin answers new requests with a 503 problem+json instead.
     return503OnClosing: false,
-    // Approve/deny link tokens travel in the path and run to a few hundred characters.
-    routerOptions: { maxParamLength: 2048 },
+    // Approve/deny link tokens travel in the path and run to a few hundred characters; the limit
+    // leaves room for the longest token the schema allows, percent-encoded, so an overlong one is
+    // a 400 from validation rather than a 414 from the router.
+    routerOptions: { maxParamLength: 16_384 },
     // Node refuses a request line or headers over its limit (431) before any route runs; say so
     // in the API's error format, as the OpenAPI document promises, instead of Fastify's own JSON.
     clientErrorHandler: answerClientError,

@@ -60,7 +60,7 @@ function refuse(reply: FastifyReply, why: keyof typeof refusals) {
     .send(page(title, `<p>${escape(text)}</p>`));
 }
 
-const TokenParams = Type.Object({ token: Type.String({ minLength: 10, maxLength: 2000 }) });
+const TokenParams = Type.Object({ token: Type.String({ minLength: 10, maxLength: 1000 }) });
 const ConfirmBody = Type.Object(
   { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
   { additionalProperties: false },
