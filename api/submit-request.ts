@@ -142,7 +142,7 @@ interface CommonInput {
   parentId?: string;
 }
 
-/** One workflow type per request type (DESIGN.md §1), with the input it takes. */
+/** One workflow type per request type, with the input it takes. */
 function workflowFor(
   config: Config,
   item: CatalogRow,

@@ -3,7 +3,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 /** Default task queue; tests and parallel stacks override it through TEMPORAL_TASK_QUEUE. */
 export const DEFAULT_TASK_QUEUE = 'reqflow';
 
-// Search attributes operators filter on in the Temporal UI (DESIGN.md §6).
+// Search attributes operators filter on in the Temporal UI.
 export const RequestTypeKey = defineSearchAttributeKey('RequestType', SearchAttributeType.KEYWORD);
 export const RequestStatusKey = defineSearchAttributeKey('RequestStatus', SearchAttributeType.KEYWORD);
 export const CatalogItemKey = defineSearchAttributeKey('CatalogItem', SearchAttributeType.KEYWORD);

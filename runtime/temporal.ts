@@ -48,7 +48,7 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
 }
 
 /**
- * Registers the search attributes of DESIGN.md §6 on the namespace. Idempotent:
+ * Registers the search attributes operators filter on, on the namespace. Idempotent:
  * the embedded dev server registers them at start already, and a cluster keeps them.
  * On Temporal Cloud the operator service refuses this call; there they are created
  * once with `tcld`, so a permission error is reported, not fatal.

@@ -1,6 +1,6 @@
 /**
  * Finds (or, as a last resort, builds) the Temporal CLI binary that runs the embedded dev server
- * and `npm run temporal`. Resolution order, first hit wins (DESIGN.md §4):
+ * and `npm run temporal`. Resolution order, first hit wins:
  *   1. TEMPORAL_CLI_PATH
  *   2. `temporal` on PATH
  *   3. the cached build at `<cacheDir>/temporal-cli/v1.5.1/temporal`
