@@ -309,6 +309,10 @@ describe('lists', () => {
     expect(starts.body.Resources).toEqual([expect.objectContaining({ id: 'alice', userName: 'alice' })]);
     expect(starts.body.Resources[0]?.emails).toBeUndefined();
     expectScimError(await scim('GET', `/Users?${filter('userName eq "a" and (')}`), 400, 'invalidFilter');
+    // SCIMMY throws a bare TypeError on these; they are the client's malformed filters, not a 500.
+    for (const malformed of ['userName', '__main__', 'not', 'and'])
+      expectScimError(await scim('GET', `/Groups?${filter(malformed)}`), 400, 'invalidFilter');
+    expectScimError(await scim('GET', `/Users?${filter('userName')}`), 400, 'invalidFilter');
     expectScimError(await scim('GET', '/Users?count=many'), 400, 'invalidValue');
   });
 });

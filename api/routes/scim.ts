@@ -178,6 +178,26 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
     ...(q.excludedAttributes !== undefined ? { excludedAttributes: q.excludedAttributes } : {}),
   });
 
+  /**
+   * A resource for one request's query. SCIMMY parses the filter in the constructor and throws a
+   * bare TypeError on some malformed ones (a lone attribute such as `userName`, or `not`), which
+   * would otherwise be a 500: any non-SCIM error while parsing the query is the client's filter.
+   */
+  const forQuery = <R>(build: () => R, filter: string | undefined): R => {
+    try {
+      return build();
+    } catch (err) {
+      if (err instanceof SCIMMY.Types.Error) throw err;
+      throw new SCIMMY.Types.Error(
+        400,
+        'invalidFilter',
+        filter === undefined
+          ? 'The attributes, excludedAttributes or sortBy parameter could not be read.'
+          : `The filter ${JSON.stringify(filter)} is not a SCIM filter: write attribute operator value, e.g. userName eq "alice".`,
+      );
+    }
+  };
+
   const refuseUnknown = (definition: SCIMMY.Types.SchemaDefinition, body: unknown) => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
     const unknown = unknownAttributes(definition, body as Record<string, unknown>);
@@ -209,7 +229,13 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
         },
       },
       async (request, reply) =>
-        send(reply, 200, await new Resource(undefined, listParams(request.query)).read(context(request))),
+        send(
+          reply,
+          200,
+          await forQuery(() => new Resource(undefined, listParams(request.query)), request.query.filter).read(
+            context(request),
+          ),
+        ),
     );
 
     app.get(
@@ -227,7 +253,10 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
         send(
           reply,
           200,
-          await new Resource(request.params.id, attributeParams(request.query)).read(context(request)),
+          await forQuery(
+            () => new Resource(request.params.id, attributeParams(request.query)),
+            undefined,
+          ).read(context(request)),
         ),
     );
 
