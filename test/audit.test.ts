@@ -193,6 +193,8 @@ describe('GET /api/audit', () => {
   let temporal: Client;
   let db: DB;
   const config = loadConfig({
+    // A loaded CI machine lags this process's event loop: no 503 from load shedding here.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'reqflow-audit-api-')),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     REQFLOW_DEV_MODE: '1',

@@ -94,7 +94,11 @@ beforeAll(async () => {
     ])
     .run();
 
-  const config = loadConfig({ REQFLOW_DEV_MODE: '1', TEMPORAL_ADDRESS: inject('temporalAddress') });
+  const config = loadConfig({
+    REQFLOW_DEV_MODE: '1',
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+  });
   temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
   app = await buildApp({ db, temporal, config, secret: 'metrics-test-secret-metrics-test-secret' });
 });

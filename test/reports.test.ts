@@ -77,6 +77,8 @@ beforeAll(async () => {
 
   const taskQueue = `reports-test-${randomUUID()}`;
   config = loadConfig({
+    // A loaded CI machine lags this process's event loop: no 503 from load shedding here.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     REQFLOW_DEV_MODE: '1',
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: taskQueue,
