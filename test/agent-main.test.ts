@@ -269,7 +269,8 @@ describe('agent process', { timeout: 60_000 }, () => {
   it('waits for a script it finds running even when the killed agent had not journaled it yet', async () => {
     const url = await api.listen();
     const root = join(dataDir, 'devices', DEVICE, 'root');
-    const install = 'sleep 2; touch installed; echo installed >> runs\n';
+    // It runs until the test lets it finish: on a loaded machine the agent may take seconds to start.
+    const install = 'while [ ! -e go ]; do sleep 0.05; done; touch installed; echo installed >> runs\n';
     const left = job('JOB-R', install);
     // What a kill right after the spawn leaves: the job journaled, its script running, no record of it.
     const scripts = join(root, '.reqflow', 'packages', 'testpkg', '1.0.0');
@@ -284,8 +285,16 @@ describe('agent process', { timeout: 60_000 }, () => {
     orphan.unref();
 
     const agent = startAgent(['--device', DEVICE, '--api', url]);
+    await vi.waitFor(
+      () =>
+        expect(agent.output()).toContain(
+          `its script (process group ${orphan.pid}) still runs; waiting for it`,
+        ),
+      { timeout: 30_000, interval: 50 },
+    );
+    expect(api.results).toHaveLength(0);
+    await writeFile(join(root, 'go'), '');
     await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
-    expect(agent.output()).toContain(`its script (process group ${orphan.pid}) still runs; waiting for it`);
     expect(api.results[0]).toMatchObject({ jobId: 'JOB-R', body: { outcome: 'already_installed' } });
     expect(readIfExists(join(root, 'runs'))).toBe('installed\n');
     agent.child.kill('SIGTERM');
