@@ -350,7 +350,10 @@ export function createGroupDirectory(deps: DirectoryDeps) {
      * organisation's groups are seeded this way, and a restart keeps the members the
      * running system gave them since.
      */
-    async ensureGroup(group: EnsuredGroup, actor: string): Promise<{ group: DirectoryGroup; created: boolean }> {
+    async ensureGroup(
+      group: EnsuredGroup,
+      actor: string,
+    ): Promise<{ group: DirectoryGroup; created: boolean }> {
       return ensureGroupNow(deps, group, actor);
     },
   };

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { appendAuditEntry, type AuditWriter } from '../activities/audit.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { ensureGroupNow } from '../directory/index.js';
 import { loadCatalogFiles, type CatalogError, type CatalogFiles } from './load.js';
-import { canonical, compare, itemConfig, type CatalogChange, type ItemConfig } from './plan.js';
+import { canonical, compare, fieldChanges, itemConfig, type CatalogChange, type ItemConfig } from './plan.js';
 import { checkReferences, packageFolder } from './references.js';
 
 export { formatError, type CatalogError } from './load.js';
@@ -29,18 +29,16 @@ type ItemRow = typeof t.catalogItems.$inferSelect;
 /** The actor of a change the stack or a schedule made rather than a person. */
 export const CATALOG_SYNC_ACTOR = 'catalog-sync';
 
+/**
+ * People, roles and groups the directory knows. A person it deactivated or removed still counts:
+ * the directory changes on its own schedule, and approvals already skip people who cannot decide.
+ */
 function knownElsewhere(db: AuditWriter) {
+  const ids = (rows: { id: string }[]) => new Set(rows.map((r) => r.id));
   return {
-    users: new Set(
-      db
-        .select({ id: t.users.id })
-        .from(t.users)
-        .where(isNull(t.users.removedAt))
-        .all()
-        .map((r) => r.id),
-    ),
-    roles: new Set(db.select({ id: t.roles.id }).from(t.roles).all().map((r) => r.id)),
-    groups: new Set(db.select({ id: t.groups.id }).from(t.groups).all().map((r) => r.id)),
+    users: ids(db.select({ id: t.users.id }).from(t.users).all()),
+    roles: ids(db.select({ id: t.roles.id }).from(t.roles).all()),
+    groups: ids(db.select({ id: t.groups.id }).from(t.groups).all()),
   };
 }
 
@@ -49,7 +47,11 @@ const byId = <R extends { id: string }>(rows: R[]) =>
 
 /** Wanted rows per kind, and what differs from the database. */
 function plan(db: AuditWriter, files: CatalogFiles, dir: string) {
-  const items = files.items.map((l) => ({ located: l, id: l.doc.id, row: { ...itemConfig(l.doc), active: true } }));
+  const items = files.items.map((l) => ({
+    located: l,
+    id: l.doc.id,
+    row: { ...itemConfig(l.doc), active: true },
+  }));
   const packages = files.packages.map((l) => ({
     located: l,
     id: l.doc.id,
@@ -95,13 +97,36 @@ function plan(db: AuditWriter, files: CatalogFiles, dir: string) {
       .filter((p) => !packageIds.has(p.id))
       .map((p) => ({ kind: 'Package' as const, id: p.id, op: 'retired' as const })),
     ...compare('CatalogItem', items, byId(currentItems)),
+    // An item from before the catalog files gets its first version even when nothing else differs.
+    ...items
+      .filter((w) => {
+        const now = currentItems.find((i) => i.id === w.id);
+        return now?.version === 0 && fieldChanges(now, w.row).length === 0;
+      })
+      .map((w) => ({
+        kind: 'CatalogItem' as const,
+        id: w.id,
+        op: 'changed' as const,
+        file: `${w.located.file}:${w.located.line}`,
+        fields: [{ field: 'version', from: 0, to: 1 }],
+      })),
     // Only what the files once defined is retired when it leaves them; rows added another way stay.
     ...currentItems
       .filter((i) => i.source !== null && i.active && !inFiles.has(i.id))
       .map((i) => ({ kind: 'CatalogItem' as const, id: i.id, op: 'retired' as const })),
     ...compare('KnowledgeArticle', articles, byId(db.select().from(t.knowledgeArticles).all())),
   ];
-  return { changes, items, packages, pools, securityGroups, services, fulfillmentGroups, articles, currentItems };
+  return {
+    changes,
+    items,
+    packages,
+    pools,
+    securityGroups,
+    services,
+    fulfillmentGroups,
+    articles,
+    currentItems,
+  };
 }
 
 /** Reads and checks the files; `errors` is empty when they may be applied. */
@@ -153,33 +178,42 @@ export function createCatalog(deps: CatalogDeps) {
               subject: c.id,
               details: {
                 ...(c.file ? { file: c.file } : {}),
-                ...(c.fields ? { fields: Object.fromEntries(c.fields.map((f) => [f.field, { from: f.from, to: f.to }])) } : {}),
+                ...(c.fields
+                  ? { fields: Object.fromEntries(c.fields.map((f) => [f.field, { from: f.from, to: f.to }])) }
+                  : {}),
               },
             });
           const changed = (kind: CatalogChange['kind'], id: string) =>
             p.changes.some((c) => c.kind === kind && c.id === id && c.op !== 'retired');
 
           for (const g of p.fulfillmentGroups) {
-            ensureGroupNow({ db, now: () => new Date(at) }, { id: g.id, name: g.located.doc.name, kind: 'fulfillment' }, actor);
+            ensureGroupNow(
+              { db, now: () => new Date(at) },
+              { id: g.id, name: g.located.doc.name, kind: 'fulfillment' },
+              actor,
+            );
           }
-          const upsert = <T extends Parameters<AuditWriter['insert']>[0]>(
-            table: T,
-            key: 'id',
+          const upsert = (
+            table:
+              | typeof t.securityGroups
+              | typeof t.licensePools
+              | typeof t.services
+              | typeof t.catalogPackages
+              | typeof t.knowledgeArticles,
             rows: { id: string; row: Record<string, unknown> }[],
             kind: CatalogChange['kind'],
           ) => {
             for (const r of rows.filter((r) => changed(kind, r.id))) {
-              tx.insert(table)
-                .values(r.row as never)
-                .onConflictDoUpdate({ target: (table as unknown as Record<string, never>)[key]!, set: r.row as never })
-                .run();
+              // Each row was built for its table just above; the union of tables loses that pairing.
+              const row = r.row as never;
+              tx.insert(table).values(row).onConflictDoUpdate({ target: table.id, set: row }).run();
             }
           };
-          upsert(t.securityGroups, 'id', p.securityGroups, 'SecurityGroup');
-          upsert(t.licensePools, 'id', p.pools, 'LicensePool');
-          upsert(t.services, 'id', p.services, 'Service');
-          upsert(t.catalogPackages, 'id', p.packages, 'Package');
-          upsert(t.knowledgeArticles, 'id', p.articles, 'KnowledgeArticle');
+          upsert(t.securityGroups, p.securityGroups, 'SecurityGroup');
+          upsert(t.licensePools, p.pools, 'LicensePool');
+          upsert(t.services, p.services, 'Service');
+          upsert(t.catalogPackages, p.packages, 'Package');
+          upsert(t.knowledgeArticles, p.articles, 'KnowledgeArticle');
 
           const current = new Map<string, ItemRow>(p.currentItems.map((i) => [i.id, i]));
           // Parts before bundles is not needed (no foreign key between them); files order is kept.
@@ -199,7 +233,13 @@ export function createCatalog(deps: CatalogDeps) {
               .onConflictDoUpdate({ target: t.catalogItems.id, set: { ...w.row, version, source } })
               .run();
             tx.insert(t.catalogItemVersions)
-              .values({ itemId: w.id, version, snapshot: snapshotOf(config), appliedBy: actor, appliedAt: at })
+              .values({
+                itemId: w.id,
+                version,
+                snapshot: snapshotOf(config),
+                appliedBy: actor,
+                appliedAt: at,
+              })
               .run();
           }
           for (const c of p.changes.filter((c) => c.op === 'retired')) {

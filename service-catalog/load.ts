@@ -87,7 +87,7 @@ function locator(doc: Document, counter: LineCounter, lineOffset: number) {
   const docLine = lineAt(doc.contents && isNode(doc.contents) ? (doc.contents.range?.[0] ?? 0) : 0);
   return {
     docLine,
-    lineOf(field: string): number {
+    lineOf: (field: string): number => {
       const path = field ? field.split('.') : [];
       // The deepest part of the path that exists: a missing field is reported on its parent's line.
       for (let n = path.length; n > 0; n--) {
@@ -95,7 +95,9 @@ function locator(doc: Document, counter: LineCounter, lineOffset: number) {
         const parent = n > 1 ? doc.getIn(keys.slice(0, -1), true) : doc.contents;
         // The key's own line reads better than its value's (a block value starts on the next line).
         if (isMap(parent)) {
-          const pair = parent.items.find((p) => isNode(p.key) && (p.key as { value?: unknown }).value === keys.at(-1));
+          const pair = parent.items.find(
+            (p) => isNode(p.key) && (p.key as { value?: unknown }).value === keys.at(-1),
+          );
           const range = pair && isNode(pair.key) ? pair.key.range : undefined;
           if (range) return lineAt(range[0]);
         }
@@ -126,6 +128,9 @@ function schemaErrors(validator: ReturnType<typeof Compile>, value: unknown) {
   }
   return [...byField].map(([field, message]) => ({ field, message }));
 }
+
+/** The parser's first line, without the position it repeats (the error has its own line). */
+const yamlMessage = (message: string) => message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 
 /** A Markdown paragraph's lines are one line of text: reflowing a file changes nothing. */
 function markdownBody(text: string): string {
@@ -166,7 +171,12 @@ export function loadCatalogFiles(dir: string): { files: CatalogFiles; errors: Ca
     for (const doc of docs) {
       if (doc.errors.length > 0) {
         for (const e of doc.errors) {
-          errors.push({ file, line: counter.linePos(e.pos[0]).line, field: '', message: e.message.split('\n')[0]! });
+          errors.push({
+            file,
+            line: counter.linePos(e.pos[0]).line,
+            field: '',
+            message: yamlMessage(e.message),
+          });
         }
         continue;
       }
@@ -174,7 +184,12 @@ export function loadCatalogFiles(dir: string): { files: CatalogFiles; errors: Ca
       const at = locator(doc, counter, 0);
       const value = doc.toJS() as unknown;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        errors.push({ file, line: at.docLine, field: '', message: 'a document must be a mapping with a kind' });
+        errors.push({
+          file,
+          line: at.docLine,
+          field: '',
+          message: 'a document must be a mapping with a kind',
+        });
         continue;
       }
       const kind = (value as { kind?: unknown }).kind;
@@ -204,7 +219,12 @@ export function loadCatalogFiles(dir: string): { files: CatalogFiles; errors: Ca
     const text = readFileSync(path, 'utf8').replace(/\r\n/g, '\n');
     const match = /^---\n([\s\S]*?)\n---\n?([\s\S]*)$/.exec(text);
     if (!match) {
-      errors.push({ file, line: 1, field: '', message: 'a knowledge article starts with front matter between --- lines' });
+      errors.push({
+        file,
+        line: 1,
+        field: '',
+        message: 'a knowledge article starts with front matter between --- lines',
+      });
       continue;
     }
     const counter = new LineCounter();
@@ -215,7 +235,7 @@ export function loadCatalogFiles(dir: string): { files: CatalogFiles; errors: Ca
         file,
         line: (e ? counter.linePos(e.pos[0]).line : 0) + 1,
         field: '',
-        message: e?.message.split('\n')[0] ?? 'empty front matter',
+        message: e ? yamlMessage(e.message) : 'empty front matter',
       });
       continue;
     }
@@ -227,7 +247,12 @@ export function loadCatalogFiles(dir: string): { files: CatalogFiles; errors: Ca
     const front = meta as { id: string; title: string; tags?: string[] };
     const body = markdownBody(match[2]!);
     if (!body) {
-      errors.push({ file, line: match[1]!.split('\n').length + 2, field: 'body', message: 'the article has no text' });
+      errors.push({
+        file,
+        line: match[1]!.split('\n').length + 2,
+        field: 'body',
+        message: 'the article has no text',
+      });
       continue;
     }
     files.articles.push({

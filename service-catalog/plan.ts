@@ -63,7 +63,8 @@ export function itemConfig(doc: CatalogItemDoc): ItemConfig {
     fulfillmentGroupId: doc.fulfillmentGroup ?? null,
     launchUrl: doc.launchUrl ?? null,
     sla: doc.sla ?? null,
-    bundle: doc.bundle?.map((p) => ({ catalogItemId: p.item, ...(p.fields ? { fields: p.fields } : {}) })) ?? null,
+    bundle:
+      doc.bundle?.map((p) => ({ catalogItemId: p.item, ...(p.fields ? { fields: p.fields } : {}) })) ?? null,
     unitCostCents: doc.unitCostCents ?? null,
     formFields: doc.formFields ?? [],
     fulfillmentTarget: doc.fulfillmentTarget ?? null,
@@ -71,7 +72,10 @@ export function itemConfig(doc: CatalogItemDoc): ItemConfig {
 }
 
 /** The fields whose values differ, in the order of `wanted`. */
-export function fieldChanges(current: Record<string, unknown>, wanted: Record<string, unknown>): FieldChange[] {
+export function fieldChanges(
+  current: Record<string, unknown>,
+  wanted: Record<string, unknown>,
+): FieldChange[] {
   return Object.keys(wanted)
     .filter((k) => canonical(current[k] ?? null) !== canonical(wanted[k] ?? null))
     .map((field) => ({ field, from: current[field] ?? null, to: wanted[field] ?? null }));
@@ -91,7 +95,8 @@ export function compare<W extends Record<string, unknown>>(
       continue;
     }
     const fields = fieldChanges(now, w.row);
-    if (fields.length > 0) out.push({ kind, id: w.id, op: 'changed', file: `${w.located.file}:${w.located.line}`, fields });
+    if (fields.length > 0)
+      out.push({ kind, id: w.id, op: 'changed', file: `${w.located.file}:${w.located.line}`, fields });
   }
   return out;
 }

@@ -18,7 +18,11 @@ export function packageFolder(catalogDir: string, p: Located<{ folder: string }>
  * The checks no single document can make: ids unique per kind, and every reference (a
  * package, a pool, a group, a bundle part, a person, a role) pointing at something that exists.
  */
-export function checkReferences(files: CatalogFiles, known: KnownElsewhere, catalogDir: string): CatalogError[] {
+export function checkReferences(
+  files: CatalogFiles,
+  known: KnownElsewhere,
+  catalogDir: string,
+): CatalogError[] {
   const errors: CatalogError[] = [];
   const err = (l: Located<unknown>, field: string, message: string) =>
     errors.push({ file: l.file, line: l.lineOf(field), field, message });
@@ -27,7 +31,8 @@ export function checkReferences(files: CatalogFiles, known: KnownElsewhere, cata
     const seen = new Map<string, Located<T>>();
     for (const l of list) {
       const first = seen.get(l.doc.id);
-      if (first) err(l, 'id', `duplicate ${what} id "${l.doc.id}" (first defined at ${first.file}:${first.line})`);
+      if (first)
+        err(l, 'id', `duplicate ${what} id "${l.doc.id}" (first defined at ${first.file}:${first.line})`);
       else seen.set(l.doc.id, l);
     }
     return seen;
@@ -62,7 +67,8 @@ export function checkReferences(files: CatalogFiles, known: KnownElsewhere, cata
   for (const l of files.items) {
     const i = l.doc;
     if (i.package && !packages.has(i.package)) err(l, 'package', `no Package "${i.package}"`);
-    if (i.licensePool && !pools.has(i.licensePool)) err(l, 'licensePool', `no LicensePool "${i.licensePool}"`);
+    if (i.licensePool && !pools.has(i.licensePool))
+      err(l, 'licensePool', `no LicensePool "${i.licensePool}"`);
     if (i.securityGroup && !securityGroups.has(i.securityGroup)) {
       err(l, 'securityGroup', `no SecurityGroup "${i.securityGroup}"`);
     }
@@ -98,8 +104,10 @@ export function checkReferences(files: CatalogFiles, known: KnownElsewhere, cata
     (i.formFields ?? []).forEach((f, n) => {
       if (names.has(f.name)) err(l, `formFields.${n}.name`, `duplicate form field "${f.name}"`);
       names.add(f.name);
-      if (f.type === 'select' && !f.options) err(l, `formFields.${n}.options`, 'a select field lists its options');
-      if (f.type !== 'select' && f.options) err(l, `formFields.${n}.options`, 'only a select field has options');
+      if (f.type === 'select' && !f.options)
+        err(l, `formFields.${n}.options`, 'a select field lists its options');
+      if (f.type !== 'select' && f.options)
+        err(l, `formFields.${n}.options`, 'only a select field has options');
       if (f.pattern !== undefined) {
         try {
           new RegExp(f.pattern, 'u');

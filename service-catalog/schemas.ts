@@ -72,7 +72,9 @@ export const CatalogItemDoc = Type.Object(
         Type.Object(
           {
             item: Id,
-            fields: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 4000 }))),
+            fields: Type.Optional(
+              Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 4000 })),
+            ),
           },
           strict,
         ),
