@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { appendAuditEntry, type AuditWriter } from '../activities/audit.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { ensureGroupNow } from '../directory/index.js';
 import { loadCatalogFiles, type CatalogError, type CatalogFiles } from './load.js';
 import { canonical, compare, fieldChanges, itemConfig, type CatalogChange, type ItemConfig } from './plan.js';
+import { itemAsOrdered, packageFolderOf } from './items.js';
 import { checkReferences, packageFolder } from './references.js';
+
+export { itemAsOrdered, packageFolderOf } from './items.js';
 
 export { formatError, type CatalogError } from './load.js';
 export { formatChanges, type CatalogChange } from './plan.js';
@@ -288,31 +291,9 @@ export function createCatalog(deps: CatalogDeps) {
 
     /** Where a package the catalog names keeps its manifest and scripts. */
     async packageFolder(id: string): Promise<string | undefined> {
-      return db
-        .select({ folder: t.catalogPackages.folder })
-        .from(t.catalogPackages)
-        .where(and(eq(t.catalogPackages.id, id), eq(t.catalogPackages.active, true)))
-        .get()?.folder;
+      return packageFolderOf(db, id);
     },
   };
-}
-
-/** See `itemAsOrdered` above; synchronous for the activities' and the submission's single reads. */
-export function itemAsOrdered(
-  db: Pick<DB, 'select'>,
-  id: string,
-  version: number | null | undefined,
-): ItemRow | undefined {
-  const live = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, id)).get();
-  if (!live || !version) return live;
-  // A retired item stays orderable for the requests already submitted against it.
-  if (version === live.version) return { ...live, active: true };
-  const old = db
-    .select({ snapshot: t.catalogItemVersions.snapshot })
-    .from(t.catalogItemVersions)
-    .where(and(eq(t.catalogItemVersions.itemId, id), eq(t.catalogItemVersions.version, version)))
-    .get();
-  return old ? { ...live, ...(old.snapshot as Partial<ItemRow>), version, active: true } : live;
 }
 
 export type Catalog = ReturnType<typeof createCatalog>;
