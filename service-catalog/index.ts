@@ -216,7 +216,11 @@ export function createCatalog(deps: CatalogDeps) {
           upsert(t.licensePools, p.pools, 'LicensePool');
           upsert(t.services, p.services, 'Service');
           upsert(t.catalogPackages, p.packages, 'Package');
-          upsert(t.knowledgeArticles, p.articles, 'KnowledgeArticle');
+          upsert(
+            t.knowledgeArticles,
+            p.articles.map((a) => ({ ...a, row: { ...a.row, updatedAt: at } })),
+            'KnowledgeArticle',
+          );
 
           const current = new Map<string, ItemRow>(p.currentItems.map((i) => [i.id, i]));
           // Parts before bundles is not needed (no foreign key between them); files order is kept.

@@ -172,6 +172,24 @@ describe('catalog apply', () => {
     });
   });
 
+  it('asks the directory for a new fulfillment group, in the same transaction', async () => {
+    await appliedCatalog();
+    edit('groups.yaml', (s) => `${s}---\nkind: FulfillmentGroup\nid: facilities\nname: Facilities\n`);
+    edit('hardware.yaml', (s) => s.replace('fulfillmentGroup: procurement', 'fulfillmentGroup: facilities'));
+    const { changes } = await catalog().apply('olga');
+    expect(changes.map((c) => `${c.kind} ${c.id} ${c.op}`)).toEqual([
+      'FulfillmentGroup facilities added',
+      'CatalogItem second-monitor changed',
+    ]);
+    expect(db.select().from(t.groups).where(eq(t.groups.id, 'facilities')).get()).toMatchObject({
+      name: 'Facilities',
+      kind: 'fulfillment',
+    });
+    const created = db.select().from(t.auditLog).where(eq(t.auditLog.action, 'group.created')).all();
+    expect(created.at(-1)).toMatchObject({ actor: 'olga', subject: 'facilities' });
+    expect((await catalog().diff()).changes).toEqual([]);
+  });
+
   it('never retires an item the files did not define', async () => {
     await appliedCatalog();
     db.insert(t.catalogItems)
