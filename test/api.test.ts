@@ -199,6 +199,13 @@ describe('catalog search, forms and reload', () => {
     const res = await app.inject({ method: 'POST', url: '/api/catalog/reload', headers: as('olga') });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ changes: [], summary: 'The catalog is up to date: nothing to change.' });
+    // `reload` is no item: GET of it is a 405 that offers POST alone, as the document says.
+    const get = await app.inject({ url: '/api/catalog/reload', headers: as('olga') });
+    expectProblem(get, 405);
+    expect(get.headers.allow).toBe('POST');
+    const doc = (await app.inject('/docs/json')).json<{ paths: Record<string, object> }>();
+    expect(Object.keys(doc.paths['/api/catalog/reload']!)).toEqual(['post']);
+    expect(Object.keys(doc.paths['/api/catalog/{id}']!)).toEqual(['get']);
   });
 
   it('checks submitted fields against the form, naming the field, and records nothing', async () => {

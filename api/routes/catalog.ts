@@ -63,8 +63,9 @@ const catalogRoutes: FastifyPluginAsyncTypebox<{ db: DB; catalogDir: string }> =
     },
   );
 
+  // `reload` is not an item: POST /reload is, and GET /reload must not look like a GET of an item.
   app.get(
-    '/:id',
+    '/:id(^(?!reload$)[A-Za-z0-9._~-]+$)',
     {
       preHandler: app.authenticate,
       schema: {
