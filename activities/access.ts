@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
 import { notEntitled } from './entitlement.js';
@@ -20,8 +21,12 @@ export function createAccessActivities(deps: ActivityDeps) {
   const now = clock(deps);
   return {
     /** What access the item grants and who must approve it. Sensitive items always need a person. */
-    async checkAccessItem(input: { catalogItemId: string; beneficiary: string }): Promise<AccessItem> {
-      const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, input.catalogItemId)).get();
+    async checkAccessItem(input: {
+      catalogItemId: string;
+      catalogItemVersion?: number;
+      beneficiary: string;
+    }): Promise<AccessItem> {
+      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active || item.type !== 'access' || !item.securityGroup) {
         throw notEntitled(`Catalog item ${input.catalogItemId} does not grant access to anything.`);
       }

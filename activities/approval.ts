@@ -1,6 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalLevel, Decision, ResolvedLevel } from '../domain/approval.js';
 import { signApprovalLink } from '../runtime/approval-links.js';
 import { clock, type ActivityDeps } from './deps.js';
@@ -10,6 +11,8 @@ export interface ResolveInput {
   requester: string;
   beneficiary: string;
   catalogItemId: string;
+  /** The version the request was submitted against: its service owner decides an `owner` level. */
+  catalogItemVersion?: number;
   level: number;
   policy: ApprovalLevel;
 }
@@ -82,7 +85,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
     /** Turns one policy level into people. Never returns an empty list: it falls back to the operators. */
     async resolveApprovers(input: ResolveInput): Promise<ResolvedLevel> {
       const notes: string[] = [];
-      const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, input.catalogItemId)).get();
+      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       let label: string;
       let approvers: string[] = [];
       let required = 1;

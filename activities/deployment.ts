@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, desc, eq, inArray, max } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { packageFolderOf } from '../service-catalog/items.js';
 import type { JobAction } from '../domain/status.js';
 import { loadPackage, PackageNotFoundError } from '../runtime/packages.js';
 import { clock, type ActivityDeps } from './deps.js';
@@ -93,7 +94,11 @@ export function createDeploymentActivities(deps: ActivityDeps) {
     async queueDeployment(input: DeploymentInput): Promise<{ jobId: string; packageVersion: string }> {
       let version: string;
       try {
-        version = loadPackage(deps.packagesDirs, input.packageId).version;
+        version = loadPackage(
+          deps.packagesDirs,
+          input.packageId,
+          packageFolderOf(db, input.packageId),
+        ).version;
       } catch (err) {
         if (err instanceof PackageNotFoundError) {
           throw ApplicationFailure.create({

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import type { ChangeModel } from '../domain/status.js';
 import type { ActivityDeps } from './deps.js';
@@ -8,6 +9,8 @@ import type { ActivityDeps } from './deps.js';
 export interface EntitlementInput {
   requestId: string;
   catalogItemId: string;
+  /** The version the request was submitted against (its roles, package and policy). */
+  catalogItemVersion?: number;
   beneficiary: string;
   deviceId: string;
 }
@@ -57,7 +60,7 @@ export function createEntitlementActivities({ db }: ActivityDeps) {
   return {
     /** Checks the beneficiary's role against the item and that the device is theirs. */
     async checkEntitlement(input: EntitlementInput): Promise<Entitlement> {
-      const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, input.catalogItemId)).get();
+      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active) throw notEntitled(`Catalog item ${input.catalogItemId} is not available.`);
       if (item.type !== 'standard_service' || !item.packageId) {
         throw notEntitled(`${item.name} is not software that can be deployed to a device.`);

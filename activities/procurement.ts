@@ -1,5 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
 import { notEntitled } from './entitlement.js';
@@ -17,8 +18,12 @@ export function createProcurementActivities(deps: ActivityDeps) {
   const now = clock(deps);
   return {
     /** What is being asked for, what it costs, who delivers it and who approves. */
-    async checkResourceItem(input: { catalogItemId: string; beneficiary: string }): Promise<ResourceItem> {
-      const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, input.catalogItemId)).get();
+    async checkResourceItem(input: {
+      catalogItemId: string;
+      catalogItemVersion?: number;
+      beneficiary: string;
+    }): Promise<ResourceItem> {
+      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active || item.type !== 'resource') {
         throw notEntitled(`Catalog item ${input.catalogItemId} is not a resource that can be ordered.`);
       }

@@ -11,6 +11,7 @@ export interface SyncRequestInput {
   deviceId?: string;
   justification?: string;
   parentId?: string;
+  catalogItemVersion?: number;
 }
 
 /**
@@ -61,6 +62,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
       deviceId,
       justification,
       parentId,
+      catalogItemVersion,
     }: SyncRequestInput): Promise<void> {
       const values = {
         status: s.status,
@@ -83,6 +85,7 @@ export function createRequestActivities({ db }: ActivityDeps) {
           deviceId: deviceId ?? null,
           justification: justification ?? null,
           parentId: parentId ?? null,
+          catalogItemVersion: catalogItemVersion ?? null,
           // Started outside the API (e.g. by an operator with the CLI): no submitted body to compare.
           fingerprint: '',
           createdAt: s.createdAt,

@@ -181,7 +181,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(healthRoutes, { db, temporal });
   // Password-less login: never where another machine could reach it, whatever else is configured.
   if (devLoginAllowed(config)) await app.register(devRoutes, { prefix: '/api/dev', db });
-  await app.register(catalogRoutes, { prefix: '/api/catalog', db });
+  await app.register(catalogRoutes, { prefix: '/api/catalog', db, catalogDir: config.catalogDir });
   await app.register(requestsRoutes, { prefix: '/api/requests', db, temporal, config });
   await app.register(commentRoutes, { prefix: '/api/requests', db, config });
   await app.register(surveyRoutes, { prefix: '/api/requests', db });

@@ -56,6 +56,7 @@ export function toView(config: Config, row: RequestRow): RequestView {
     id: row.id,
     type: row.type,
     catalogItemId: row.catalogItemId,
+    catalogItemVersion: row.catalogItemVersion,
     requester: row.requesterId,
     beneficiary: row.beneficiaryId,
     deviceId: row.deviceId,
@@ -72,6 +73,7 @@ export function toView(config: Config, row: RequestRow): RequestView {
     links: {
       self: `/api/requests/${row.id}`,
       temporalUi: `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(row.id)}`,
+      catalogItem: `/api/catalog/${encodeURIComponent(row.catalogItemId)}${row.catalogItemVersion ? `?version=${row.catalogItemVersion}` : ''}`,
     },
   };
 }

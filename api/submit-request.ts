@@ -26,6 +26,7 @@ import type { informationRequest } from '../workflows/information.js';
 import type { resourceRequest } from '../workflows/resource.js';
 import { admissionUpdate } from '../workflows/request-tracker.js';
 import type { standardServiceRequest } from '../workflows/standard-service.js';
+import { formProblems } from '../service-catalog/form.js';
 import { forbidden, unavailable, unprocessable } from './errors.js';
 import type { UserPrincipal } from './plugins/auth.js';
 import type { CreateRequestBody } from './schemas/requests.js';
@@ -84,8 +85,12 @@ function mayRequestFor(db: DB, user: UserPrincipal, beneficiaryId: string): bool
 /** Checks the body against the catalog and the people and devices it names; throws a 4xx problem. */
 function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
   const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, body.catalogItemId)).get();
-  if (!item || !item.active)
-    throw unprocessable(`Unknown catalog item "${body.catalogItemId}"; see GET /api/catalog.`);
+  if (!item) throw unprocessable(`Unknown catalog item "${body.catalogItemId}"; see GET /api/catalog.`);
+  if (!item.active) {
+    throw unprocessable(
+      `${item.name} (${item.id}) was retired from the catalog and can no longer be requested; see GET /api/catalog.`,
+    );
+  }
   let beneficiary = user.id;
   if (body.onBehalfOf && body.onBehalfOf !== user.id) {
     const other = db
@@ -101,10 +106,12 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
     }
     beneficiary = other.id;
   }
-  for (const field of item.formFields) {
-    if (field.required && field.type !== 'device' && !body.fields?.[field.name]?.trim()) {
-      throw unprocessable(`Field "${field.name}" (${field.label}) is required for ${item.name}.`);
-    }
+  const problems = formProblems(item.formFields, body.fields ?? {}, item.name);
+  if (problems.length > 0) {
+    throw unprocessable(
+      problems.map((p) => p.message).join(' '),
+      problems.map((p) => ({ path: `body/fields/${p.field}`, message: p.message })),
+    );
   }
   const parts = (item.bundle ?? []).map((p) => {
     const part = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, p.catalogItemId)).get();
@@ -134,6 +141,7 @@ type CatalogRow = typeof t.catalogItems.$inferSelect;
 interface CommonInput {
   requestId: string;
   catalogItemId: string;
+  catalogItemVersion?: number;
   requester: string;
   beneficiary: string;
   justification?: string;
@@ -224,6 +232,7 @@ export async function submitRequest(
       requesterId: user.id,
       beneficiaryId: beneficiary,
       deviceId,
+      catalogItemVersion: item.version || null,
       justification: body.justification ?? null,
       fields: body.fields ?? null,
       status: 'submitted',
@@ -236,6 +245,7 @@ export async function submitRequest(
   const common = {
     requestId: id,
     catalogItemId: item.id,
+    ...(item.version ? { catalogItemVersion: item.version } : {}),
     requester: user.id,
     beneficiary,
     ...(body.justification ? { justification: body.justification } : {}),
@@ -262,6 +272,7 @@ export async function submitRequest(
                   ...common,
                   requestId: `${id}C${n + 1}`,
                   catalogItemId: childItem.id,
+                  ...(childItem.version ? { catalogItemVersion: childItem.version } : {}),
                   parentId: id,
                   ...(childItem.sla ? { sla: childItem.sla } : {}),
                 },

@@ -196,11 +196,16 @@ export const licensePools = sqliteTable('license_pools', {
   totalSeats: integer('total_seats').notNull(),
 });
 
+/** One input of an item's form (the catalog files' FormField; see service-catalog/schemas.ts). */
 export interface FormField {
   name: string;
   label: string;
-  type: 'text' | 'textarea' | 'device';
+  type: 'text' | 'textarea' | 'device' | 'select' | 'date';
   required: boolean;
+  options?: string[];
+  maxLength?: number;
+  pattern?: string;
+  help?: string;
 }
 
 export interface BundlePart {
@@ -239,6 +244,43 @@ export const catalogItems = sqliteTable('catalog_items', {
   /** Continual improvement: the mean submit-to-fulfilled time the service aims for (e.g. "1h"). */
   fulfillmentTarget: text('fulfillment_target'),
   active: integer({ mode: 'boolean' }).notNull().default(true),
+  /** Where the portal lists it. */
+  category: text().notNull().default('General'),
+  /** Other words people search with. */
+  aliases: text({ mode: 'json' }).$type<string[] | null>(),
+  /** Bumped by each catalog apply that changes the item; 0: never applied from the catalog files. */
+  version: integer().notNull().default(0),
+  /** The catalog file that defines it; null for an item the files never defined (then never retired by them). */
+  source: text(),
+});
+
+/**
+ * Every version of an item as the catalog applied it. A request keeps the version it was
+ * submitted against, and its workflow reads the policy and form of that version, so a change
+ * to the files never alters a request in flight.
+ */
+export const catalogItemVersions = sqliteTable(
+  'catalog_item_versions',
+  {
+    itemId: text('item_id')
+      .notNull()
+      .references(() => catalogItems.id),
+    version: integer().notNull(),
+    /** The item's row as of this version (without active, version and source). */
+    snapshot: text({ mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    appliedBy: text('applied_by').notNull(),
+    appliedAt: text('applied_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.itemId, t.version] })],
+);
+
+/** Deployment packages the catalog names, with the folder that holds their manifest and scripts. */
+export const catalogPackages = sqliteTable('catalog_packages', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  /** Absolute path of the package folder, resolved from the catalog file when applied. */
+  folder: text().notNull(),
+  active: integer({ mode: 'boolean' }).notNull().default(true),
 });
 
 export const requests = sqliteTable(
@@ -249,6 +291,8 @@ export const requests = sqliteTable(
     catalogItemId: text('catalog_item_id')
       .notNull()
       .references(() => catalogItems.id),
+    /** The item's version when it was submitted (catalog_item_versions); null before versions existed. */
+    catalogItemVersion: integer('catalog_item_version'),
     requesterId: text('requester_id')
       .notNull()
       .references(() => users.id),

@@ -160,6 +160,35 @@ function cleaned(input: GroupInput) {
  * members. A provider's group that matches none becomes a `directory` group, which
  * carries no rights. Groups are never deleted: tasks, items and the trail name them.
  */
+export interface EnsuredGroup {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  members?: readonly string[];
+}
+
+/**
+ * Creates the group unless it exists; an existing group keeps its name and members. Synchronous,
+ * so a caller's transaction (the catalog's apply) can hold it: it then commits or rolls back with it.
+ */
+export function ensureGroupNow(
+  deps: DirectoryDeps,
+  group: EnsuredGroup,
+  actor: string,
+): { group: DirectoryGroup; created: boolean } {
+  return change(deps, actor, (c) => {
+    const existing = rowById(c.tx, group.id);
+    if (existing) return { group: view(c.tx, existing), created: false };
+    c.tx
+      .insert(t.groups)
+      .values({ id: group.id, name: group.name, kind: group.kind, createdAt: c.at, updatedAt: c.at })
+      .run();
+    c.audit('group.created', group.id, { kind: group.kind, name: group.name });
+    setMembers(c, group.id, group.members ?? []);
+    return { group: view(c.tx, rowById(c.tx, group.id)!), created: true };
+  });
+}
+
 export function createGroupDirectory(deps: DirectoryDeps) {
   const { db } = deps;
   return {
@@ -322,20 +351,10 @@ export function createGroupDirectory(deps: DirectoryDeps) {
      * running system gave them since.
      */
     async ensureGroup(
-      group: { id: string; name: string; kind: GroupKind; members?: readonly string[] },
+      group: EnsuredGroup,
       actor: string,
     ): Promise<{ group: DirectoryGroup; created: boolean }> {
-      return change(deps, actor, (c) => {
-        const existing = rowById(c.tx, group.id);
-        if (existing) return { group: view(c.tx, existing), created: false };
-        c.tx
-          .insert(t.groups)
-          .values({ id: group.id, name: group.name, kind: group.kind, createdAt: c.at, updatedAt: c.at })
-          .run();
-        c.audit('group.created', group.id, { kind: group.kind, name: group.name });
-        setMembers(c, group.id, group.members ?? []);
-        return { group: view(c.tx, rowById(c.tx, group.id)!), created: true };
-      });
+      return ensureGroupNow(deps, group, actor);
     },
   };
 }

@@ -5,7 +5,8 @@ import { createUserDirectory } from './users.js';
 
 export type { DirectoryDeps } from './changes.js';
 export { DirectoryError } from './errors.js';
-export type { DirectoryGroup, GroupInput, GroupKind } from './groups.js';
+export { ensureGroupNow } from './groups.js';
+export type { DirectoryGroup, EnsuredGroup, GroupInput, GroupKind } from './groups.js';
 export { DEFAULT_ROLE, pickRole, type Role } from './roles.js';
 export type { DirectoryUser, UserInput } from './users.js';
 

@@ -92,6 +92,12 @@ export interface RequestInputBase {
   /** Service-level targets of the catalog item (SLA clocks). */
   sla?: SlaPolicy;
   catalogItemId: string;
+  /**
+   * The item's version when the request was submitted: activities read its policy and form
+   * from that version, so a catalog change never alters a request in flight. Unset: the item
+   * as it is (requests from before versions).
+   */
+  catalogItemVersion?: number;
   requester: string;
   beneficiary: string;
   justification?: string;

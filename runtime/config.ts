@@ -45,6 +45,8 @@ export interface Config {
    */
   scimTokenHash: string | undefined;
   packagesDirs: string[];
+  /** The service catalog's files (CATALOG_DIR), applied at start and on POST /api/catalog/reload. */
+  catalogDir: string;
   temporal: {
     /** Set when TEMPORAL_ADDRESS (or an envconfig profile) names a server; otherwise the embedded one. */
     address: string;
@@ -161,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(':')
       .filter(Boolean)
       .map((p) => resolve(p)),
+    catalogDir: resolve(env.CATALOG_DIR ?? resolve(repoRoot, 'catalog')),
     temporal: {
       address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',

@@ -27,11 +27,14 @@ const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 export class PackageNotFoundError extends Error {}
 
-/** Reads package `id` from the first of `dirs` that has it. */
-export function loadPackage(dirs: readonly string[], id: string): DeploymentPackage {
+/**
+ * Reads package `id` from `folder`, where the catalog names one for it, else from the first of
+ * `dirs` that has it.
+ */
+export function loadPackage(dirs: readonly string[], id: string, folder?: string): DeploymentPackage {
   if (!ID.test(id)) throw new PackageNotFoundError(`invalid package id "${id}"`);
-  for (const dir of dirs) {
-    const root = join(dir, id);
+  const roots = folder ? [folder] : dirs.map((dir) => join(dir, id));
+  for (const root of roots) {
     const manifestFile = join(root, 'manifest.json');
     if (!existsSync(manifestFile)) continue;
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
@@ -45,5 +48,5 @@ export function loadPackage(dirs: readonly string[], id: string): DeploymentPack
       scripts: { detect: script('detect'), install: script('install'), uninstall: script('uninstall') },
     };
   }
-  throw new PackageNotFoundError(`package "${id}" not found in ${dirs.join(', ')}`);
+  throw new PackageNotFoundError(`package "${id}" not found in ${roots.join(', ')}`);
 }

@@ -7,7 +7,7 @@ async function run(): Promise<void> {
   const config = loadConfig();
   const db = openDatabase(config.databaseFile);
   try {
-    if (process.argv.includes('--seed')) await seed(db);
+    if (process.argv.includes('--seed')) await seed(db, config.catalogDir);
     console.log(
       `database ${config.databaseFile} migrated${process.argv.includes('--seed') ? ' and seeded' : ''}`,
     );

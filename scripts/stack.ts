@@ -4,7 +4,8 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase } from '../db/client.js';
-import { seed } from '../db/seed.js';
+import { seedOrganisation } from '../db/seed.js';
+import { CATALOG_SYNC_ACTOR, createCatalog, formatChanges, formatError } from '../service-catalog/index.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
 import { checkStartup } from '../runtime/startup-checks.js';
 import { DEVICE_TOKEN_REFUSED } from '../agent/exit-codes.js';
@@ -263,12 +264,22 @@ async function run(): Promise<void> {
 
   const db = openDatabase(config.databaseFile);
   try {
-    await seed(db);
+    await seedOrganisation(db);
     await ensureDeviceToken(db, config.dataDir, EMBEDDED_DEVICE);
+    say(`database ${config.databaseFile} migrated and seeded`);
+    // A bad catalog file does not keep the service down: the catalog stays as it was, and says why.
+    const catalog = await createCatalog({ db, dir: config.catalogDir }).apply(CATALOG_SYNC_ACTOR);
+    if (catalog.errors.length > 0) {
+      say(
+        `catalog ${config.catalogDir} has ${catalog.errors.length} error(s); nothing of it was applied, the catalog stays as it was:\n` +
+          catalog.errors.map((e) => `  ${formatError(e)}`).join('\n'),
+      );
+    } else {
+      say(`catalog ${config.catalogDir} applied:\n${formatChanges(catalog.changes)}`);
+    }
   } finally {
     db.$client.close();
   }
-  say(`database ${config.databaseFile} migrated and seeded`);
 
   await supervise('worker', async () => startChild('worker', 'worker.ts', [], env)).start();
   await supervise('api', async () => startChild('api', 'server.ts', [], env)).start();

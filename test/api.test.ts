@@ -162,6 +162,93 @@ describe('catalog', () => {
   });
 });
 
+describe('catalog search, forms and reload', () => {
+  const get = (url: string, user = 'alice') => app.inject({ url, headers: as(user) });
+
+  it('searches names, descriptions and aliases, and counts categories', async () => {
+    const found = (await get('/api/catalog?q=diagramming')).json<{ items: { id: string }[] }>();
+    expect(found.items.map((i) => i.id)).toEqual(['visio']);
+    const none = (await get('/api/catalog?q=diagramming%20zebra')).json<{ items: unknown[] }>();
+    expect(none.items).toEqual([]);
+    const hardware = (await get('/api/catalog?category=Hardware')).json<{
+      items: { id: string; category: string }[];
+      categories: { name: string; count: number }[];
+    }>();
+    expect(hardware.items.map((i) => i.id).sort()).toEqual(['laptop', 'new-starter-kit', 'second-monitor']);
+    expect(hardware.categories).toEqual(expect.arrayContaining([{ name: 'Hardware', count: 3 }]));
+  });
+
+  it('gives one item with its form, approval levels and version; 404 for what does not exist', async () => {
+    const item = (await get('/api/catalog/photoshop')).json<Record<string, unknown>>();
+    expect(item).toMatchObject({
+      id: 'photoshop',
+      active: true,
+      version: 1,
+      formFields: [{ name: 'deviceId', type: 'device', required: true }],
+      approvalPolicy: [{ kind: 'group', groupId: 'cab', quorum: 'any' }],
+      sla: { request: '3d' },
+    });
+    expect((await get('/api/catalog/photoshop?version=1')).json()).toEqual(item);
+    expectProblem(await get('/api/catalog/photoshop?version=7'), 404);
+    expectProblem(await get('/api/catalog/no-such-item'), 404);
+  });
+
+  it('reloads for operators only; unchanged files change nothing', async () => {
+    expectProblem(
+      await app.inject({ method: 'POST', url: '/api/catalog/reload', headers: as('alice') }),
+      403,
+    );
+    const res = await app.inject({ method: 'POST', url: '/api/catalog/reload', headers: as('olga') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ changes: [], summary: 'The catalog is up to date: nothing to change.' });
+    // `reload` is no item: GET of it is a 405 that offers POST alone, as the document says.
+    const get = await app.inject({ url: '/api/catalog/reload', headers: as('olga') });
+    expectProblem(get, 405);
+    expect(get.headers.allow).toBe('POST');
+    const doc = (await app.inject('/docs/json')).json<{ paths: Record<string, object> }>();
+    expect(Object.keys(doc.paths['/api/catalog/reload']!)).toEqual(['post']);
+    expect(Object.keys(doc.paths['/api/catalog/{id}']!)).toEqual(['get']);
+  });
+
+  it('checks submitted fields against the form, naming the field, and records nothing', async () => {
+    db.insert(t.catalogItems)
+      .values({
+        id: 'desk-booking',
+        name: 'Desk booking',
+        type: 'information',
+        description: 'A desk for a day (test fixture)',
+        formFields: [
+          { name: 'day', label: 'Day', type: 'date', required: true },
+          { name: 'floor', label: 'Floor', type: 'select', options: ['1', '2'], required: true },
+          { name: 'badge', label: 'Badge', type: 'text', required: false, pattern: '[0-9]{6}', maxLength: 6 },
+        ],
+      })
+      .run();
+    const before = requestCount();
+    const submit = (fields: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/requests',
+        headers: as('alice'),
+        payload: { catalogItemId: 'desk-booking', fields },
+      });
+    for (const [fields, field] of [
+      [{ day: '2026-02-30', floor: '1' }, 'day'],
+      [{ day: '2026-03-02', floor: '3' }, 'floor'],
+      [{ day: '2026-03-02', floor: '1', badge: '12ab56' }, 'badge'],
+      [{ floor: '1' }, 'day'],
+    ] as const) {
+      const body = expectProblem(await submit(fields), 422) as {
+        detail: string;
+        errors?: { path: string }[];
+      };
+      expect(body.detail).toContain(`"${field}"`);
+      expect(body.errors).toEqual([expect.objectContaining({ path: `body/fields/${field}` })]);
+    }
+    expect(requestCount()).toBe(before);
+  });
+});
+
 describe('POST /api/requests refuses bad input and changes nothing', () => {
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({

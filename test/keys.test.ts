@@ -6,7 +6,7 @@ import auth from '../api/plugins/auth.js';
 import problems from '../api/plugins/problems.js';
 import catalogRoutes from '../api/routes/catalog.js';
 import { openMemoryDatabase, type DB } from '../db/client.js';
-import { seed } from '../db/seed.js';
+import { DEMO_CATALOG_DIR, seed } from '../db/seed.js';
 import { signApprovalLink, verifyApprovalLink } from '../runtime/approval-links.js';
 import { deriveKey, type KeyPurpose } from '../runtime/keys.js';
 import { signSurveyToken, verifySurveyToken } from '../runtime/survey-links.js';
@@ -24,7 +24,7 @@ async function startApi(db: DB) {
     .setValidatorCompiler(TypeBoxValidatorCompiler);
   await app.register(problems);
   await app.register(auth, { db, secret });
-  await app.register(catalogRoutes, { prefix: '/api/catalog', db });
+  await app.register(catalogRoutes, { prefix: '/api/catalog', db, catalogDir: DEMO_CATALOG_DIR });
   await app.ready();
   return app;
 }

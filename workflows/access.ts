@@ -33,7 +33,12 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     try {
       item = await tracker.step(
         'check_access_item',
-        () => acts.checkAccessItem({ catalogItemId: input.catalogItemId, beneficiary: input.beneficiary }),
+        () =>
+          acts.checkAccessItem({
+            catalogItemId: input.catalogItemId,
+            ...(input.catalogItemVersion ? { catalogItemVersion: input.catalogItemVersion } : {}),
+            beneficiary: input.beneficiary,
+          }),
         (i) =>
           `${i.itemName} grants ${i.securityGroup}; ${i.sensitive ? 'sensitive: approval required' : 'not sensitive: no approval needed'}.`,
       );

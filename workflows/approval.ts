@@ -76,6 +76,7 @@ export class Approvals {
       requester: input.requester,
       beneficiary: input.beneficiary,
       catalogItemId: input.catalogItemId,
+      ...(input.catalogItemVersion ? { catalogItemVersion: input.catalogItemVersion } : {}),
       itemName: item.itemName,
       ...(input.justification ? { justification: input.justification } : {}),
       policy: item.approvalPolicy,
@@ -105,6 +106,7 @@ export interface ApprovalRequest {
   requester: string;
   beneficiary: string;
   catalogItemId: string;
+  catalogItemVersion?: number;
   itemName: string;
   justification?: string;
   policy: ApprovalPolicy;
@@ -262,6 +264,7 @@ export class ApprovalGate {
         requester: this.req.requester,
         beneficiary: this.req.beneficiary,
         catalogItemId: this.req.catalogItemId,
+        ...(this.req.catalogItemVersion ? { catalogItemVersion: this.req.catalogItemVersion } : {}),
         level: this.levelIndex,
         policy,
       });

@@ -48,6 +48,7 @@ export interface TrackedRequest {
   sla?: SlaPolicy;
   type: RequestType;
   catalogItemId: string;
+  catalogItemVersion?: number;
   requester: string;
   beneficiary: string;
   deviceId?: string;
@@ -247,6 +248,7 @@ export class RequestTracker {
       ...(this.req.deviceId ? { deviceId: this.req.deviceId } : {}),
       ...(this.req.justification ? { justification: this.req.justification } : {}),
       ...(this.req.parentId ? { parentId: this.req.parentId } : {}),
+      ...(this.req.catalogItemVersion ? { catalogItemVersion: this.req.catalogItemVersion } : {}),
     });
   }
 }

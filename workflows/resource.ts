@@ -30,7 +30,12 @@ export async function resourceRequest(input: ResourceRequestInput): Promise<Requ
     try {
       item = await tracker.step(
         'check_resource_item',
-        () => acts.checkResourceItem({ catalogItemId: input.catalogItemId, beneficiary: input.beneficiary }),
+        () =>
+          acts.checkResourceItem({
+            catalogItemId: input.catalogItemId,
+            ...(input.catalogItemVersion ? { catalogItemVersion: input.catalogItemVersion } : {}),
+            beneficiary: input.beneficiary,
+          }),
         (i) =>
           `${i.itemName}, ${(i.unitCostCents / 100).toFixed(2)} EUR, delivered by ${i.fulfillmentGroupId}.`,
       );

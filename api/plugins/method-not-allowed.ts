@@ -2,13 +2,28 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpProblem } from '../errors.js';
 
+/** A path parameter matches one segment, or what its own regular expression (`:id(^…$)`) allows. */
+function paramPattern(part: string): string {
+  const open = part.indexOf('(');
+  return open < 0
+    ? '[^/]+'
+    : `(?:${part
+        .slice(open + 1, -1)
+        .replace(/^\^/, '')
+        .replace(/\$$/, '')})`;
+}
+
 const pattern = (url: string) =>
   new RegExp(
     `^${url
       .replace(/\/+$/, '')
       .split('/')
       .map((part) =>
-        part === '*' ? '.*' : part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        part === '*'
+          ? '.*'
+          : part.startsWith(':')
+            ? paramPattern(part)
+            : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
       )
       .join('/')}/?$`,
   );

@@ -34,7 +34,15 @@ export default fp(
     app.addSchema(Problem);
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      if (error instanceof HttpProblem) return send(reply, request, error.statusCode, error.message);
+      if (error instanceof HttpProblem) {
+        return send(
+          reply,
+          request,
+          error.statusCode,
+          error.message,
+          error.errors ? { errors: error.errors } : {},
+        );
+      }
       if (error.validation) {
         const raw = error.validation.map((v) => ({
           path: `${error.validationContext ?? 'body'}${v.instancePath || ''}`,

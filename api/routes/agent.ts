@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { packageFolderOf } from '../../service-catalog/items.js';
 import { isEnrolled, recordDeviceSeen } from '../../devices/index.js';
 import type { DeploymentReport } from '../../domain/request.js';
 import type { Config } from '../../runtime/config.js';
@@ -58,7 +59,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
           .all();
         const claimed = [];
         for (const job of candidates) {
-          const pkg = loadPackage(config.packagesDirs, job.packageId);
+          const pkg = loadPackage(config.packagesDirs, job.packageId, packageFolderOf(tx, job.packageId));
           // A running job is handed out again only after it could have run all three
           // scripts to their limits: the agent died mid-job. `detect` makes that safe.
           const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;

@@ -64,6 +64,11 @@ export const RequestView = Type.Object({
   id: Type.String(),
   type: Type.Enum(REQUEST_TYPES),
   catalogItemId: Type.String(),
+  catalogItemVersion: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      'The version of the catalog item the request was submitted against: its approval policy, form and SLA as they were then ' +
+      '(links.catalogItem shows it). Null for requests from before item versions.',
+  }),
   requester: Type.String(),
   beneficiary: Type.String(),
   deviceId: Type.Union([Type.String(), Type.Null()]),
@@ -94,7 +99,12 @@ export const RequestView = Type.Object({
       Type.Object({ id: Type.String(), catalogItemId: Type.String(), status: Type.Enum(REQUEST_STATUSES) }),
     ),
   ),
-  links: Type.Object({ self: Type.String(), temporalUi: Type.String() }),
+  links: Type.Object({
+    self: Type.String(),
+    temporalUi: Type.String(),
+    /** The catalog item as it was when the request was submitted (GET /api/catalog/:id?version=). */
+    catalogItem: Type.String(),
+  }),
 });
 export type RequestView = Static<typeof RequestView>;
 
