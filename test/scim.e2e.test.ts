@@ -104,7 +104,10 @@ describe('SCIM provisioning, seen from reqflow', () => {
     const moved = await stack.waitForRequest(
       as('alice'),
       submitted.id,
-      (r) => r.waitingOn?.who.includes('erin') === true,
+      // Whom it waits on and the step's detail are two writes of the workflow: wait for both.
+      (r) =>
+        r.waitingOn?.who.includes('erin') === true &&
+        Boolean(r.steps.find((s) => s.name === 'approval_level_1')?.detail?.includes('deactivated')),
     );
     expect(moved.status).toBe('awaiting_approval');
     expect(moved.waitingOn).toMatchObject({ what: 'approval: manager of alice', who: ['erin'] });
