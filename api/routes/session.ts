@@ -220,6 +220,12 @@ const sessionRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Config; secret:
           idTokenExpected: true,
         });
         claims = tokens.claims();
+        // Providers that follow OpenID Connect Core §5.4 to the letter put profile claims
+        // (preferred_username) in the UserInfo answer rather than in the ID token.
+        if (claims && typeof claims[oidc.usernameClaim] !== 'string') {
+          const info = await oidcClient.fetchUserInfo(config, tokens.access_token, claims.sub);
+          claims = { ...claims, [oidc.usernameClaim]: info[oidc.usernameClaim] };
+        }
       } catch (err) {
         request.log.warn({ err }, 'sign-in at the identity provider failed');
         throw badSignIn(
