@@ -7,6 +7,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export default defineConfig({
   root: here,
+  // React's production build whoever runs vite (scripts/build-portal.ts also sets NODE_ENV).
+  mode: 'production',
+  define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   plugins: [react()],
   build: {
     outDir: resolve(here, '../dist/portal'),

@@ -33,10 +33,20 @@ export async function buildPortal(opts: { force?: boolean; quiet?: boolean } = {
   if (!opts.force && !portalIsStale()) return false;
   // Imported here: a fresh build is the only time vite needs loading.
   const { build } = await import('vite');
-  await build({
-    configFile: join(portalSources, 'vite.config.ts'),
-    logLevel: opts.quiet ? 'warn' : 'info',
-  });
+  // Vite and its React plugin read NODE_ENV (vitest sets it to "test"): anything but
+  // "production" compiles JSX for React's development runtime, which the production build of
+  // React lacks, and the app would not start.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: join(portalSources, 'vite.config.ts'),
+      logLevel: opts.quiet ? 'warn' : 'info',
+    });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   return true;
 }
 

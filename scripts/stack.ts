@@ -291,6 +291,7 @@ async function run(): Promise<void> {
     [
       '',
       'reqflow is running:',
+      `  Portal       ${apiUrl}/`,
       `  API          ${apiUrl}`,
       `  OpenAPI docs ${apiUrl}/docs`,
       `  Temporal UI  ${uiUrl}`,

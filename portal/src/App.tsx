@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, get, type Session, type SessionUser } from './api.ts';
+import { api, forgetPrimed, get, type Session, type SessionUser } from './api.ts';
 import { Link, navigate, usePath } from './router.tsx';
 import { Approvals } from './pages/Approvals.tsx';
 import { Catalog } from './pages/Catalog.tsx';
@@ -47,6 +47,7 @@ export function App() {
       <SignIn
         options={session.signIn}
         onSignedIn={() => {
+          forgetPrimed();
           if (path.startsWith('/sign-in')) navigate('/', true);
           setVersion((v) => v + 1);
         }}
@@ -55,6 +56,7 @@ export function App() {
 
   const signOut = async () => {
     await api('DELETE', '/api/session');
+    forgetPrimed();
     navigate('/', true);
     setVersion((v) => v + 1);
   };

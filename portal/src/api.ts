@@ -39,7 +39,29 @@ export async function api<T>(
   return data as T;
 }
 
-export const get = <T>(path: string) => api<T>('GET', path);
+const primed = new Map<string, Promise<unknown>>();
+
+/**
+ * Starts the GETs the first page makes, all at once, as soon as the code runs: a first load
+ * then waits for one round trip to the API, not one per component that mounts in turn.
+ */
+export function prime(paths: string[]): void {
+  for (const path of paths) {
+    const answer = api('GET', path);
+    // Whoever takes it handles its failure; an answer nobody takes is no error.
+    answer.catch(() => undefined);
+    primed.set(path, answer);
+  }
+}
+
+/** Drops primed answers that a sign-in or sign-out made stale. */
+export const forgetPrimed = () => primed.clear();
+
+export function get<T>(path: string): Promise<T> {
+  const answer = primed.get(path);
+  primed.delete(path);
+  return (answer as Promise<T> | undefined) ?? api<T>('GET', path);
+}
 export const post = <T>(path: string, body?: unknown, headers?: Record<string, string>) =>
   api<T>('POST', path, body ?? {}, headers);
 

@@ -1,28 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { repoRoot } from '../../runtime/config.js';
 
-// Playwright drives the machine's own Chromium (Debian's `chromium` package): its browser
-// download needs the internet, which CI machines here do not have.
-
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
-
-export function chromiumPath(): string {
-  const found = CANDIDATES.find((p): p is string => Boolean(p && existsSync(p)));
-  if (!found) throw new Error('No Chromium found: apt-get install -y chromium, or set CHROMIUM_PATH.');
-  return found;
-}
-
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    // Containers run the tests as root, where Chromium's sandbox cannot start.
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
-}
+export { launchBrowser } from '../../scripts/chromium.js';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
