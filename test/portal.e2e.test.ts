@@ -66,6 +66,9 @@ describe('the self-service portal', () => {
     await page.getByRole('link', { name: 'Microsoft Visio' }).click();
     await page.getByRole('heading', { name: 'Microsoft Visio', level: 1 }).waitFor();
     await page.getByRole('heading', { name: 'What happens next' }).waitFor();
+    // Bad input: the API's problem shows on the page, and no request is made.
+    await page.getByRole('button', { name: 'Submit request' }).click();
+    await page.getByRole('alert').filter({ hasText: 'send deviceId' }).waitFor();
     await page.getByLabel('Device').selectOption('LAPTOP-ALICE');
     await expectAccessible(page);
     await screenshot(page, 'item');
@@ -85,6 +88,9 @@ describe('the self-service portal', () => {
       .waitFor();
     await expectAccessible(page);
     await screenshot(page, 'request');
+    await page.getByRole('radio', { name: 'Very satisfied' }).check();
+    await page.getByRole('button', { name: 'Send rating' }).click();
+    await page.getByRole('status').filter({ hasText: 'You rated this very satisfied' }).waitFor();
     const alice = await stack.login('alice');
     const mine = await stack.call('GET', '/api/requests?limit=200', { token: alice });
     const visio = (mine.body as { items: { catalogItemId: string }[] }).items.filter(
@@ -175,6 +181,23 @@ describe('the self-service portal', () => {
     await card.waitFor({ state: 'detached', timeout: LIVE_MS });
     const done = await stack.waitForRequest(alice, posted.id, ended, LIVE_MS);
     expect(done.status).toBe('fulfilled');
+  });
+
+  it('works by keyboard alone: from the search box to an item page', async () => {
+    const page = await signedIn('Bob Baker');
+    const focused = () =>
+      page.evaluate<string>('document.activeElement?.id || document.activeElement?.textContent || ""');
+    const tabTo = async (target: string) => {
+      for (let i = 0; i < 40 && (await focused()) !== target; i++) await page.keyboard.press('Tab');
+      expect(await focused()).toBe(target);
+    };
+    await page.getByRole('heading', { name: 'Service catalog' }).waitFor();
+    await tabTo('catalog-search');
+    await page.keyboard.type('monitor');
+    await tabTo('Second monitor');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Second monitor', level: 1 }).waitFor();
+    await tabTo('Submit request');
   });
 
   it('works at 375 px wide, and signing out ends the session', async () => {

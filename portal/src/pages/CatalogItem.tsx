@@ -114,6 +114,7 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
   const item = catalog.data?.items.find((i) => i.id === itemId);
   const [values, setValues] = useState<Record<string, string>>({});
   const [justification, setJustification] = useState('');
+  const [onBehalfOf, setOnBehalfOf] = useState('');
   const [problem, setProblem] = useState<ApiProblem>();
   const [busy, setBusy] = useState(false);
   // One key per form shown: a double click or a retry after a lost answer makes one request.
@@ -155,6 +156,7 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
           catalogItemId: item.id,
           ...(deviceField && values[deviceField.name] ? { deviceId: values[deviceField.name] } : {}),
           ...(justification.trim() ? { justification } : {}),
+          ...(onBehalfOf.trim() ? { onBehalfOf: onBehalfOf.trim() } : {}),
           ...(Object.keys(fields).length ? { fields } : {}),
         },
         { 'idempotency-key': idempotencyKey },
@@ -212,6 +214,18 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
             value={justification}
             onChange={(e) => setJustification(e.target.value)}
           />
+        </div>
+        <div className="field">
+          <label htmlFor="on-behalf-of">For someone else? Their user id (optional)</label>
+          <input
+            id="on-behalf-of"
+            value={onBehalfOf}
+            aria-describedby="on-behalf-of-hint"
+            onChange={(e) => setOnBehalfOf(e.target.value)}
+          />
+          <p className="hint" id="on-behalf-of-hint">
+            Managers for their team, the service desk and operators may request on someone&apos;s behalf.
+          </p>
         </div>
         <Problem text={general} />
         <button type="submit" className="primary" disabled={busy} aria-disabled={busy}>

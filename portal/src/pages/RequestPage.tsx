@@ -4,6 +4,7 @@ import { useApi, useItemNames, useNames } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { isFinal, statusLine, stepWords, when, whoWords } from '../words.ts';
 import { Problem } from '../ui.tsx';
+import { AnswerFeedback, Survey } from './AfterFulfillment.tsx';
 
 interface Comment {
   id: number;
@@ -63,6 +64,7 @@ export function RequestPage({ requestId, user }: { requestId: string; user: Sess
     if (!comment.trim()) return;
     void act(post(`${path}/comments`, { body: comment })).then(() => setComment(''));
   };
+  const mine = r.requester === user.id;
   const mayCancel = !isFinal(r.status) && (r.requester === user.id || user.isOperator);
   const status = statusLine(r.status, r.waitingOn?.who, nameOf);
 
@@ -92,13 +94,12 @@ export function RequestPage({ requestId, user }: { requestId: string; user: Sess
               <a href={r.outcome.launchUrl}>Open the software</a>
             </p>
           )}
-          {r.outcome.surveyUrl && r.status === 'fulfilled' && (
-            <p>
-              <a href={r.outcome.surveyUrl}>Tell us how it went (one-question survey)</a>
-            </p>
-          )}
         </div>
       )}
+      {mine && r.type === 'information' && r.status === 'fulfilled' && (
+        <AnswerFeedback request={r} onDone={reload} />
+      )}
+      {mine && r.status === 'fulfilled' && <Survey request={r} />}
       <dl className="facts">
         <dt>Requested by</dt>
         <dd>{nameOf(r.requester)}</dd>

@@ -9,11 +9,13 @@ function TaskCard({ task, user, onDone }: { task: Task; user: SessionUser; onDon
   const [outcome, setOutcome] = useState(task.outcomes?.[0] ?? '');
   const [resolution, setResolution] = useState('');
   const [error, setError] = useState<string>();
+  const [note, setNote] = useState('');
+  const [assignee, setAssignee] = useState('');
   const act = (p: Promise<unknown>) =>
     p.then(onDone, (err: unknown) => setError(err instanceof Error ? err.message : String(err)));
   const mine = task.assignee === user.id;
   const base = `/api/tasks/${task.id}`;
-  const names = useNames(task.assignee ? [task.assignee] : []);
+  const names = useNames([...(task.assignee ? [task.assignee] : []), ...task.comments.map((c) => c.author)]);
   return (
     <li className="card">
       <h3>{task.title}</h3>
@@ -77,6 +79,40 @@ function TaskCard({ task, user, onDone }: { task: Task; user: SessionUser; onDon
           </button>
         </form>
       )}
+      {task.comments.length > 0 && (
+        <ul className="comments" aria-label={`Comments on ${task.title}`}>
+          {task.comments.map((c, i) => (
+            <li key={i}>
+              <strong>{names(c.author)}</strong> <span className="muted">{when(c.createdAt)}</span>
+              <p>{c.body}</p>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (note.trim()) void act(post(`${base}/comments`, { body: note }).then(() => setNote('')));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`note-${task.id}`}>Comment</label>
+          <input id={`note-${task.id}`} value={note} onChange={(e) => setNote(e.target.value)} />
+        </div>
+        <button type="submit">Add comment</button>
+      </form>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (assignee.trim()) void act(post(`${base}/reassign`, { assigneeId: assignee.trim() }));
+        }}
+      >
+        <div className="field">
+          <label htmlFor={`assignee-${task.id}`}>Reassign to (user id in {task.groupId})</label>
+          <input id={`assignee-${task.id}`} value={assignee} onChange={(e) => setAssignee(e.target.value)} />
+        </div>
+        <button type="submit">Reassign</button>
+      </form>
     </li>
   );
 }
