@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { and, asc, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { forbidden, unprocessable } from '../errors.js';
 import { setSessionCookie } from '../session-cookie.js';
+import { listActivePeople } from '../../directory/people.js';
 import { loadPrincipal } from '../../directory/sign-in.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
@@ -62,15 +63,7 @@ const devRoutes: FastifyPluginAsyncTypebox<{ db: DB; cookieSecure: boolean }> = 
         },
       },
     },
-    async () => ({
-      items: db
-        .select({ id: t.users.id, name: t.users.name, role: t.roles.name })
-        .from(t.users)
-        .innerJoin(t.roles, eq(t.roles.id, t.users.roleId))
-        .where(and(eq(t.users.active, true), isNull(t.users.removedAt)))
-        .orderBy(asc(t.users.name))
-        .all(),
-    }),
+    async () => ({ items: await listActivePeople(db) }),
   );
 
   app.post(

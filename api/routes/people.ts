@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
+import { findPersonName } from '../../directory/people.js';
 import { notFound } from '../errors.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 
@@ -29,11 +28,7 @@ const peopleRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) 
       },
     },
     async (request) => {
-      const person = db
-        .select({ id: t.users.id, name: t.users.name })
-        .from(t.users)
-        .where(eq(t.users.id, request.params.id))
-        .get();
+      const person = await findPersonName(db, request.params.id);
       if (!person) throw notFound(`Nobody has the user id "${request.params.id}".`);
       return person;
     },
