@@ -100,7 +100,7 @@ function Field({
       </label>
       {input}
       {error && (
-        <p className="error" id={`${id}-error`}>
+        <p className="error" id={`${id}-error`} role="alert">
           {error}
         </p>
       )}
@@ -135,7 +135,9 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
   const fieldError = (name: string) => {
     const match = problem?.errors.find((e) => e.path.endsWith(`/${name}`));
     if (match) return match.message;
-    if (problem && problem.detail.includes(`"${name}"`)) return problem.detail;
+    // The API names the field in its detail: `Field "x" (…) is required`, `… send deviceId.`
+    if (problem && (problem.detail.includes(`"${name}"`) || problem.detail.endsWith(` ${name}.`)))
+      return problem.detail;
     return undefined;
   };
   const submit = async (e: FormEvent) => {
@@ -203,7 +205,11 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
             value={values[f.name] ?? ''}
             error={fieldError(f.name)}
             devices={devices}
-            onChange={(v) => setValues((old) => ({ ...old, [f.name]: v }))}
+            onChange={(v) => {
+              setValues((old) => ({ ...old, [f.name]: v }));
+              // The error was about what was there before.
+              setProblem(undefined);
+            }}
           />
         ))}
         <div className="field">
