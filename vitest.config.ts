@@ -6,7 +6,7 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
     include: ['test/**/*.test.ts', '**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'dist/**', 'data/**'],
+    exclude: ['**/node_modules/**', 'dist/**', 'data/**', 'portal/**'],
     // Workflow tests run real workers against the dev server; timers and polls add seconds.
     testTimeout: 60_000,
     // Per-file hooks bundle workflows (webpack) and start test environments.

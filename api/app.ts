@@ -37,6 +37,10 @@ import metricsRoutes from './routes/metrics.js';
 import reportsRoutes from './routes/reports.js';
 import requestsRoutes from './routes/requests.js';
 import scimRoutes from './routes/scim.js';
+import sessionRoutes from './routes/session.js';
+import peopleRoutes from './routes/people.js';
+import portal from './plugins/portal.js';
+import { cookieIsSecure, SESSION_COOKIE } from './session-cookie.js';
 import tasksRoutes from './routes/tasks.js';
 
 export interface AppDeps {
@@ -150,6 +154,15 @@ export async function buildApp(deps: AppDeps) {
               'preferred_username, to a directory user). In dev mode on loopback, POST /api/dev/login ' +
               'returns a token of the API itself.',
           },
+          sessionCookie: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description:
+              "The portal's session (HttpOnly, SameSite=Lax), set by its sign-in; every route that takes a " +
+              'bearer token takes it too when no Authorization header is sent. A change (POST, PUT, ' +
+              'PATCH, DELETE) made with it must carry the header x-reqflow-csrf: 1.',
+          },
           deviceToken: { type: 'http', scheme: 'bearer', description: 'Device agent token' },
           enrollmentToken: {
             type: 'http',
@@ -180,7 +193,14 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(healthRoutes, { db, temporal });
   // Password-less login: never where another machine could reach it, whatever else is configured.
-  if (devLoginAllowed(config)) await app.register(devRoutes, { prefix: '/api/dev', db });
+  if (devLoginAllowed(config))
+    await app.register(devRoutes, {
+      prefix: '/api/dev',
+      db,
+      cookieSecure: cookieIsSecure(config.publicUrl),
+    });
+  await app.register(sessionRoutes, { prefix: '/api/session', db, config, secret: deps.secret });
+  await app.register(peopleRoutes, { prefix: '/api/people', db });
   await app.register(catalogRoutes, { prefix: '/api/catalog', db, catalogDir: config.catalogDir });
   await app.register(requestsRoutes, { prefix: '/api/requests', db, temporal, config });
   await app.register(commentRoutes, { prefix: '/api/requests', db, config });
@@ -213,6 +233,8 @@ export async function buildApp(deps: AppDeps) {
     },
     { prefix: '/surveys' },
   );
+  // Last: its client routes must not shadow any of the API's.
+  await app.register(portal, { root: config.portalDir });
   return app;
 }
 

@@ -23,6 +23,12 @@ export interface OidcConfig {
   usernameClaim: string;
   /** Least time between two key-set fetches that a token with an unknown key id may cause. */
   jwksCooldownMs: number;
+  /** OIDC_CLIENT_ID: the portal's client at the provider; unset, the portal offers no OIDC sign-in. */
+  clientId: string | undefined;
+  /** OIDC_CLIENT_SECRET: the portal's client secret; unset, the portal is a public client (PKCE alone). */
+  clientSecret: string | undefined;
+  /** OIDC_SCOPES: what the portal asks for at sign-in. */
+  scopes: string;
 }
 
 export interface Config {
@@ -69,6 +75,8 @@ export interface Config {
   agentPollMaxSeconds: number;
   /** Set by `npm start`: its supervisor's state file, whose restart counts /metrics serves. */
   stackStateFile: string | undefined;
+  /** PORTAL_DIR: the built portal the API serves at `/` (scripts/build-portal.ts writes it). */
+  portalDir: string;
   /** Fastify's trustProxy: which proxies' X-Forwarded-For names the client (rate limits key on it). */
   trustProxy: boolean | string[];
   /** Requests per minute; 0 turns that limit off (README: "Limits"). */
@@ -156,6 +164,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksCooldownMs: msToNumber(
         duration(env.OIDC_JWKS_COOLDOWN, '30s', 'OIDC_JWKS_COOLDOWN') as Parameters<typeof msToNumber>[0],
       ),
+      clientId: env.OIDC_CLIENT_ID || undefined,
+      clientSecret: env.OIDC_CLIENT_SECRET || undefined,
+      scopes: env.OIDC_SCOPES || 'openid profile',
     },
     metricsToken: env.METRICS_TOKEN || undefined,
     scimTokenHash: scimTokenHash(env.SCIM_TOKEN),
@@ -202,5 +213,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxEventLoopDelayMs: int(env.MAX_EVENT_LOOP_DELAY_MS, 1000, 'MAX_EVENT_LOOP_DELAY_MS'),
     stackStateFile: env.REQFLOW_STACK_STATE || undefined,
+    portalDir: resolve(env.PORTAL_DIR ?? resolve(repoRoot, 'dist/portal')),
   };
 }

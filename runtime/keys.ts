@@ -1,7 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 
 /** What a key signs. Each purpose gets its own key, so one leaked key cannot forge the others. */
-export type KeyPurpose = 'user-token' | 'approval-link' | 'survey-link';
+export type KeyPurpose = 'user-token' | 'approval-link' | 'survey-link' | 'portal-sign-in';
 
 // A fixed salt is enough: REQFLOW_SECRET is already high-entropy (32+ bytes outside dev mode),
 // and a salt that never changes keeps every key the same across restarts, so links and

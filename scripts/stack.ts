@@ -302,6 +302,7 @@ async function run(): Promise<void> {
     [
       '',
       'reqflow is running:',
+      `  Portal       ${apiUrl}/`,
       `  API          ${apiUrl}`,
       `  OpenAPI docs ${apiUrl}/docs`,
       `  Temporal UI  ${uiUrl}`,

@@ -4,6 +4,7 @@
  * Resolving the CLI may build it from source on a fresh machine (minutes, with progress on stderr).
  */
 import type { TestProject } from 'vitest/node';
+import { buildPortal } from '../scripts/build-portal.js';
 import { startDevServer } from '../scripts/dev-server.js';
 import { resolveTemporalCli } from '../scripts/temporal-cli.js';
 
@@ -20,6 +21,9 @@ const log = (line: string) => process.stderr.write(`[global-setup] ${line}\n`);
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cliPath = await resolveTemporalCli({ log });
+  // Once for the run, here rather than in a test file: the browser tests load the built
+  // portal from the API, and no test process should spend its time running vite.
+  if (await buildPortal({ quiet: true })) log('built the portal into dist/portal');
   const server = await startDevServer({ cliPath, uiPort: null, log });
   project.provide('temporalAddress', server.address);
   project.provide('temporalCliPath', cliPath);

@@ -6,7 +6,8 @@ import type { DB } from '../../db/client.js';
 import { findSignInUser, loadPrincipal, type UserPrincipal } from '../../directory/sign-in.js';
 import { HttpProblem } from '../errors.js';
 import { TokenRefused } from '../identity-provider.js';
-import { createUserTokens, type TokenIdentity } from '../user-tokens.js';
+import { CSRF_HEADER, readCookie, SESSION_COOKIE } from '../session-cookie.js';
+import { createUserTokens, OWN_ISSUER, type TokenIdentity } from '../user-tokens.js';
 
 export type { UserPrincipal };
 
@@ -27,6 +28,23 @@ declare module 'fastify' {
 
 const unauthorized = (detail: string) => new HttpProblem(401, 'Unauthorized', detail);
 const notAUser = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The portal's session token, for a call without an Authorization header (every client but
+ * the portal sends one, and it wins). A write on the strength of the cookie must also carry
+ * the portal's CSRF header.
+ */
+function sessionToken(request: FastifyRequest): string | undefined {
+  const session = request.headers.authorization ? undefined : readCookie(request, SESSION_COOKIE);
+  if (session && !SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] !== '1')
+    throw notAUser(
+      `A change made with the portal's session cookie must carry the header "${CSRF_HEADER}: 1"; ` +
+        'other clients send "Authorization: Bearer <token>".',
+    );
+  return session || undefined;
+}
 
 function bearer(request: FastifyRequest): string {
   const header = request.headers.authorization;
@@ -82,8 +100,12 @@ export default fp(
 
     app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
       let identity: TokenIdentity;
+      const session = sessionToken(request);
       try {
-        identity = await tokens.verify(bearer(request));
+        identity = await tokens.verify(session ?? bearer(request));
+        // The portal's sessions hold tokens of this API only (the sign-in routes mint them).
+        if (session && identity.source !== 'reqflow')
+          throw new TokenRefused(401, `The session cookie must hold a token of issuer "${OWN_ISSUER}".`);
       } catch (err) {
         if (!(err instanceof TokenRefused) && !(err instanceof HttpProblem)) throw err;
         if (err instanceof TokenRefused && err.status === 503) {

@@ -28,6 +28,9 @@ interface Tight {
 // trailing slash: a prefix's root route is registered with and without it).
 const tight: Record<string, Tight> = {
   'POST /api/dev/login': { limit: 'login', scope: 'ip', what: 'sign-ins' },
+  'POST /api/dev/session': { limit: 'login', scope: 'ip', what: 'sign-ins' },
+  'GET /api/session/oidc/login': { limit: 'login', scope: 'ip', what: 'sign-ins' },
+  'GET /api/session/oidc/callback': { limit: 'login', scope: 'ip', what: 'sign-ins' },
   'GET /approvals/links/:token': { limit: 'links', scope: 'ip', what: 'approve/deny link pages' },
   'POST /approvals/links/:token': { limit: 'links', scope: 'ip', what: 'approve/deny link pages' },
   'GET /surveys/:requestId': { limit: 'links', scope: 'ip', what: 'survey pages' },

@@ -4,6 +4,8 @@ import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { forbidden, unprocessable } from '../errors.js';
+import { setSessionCookie } from '../session-cookie.js';
+import { listActivePeople } from '../../directory/people.js';
 import { loadPrincipal } from '../../directory/sign-in.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
@@ -38,22 +40,59 @@ const OutboxItem = Type.Object({
  * Registered only in dev mode on loopback (the embedded default): log in as a seeded
  * user without a password, and read the notifications outbox without a mail server.
  */
-const devRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => {
+const devRoutes: FastifyPluginAsyncTypebox<{ db: DB; cookieSecure: boolean }> = async (
+  app,
+  { db, cookieSecure },
+) => {
+  const LoginBody = Type.Object(
+    { userId: Type.String({ minLength: 1, maxLength: 100 }) },
+    { additionalProperties: false },
+  );
+  const SignedIn = Type.Object({ id: Type.String(), name: Type.String() });
+
+  app.get(
+    '/people',
+    {
+      schema: {
+        tags: ['dev'],
+        summary: "Dev mode only: the people one may sign in as (the portal's sign-in page lists them)",
+        response: {
+          200: Type.Object({
+            items: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.String() })),
+          }),
+        },
+      },
+    },
+    async () => ({ items: await listActivePeople(db) }),
+  );
+
+  app.post(
+    '/session',
+    {
+      schema: {
+        tags: ['dev'],
+        summary: "Dev mode only: sign a seeded user in to the portal (sets the portal's session cookie)",
+        body: LoginBody,
+        response: { 200: Type.Object({ user: SignedIn }), 400: problemRef, 422: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const user = await loadPrincipal(db, request.body.userId);
+      if (!user) throw unprocessable(`Unknown or inactive user "${request.body.userId}".`);
+      setSessionCookie(reply, app.issueUserToken(user.id), cookieSecure);
+      return { user: { id: user.id, name: user.name } };
+    },
+  );
+
   app.post(
     '/login',
     {
       schema: {
         tags: ['dev'],
         summary: 'Dev mode only: a token for a seeded user',
-        body: Type.Object(
-          { userId: Type.String({ minLength: 1, maxLength: 100 }) },
-          { additionalProperties: false },
-        ),
+        body: LoginBody,
         response: {
-          200: Type.Object({
-            token: Type.String(),
-            user: Type.Object({ id: Type.String(), name: Type.String() }),
-          }),
+          200: Type.Object({ token: Type.String(), user: SignedIn }),
           400: problemRef,
           422: problemRef,
         },

@@ -31,8 +31,10 @@ export interface TestProviderOptions {
   audiences: string[];
   /** Signing keys, the first signs (oidc-provider signs with the first key of an algorithm). */
   keys: SigningKey[];
-  /** Extra access-token claims for an account, e.g. preferred_username. */
+  /** Extra access-token claims for an account, e.g. preferred_username; also its UserInfo (scope profile). */
   claims: (accountId: string) => Record<string, unknown>;
+  /** More redirect URIs of the client, e.g. the portal's sign-in callback. */
+  redirectUris?: string[];
 }
 
 export interface TestProvider {
@@ -66,7 +68,7 @@ export async function startTestProvider(opts: TestProviderOptions): Promise<Test
         {
           client_id: CLIENT_ID,
           client_secret: CLIENT_SECRET,
-          redirect_uris: [redirectUri],
+          redirect_uris: [redirectUri, ...(opts.redirectUris ?? [])],
           grant_types: ['authorization_code'],
           response_types: ['code'],
         },
@@ -74,8 +76,12 @@ export async function startTestProvider(opts: TestProviderOptions): Promise<Test
       jwks: { keys: keys.map((k) => k.privateJwk as Record<string, unknown>) },
       cookies: { keys: ['test-provider-cookie-key'] },
       pkce: { required: () => true },
-      scopes: ['openid', 'requests'],
-      findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+      scopes: ['openid', 'profile', 'requests'],
+      claims: { openid: ['sub'], profile: ['preferred_username', 'name'] },
+      findAccount: async (_ctx, sub) => ({
+        accountId: sub,
+        claims: async () => ({ ...opts.claims(sub), sub }),
+      }),
       extraTokenClaims: async (_ctx, token) => opts.claims(token.accountId),
       features: {
         devInteractions: { enabled: true },
