@@ -163,10 +163,14 @@ describe('resource requests', () => {
     });
     expect(approved.status).toBe(200);
 
-    const ordering = await stack.waitForRequest(as('alice'), submitted.id, (r) =>
-      r.steps.some((s) => s.name === 'supplier_order' && s.state === 'waiting'),
+    // The step and the status are two writes of the workflow: wait for both.
+    await stack.waitForRequest(
+      as('alice'),
+      submitted.id,
+      (r) =>
+        r.status === 'awaiting_task' &&
+        r.steps.some((s) => s.name === 'supplier_order' && s.state === 'waiting'),
     );
-    expect(ordering.status).toBe('awaiting_task');
     // The README's recipe finds it.
     const query = `RequestStatus = "awaiting_task" AND WorkflowId = "${submitted.id}"`;
     const deadline = Date.now() + 30_000;
