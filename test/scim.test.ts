@@ -35,8 +35,6 @@ function config(scimToken?: string) {
     TEMPORAL_TASK_QUEUE: `scim-test-${randomUUID()}`,
     REQFLOW_SECRET: 'test-secret-test-secret-test-secret!!',
     PUBLIC_URL: 'https://reqflow.example.com',
-    // A loaded machine lags, and the API then rightly sheds load with 503s; not what this file tests.
-    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...(scimToken ? { SCIM_TOKEN: scimToken } : {}),
   });
 }
