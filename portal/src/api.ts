@@ -95,9 +95,14 @@ export interface CatalogItem {
   entitled: boolean;
   formFields: FormField[];
   category?: string | { id: string; name: string } | null;
+  /** From `GET /api/catalog/:id` only: the item's service level and its approval levels. */
   sla?: { request?: string } | null;
-  approvalPolicy?: unknown[] | null;
+  approvalPolicy?: ApprovalLevel[] | null;
 }
+export type ApprovalLevel =
+  | { kind: 'manager' }
+  | { kind: 'owner' }
+  | { kind: 'group'; groupId: string; quorum: 'any' | 'all' | number };
 
 export interface Step {
   name: string;

@@ -2,6 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import {
   ApiProblem,
   post,
+  type ApprovalLevel,
   type CatalogItem,
   type FormField,
   type RequestView,
@@ -12,15 +13,31 @@ import { Link, navigate } from '../router.tsx';
 import { durationWords } from '../words.ts';
 import { Problem } from '../ui.tsx';
 
+/** One approval level as the requester reads it. */
+function approverWords(level: ApprovalLevel): string {
+  if (level.kind === 'manager') return 'your manager';
+  if (level.kind === 'owner') return "the service's owner";
+  const who =
+    level.quorum === 'all'
+      ? 'everyone in'
+      : level.quorum === 'any' || level.quorum === 1
+        ? 'one person in'
+        : `${level.quorum} people in`;
+  return `${who} ${level.groupId}`;
+}
+
 /** What happens after submitting, in the desk's words, from what the catalog says of the item. */
 function whatHappensNext(item: CatalogItem): string[] {
   const steps: string[] = [];
+  const levels = item.approvalPolicy ?? [];
   const approval =
-    item.type === 'access' || item.type === 'resource' || item.sensitivity === 'sensitive'
-      ? 'Your manager approves it first.'
-      : item.type === 'standard_service' && item.changeModel === 'normal'
-        ? 'The Change Advisory Board approves the installation first.'
-        : 'No approval is needed.';
+    levels.length > 0
+      ? `Approved first by ${levels.map(approverWords).join(', then ')}.`
+      : item.type === 'access' || item.type === 'resource' || item.sensitivity === 'sensitive'
+        ? 'Your manager approves it first.'
+        : item.type === 'standard_service' && item.changeModel === 'normal'
+          ? 'The Change Advisory Board approves the installation first.'
+          : 'No approval is needed.';
   steps.push(approval);
   if (item.type === 'standard_service')
     steps.push('It installs on your device the next time the device connects; you get a launch link.');
@@ -111,7 +128,10 @@ function Field({
 export function CatalogItemPage({ itemId, user }: { itemId: string; user: SessionUser }) {
   const catalog = useApi<{ items: CatalogItem[] }>('/api/catalog');
   const mine = useApi<Devices>(`/api/cmdb/users/${encodeURIComponent(user.id)}`);
-  const item = catalog.data?.items.find((i) => i.id === itemId);
+  // The detail adds what the list leaves out: the approval levels and the service level.
+  const detail = useApi<CatalogItem>(`/api/catalog/${encodeURIComponent(itemId)}`);
+  const listed = catalog.data?.items.find((i) => i.id === itemId);
+  const item = listed && detail.data ? { ...listed, ...detail.data } : listed;
   const [values, setValues] = useState<Record<string, string>>({});
   const [justification, setJustification] = useState('');
   const [onBehalfOf, setOnBehalfOf] = useState('');
