@@ -6,6 +6,7 @@ import { openDatabase } from './db/client.js';
 import { createOutboxDispatcher, type OutboxDispatcher } from './notifications/outbox.js';
 import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
+import { jobDoorbellDir, jobDoorbellRinger } from './runtime/job-doorbell.js';
 import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
@@ -43,6 +44,7 @@ async function run(): Promise<void> {
         // The API verifies approve/deny links with the same secret it signs user tokens with.
         linkSecret: resolveSecret(config),
         linkTtlMs: config.approvalLinkTtlMs,
+        jobQueued: jobDoorbellRinger(jobDoorbellDir(config.databaseFile)),
       }),
       // Give in-flight activities (SQLite writes) time to finish on Ctrl-C; anything
       // cut off is retried by Temporal when a worker comes back.

@@ -123,6 +123,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         })
         .onConflictDoNothing()
         .run();
+      deps.jobQueued?.(input.deviceId);
       return { jobId, packageVersion: version };
     },
 

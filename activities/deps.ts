@@ -11,6 +11,8 @@ export interface ActivityDeps {
   linkSecret: string;
   /** How long an approve/deny link stays valid. */
   linkTtlMs: number;
+  /** Told the device of each job queued, after its commit (wakes the device's held poll; runtime/job-doorbell.ts). */
+  jobQueued?: (deviceId: string) => void;
   /** Clock, injectable so tests get stable timestamps. */
   now?: () => Date;
 }

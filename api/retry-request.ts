@@ -14,6 +14,31 @@ const RETRYABLE_REASONS = ['deployment_failed', 'device_unreachable'];
 /** The activity each deployment round starts with; a retry resets the workflow to just before it. */
 const ROUND_ACTIVITY = 'prepareDeployment';
 
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+type EventId = proto.temporal.api.history.v1.IMarkerRecordedEventAttributes['workflowTaskCompletedEventId'];
+
+/**
+ * The workflow task that started a deployment round, if this event is that round's start:
+ * an activity task scheduled, or (lean runs) the marker of the local activity, whose
+ * `data` detail names the activity type.
+ */
+function roundStartedBy(e: HistoryEvent): EventId {
+  const scheduled = e.activityTaskScheduledEventAttributes;
+  if (scheduled)
+    return scheduled.activityType?.name === ROUND_ACTIVITY
+      ? scheduled.workflowTaskCompletedEventId
+      : undefined;
+  const marker = e.markerRecordedEventAttributes;
+  const data = marker?.details?.data?.payloads?.[0]?.data;
+  if (!marker || !data) return undefined;
+  try {
+    const local = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: unknown };
+    return local.activity_type === ROUND_ACTIVITY ? marker.workflowTaskCompletedEventId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 type RequestRow = typeof t.requests.$inferSelect;
 
 /**
@@ -48,10 +73,10 @@ export async function retryRequest(
     );
   }
   const history = await handle.fetchHistory();
-  const round = (history.events ?? [])
-    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === ROUND_ACTIVITY)
+  const resetPoint = (history.events ?? [])
+    .map(roundStartedBy)
+    .filter((id): id is NonNullable<EventId> => id !== undefined && id !== null)
     .at(-1);
-  const resetPoint = round?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
   if (!resetPoint) {
     throw conflict(
       `Request ${row.id} was started before deployment rounds existed; reset it by hand (README: "Operator recipes").`,

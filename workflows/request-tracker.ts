@@ -9,6 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Approval, RequestOutcome, RequestSnapshot, RequestStep } from '../domain/request.js';
 import type { RequestStatus, RequestType, StepState } from '../domain/status.js';
 import type { SlaPolicy } from '../domain/sla.js';
@@ -31,15 +32,21 @@ const { recordAudit } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '1m' },
 });
+const { recordAudit: recordAuditLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '1m' },
+});
 
 /**
  * An audit writer for one request: the trail links every grant (software, license
  * seat, group membership) to the decision that allowed it. Keyed by request and
- * action, so a replayed or retried step appends once.
+ * action, so a replayed or retried step appends once. `local` writes it as a local
+ * activity (a lean run, see RequestTracker).
  */
-export function auditorFor(requestId: string, subject: string, keySuffix = '') {
+export function auditorFor(requestId: string, subject: string, keySuffix = '', local = false) {
+  const record = local ? recordAuditLocally : recordAudit;
   return (action: string, details: Record<string, unknown>, actor = 'reqflow') =>
-    recordAudit({ key: `${requestId}:${action}${keySuffix}`, actor, action, requestId, subject, details });
+    record({ key: `${requestId}:${action}${keySuffix}`, actor, action, requestId, subject, details });
 }
 
 export interface TrackedRequest {
@@ -72,6 +79,18 @@ const nowIso = () => new Date(Date.now()).toISOString();
 const waitingOnOf = (what: string | null, who: string[] = []): RequestSnapshot['waitingOn'] =>
   what === null ? null : { what, who, since: nowIso() };
 
+export interface TrackerOptions {
+  /**
+   * A lean run (new runs of the automated paths, behind a patch): a step that completes is
+   * projected with the next publish rather than on its own (the next status change, wait or
+   * the end, which follow within milliseconds on these paths; every wait publishes), and a
+   * publish upserts only the search attributes whose values changed. The Temporal UI still
+   * shows each step, as its activity or local-activity marker. Runs without it replay as
+   * they were recorded.
+   */
+  lean?: boolean;
+}
+
 /**
  * Keeps a request's status, steps and approvals, shared by every request workflow.
  * Each change bumps the version, updates the search attributes operators filter on
@@ -81,8 +100,13 @@ export class RequestTracker {
   readonly snapshot: RequestSnapshot;
   private readonly requestClock: { stop(): void } | undefined;
   private admitted = false;
+  private readonly lean: boolean;
 
-  constructor(private readonly req: TrackedRequest) {
+  constructor(
+    private readonly req: TrackedRequest,
+    options: TrackerOptions = {},
+  ) {
+    this.lean = options.lean === true;
     const at = new Date(workflowInfo().startTime).toISOString();
     this.snapshot = {
       id: req.requestId,
@@ -167,12 +191,30 @@ export class RequestTracker {
     const step = await this.startStep(name, undefined, 'running', attempt);
     try {
       const result = await fn();
+      if (this.lean) {
+        // Carried by the next publish; see TrackerOptions.lean.
+        step.state = 'completed';
+        if (detail) step.detail = detail(result);
+        step.endedAt = nowIso();
+        return result;
+      }
       await this.updateStep(step, { state: 'completed', ...(detail ? { detail: detail(result) } : {}) });
       return result;
     } catch (err) {
       await this.updateStep(step, { state: 'failed', detail: messageOf(err) });
       throw err;
     }
+  }
+
+  /** Opens a waiting step and says what the request waits for, in one publish. */
+  async startWait(
+    name: string,
+    detail: string,
+    waitingOn: { what: string; who: string[] },
+    attempt?: number,
+  ): Promise<RequestStep> {
+    this.snapshot.waitingOn = waitingOnOf(waitingOn.what, waitingOn.who);
+    return this.startStep(name, detail, 'waiting', attempt);
   }
 
   /** Says what the request waits for and on whom (null when it waits on nobody). */
@@ -234,14 +276,23 @@ export class RequestTracker {
   private async publish(): Promise<void> {
     this.snapshot.version += 1;
     this.snapshot.updatedAt = nowIso();
-    upsertSearchAttributes([
+    const attributes: SearchAttributeUpdatePair[] = [
       { key: RequestTypeKey, value: this.snapshot.type },
       { key: RequestStatusKey, value: this.snapshot.status },
       { key: CatalogItemKey, value: this.snapshot.catalogItemId },
       { key: RequesterKey, value: this.snapshot.requester },
       // Null removes the attribute: nobody is awaited.
       { key: WaitingOnKey, value: this.snapshot.waitingOn?.who.length ? this.snapshot.waitingOn.who : null },
-    ]);
+    ];
+    if (!this.lean) upsertSearchAttributes(attributes);
+    else {
+      // The API sets the first four at start; an upsert carries only what changed since.
+      const current = workflowInfo().typedSearchAttributes;
+      const changed = attributes.filter(
+        ({ key, value }) => JSON.stringify(current.get(key) ?? null) !== JSON.stringify(value),
+      );
+      if (changed.length > 0) upsertSearchAttributes(changed);
+    }
     await syncRequest({
       snapshot: JSON.parse(JSON.stringify(this.snapshot)) as RequestSnapshot,
       runId: workflowInfo().runId,

@@ -1,6 +1,7 @@
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import {
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   defineSignal,
@@ -9,13 +10,14 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
-import { acts } from './activity-proxies.js';
+import { acts as remoteActs, localActs } from './activity-proxies.js';
 import type { DeploymentRound } from '../activities/deployment.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import {
   SURVEY_LINK_REF,
   type DeploymentReport,
   type RequestSnapshot,
+  type RequestStep,
   type StandardServiceInput,
 } from '../domain/request.js';
 import { Approvals, decidersOf } from './approval.js';
@@ -33,7 +35,13 @@ export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deployme
  */
 export async function standardServiceRequest(input: StandardServiceInput): Promise<RequestSnapshot> {
   const { requestId, options } = input;
-  const tracker = new RequestTracker({ ...input, type: 'standard_service' });
+  // New runs take the lean path: the short SQLite steps run as local activities (no
+  // activity task round trip through the server each) and the request is projected at
+  // its status changes and waits rather than at every step. Runs recorded before it
+  // replay on the path they took.
+  const lean = patched('lean-standard-path');
+  const acts = lean ? localActs : remoteActs;
+  const tracker = new RequestTracker({ ...input, type: 'standard_service' }, { lean });
   const reports = new Map<number, DeploymentReport>();
 
   setHandler(deploymentResultSignal, (report) => {
@@ -53,7 +61,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     compensations.length = 0;
   };
 
-  const audit = auditorFor(requestId, input.deviceId);
+  const audit = auditorFor(requestId, input.deviceId, '', lean);
   // Someone who asked on another's behalf is told; the beneficiary gets a copy of each message.
   const copyToBeneficiary = input.beneficiary !== input.requester ? { copyTo: input.beneficiary } : {};
 
@@ -149,8 +157,10 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
 
     const { changeId } = await tracker.step(
       'record_change',
+      // Remote even on the lean path: the workflow task that follows it, which starts the
+      // deployment round, is where an operator's retry resets the workflow to (api/retry-request.ts).
       () =>
-        acts.recordChange({
+        remoteActs.recordChange({
           requestId,
           catalogItemId: input.catalogItemId,
           model: item.changeModel,
@@ -173,14 +183,15 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     // Runs started before deployment rounds existed go on without this step (patch
     // marker in their history); an operator's retry resets the workflow to just
     // before it, so a new round numbers its attempts on from the failed one.
-    const round: DeploymentRound = patched('deployment-rounds')
-      ? await acts.prepareDeployment({
-          requestId,
-          deviceId: input.deviceId,
-          userId: input.beneficiary,
-          ...(item.licensePoolId ? { poolId: item.licensePoolId } : {}),
-        })
-      : { firstAttempt: 1 };
+    const round: DeploymentRound =
+      lean || patched('deployment-rounds')
+        ? await acts.prepareDeployment({
+            requestId,
+            deviceId: input.deviceId,
+            userId: input.beneficiary,
+            ...(item.licensePoolId ? { poolId: item.licensePoolId } : {}),
+          })
+        : { firstAttempt: 1 };
     if (round.firstAttempt > 1) {
       // A reset by hand (`temporal workflow reset`) has no audit entry to name who did it.
       const who = round.retry
@@ -216,6 +227,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         requestId,
         input.deviceId,
         roundKey,
+        lean,
       )('request.failed', {
         reason: deployed.reason,
         taskId,
@@ -276,9 +288,10 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     });
     const launchUrl = item.launchUrl ?? undefined;
     // The signed link is made where the notification is written, never in the history.
-    const survey = patched('survey-link-at-delivery')
-      ? SURVEY_LINK_REF
-      : await acts.surveyLinkFor({ requestId, requester: input.requester });
+    const survey =
+      lean || patched('survey-link-at-delivery')
+        ? SURVEY_LINK_REF
+        : await acts.surveyLinkFor({ requestId, requester: input.requester });
     // The outcome names only the API route: other readers of the request must not get the requester's signed link.
     const surveyUrl = `/api/requests/${requestId}/survey`;
     await tracker.step(
@@ -302,7 +315,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       changeId,
     });
   } catch (err) {
-    if (err instanceof ActivityFailure && !isCancellation(err)) {
+    // A local activity's failure arrives as its ApplicationFailure, not wrapped in an ActivityFailure.
+    const stepFailed = err instanceof ActivityFailure || (lean && err instanceof ApplicationFailure);
+    if (stepFailed && !isCancellation(err)) {
       // A step failed for good (a non-retryable failure nobody planned for): never
       // fail silently. Unwind, hand the request to people, and say so.
       tracker.admit();
@@ -423,17 +438,21 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       // Until the device reports, a cancellation must withdraw the job so a late agent never installs.
       const withdraw = { name: 'withdraw_deployment_job', run: () => acts.expireDeployment({ jobId }) };
       compensations.push(withdraw);
-      const step = await tracker.startStep(
-        'deploy',
-        `Job ${jobId} queued: ${item.itemName} ${packageVersion} runs when ${input.deviceId} next connects (waiting up to ${options.deviceWaitTimeout}).`,
-        'waiting',
-        attempt,
-      );
-      await tracker.setWaitingOn(`${input.deviceId} to connect and run job ${jobId}`, [
-        `device:${input.deviceId}`,
-      ]);
+      const queued = `Job ${jobId} queued: ${item.itemName} ${packageVersion} runs when ${input.deviceId} next connects (waiting up to ${options.deviceWaitTimeout}).`;
+      const awaited = {
+        what: `${input.deviceId} to connect and run job ${jobId}`,
+        who: [`device:${input.deviceId}`],
+      };
+      let step: RequestStep;
+      if (lean) step = await tracker.startWait('deploy', queued, awaited, attempt);
+      else {
+        step = await tracker.startStep('deploy', queued, 'waiting', attempt);
+        await tracker.setWaitingOn(awaited.what, awaited.who);
+      }
       const reported = await condition(() => reports.has(attempt), options.deviceWaitTimeout);
-      await tracker.setWaitingOn(null);
+      // The lean path says that the wait is over with the step's end, in one publish.
+      if (lean) tracker.snapshot.waitingOn = null;
+      else await tracker.setWaitingOn(null);
       compensations.splice(compensations.indexOf(withdraw), 1);
       if (!reported) {
         await acts.expireDeployment({ jobId });

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
@@ -9,16 +8,17 @@ import { packageFolderOf } from '../../service-catalog/items.js';
 import { isEnrolled, recordDeviceSeen } from '../../devices/index.js';
 import type { DeploymentReport } from '../../domain/request.js';
 import type { Config } from '../../runtime/config.js';
+import { jobDoorbellDir, watchJobDoorbell } from '../../runtime/job-doorbell.js';
 import { loadPackage } from '../../runtime/packages.js';
 import { deploymentResultSignal } from '../../workflows/standard-service.js';
 import { conflict, HttpProblem, notFound } from '../errors.js';
 import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
 import { deviceAuthProblems, problemRef } from '../schemas/common.js';
 
-// The long poll re-reads the jobs table this often. Jobs are queued by the worker,
-// another process, so there is no in-process event to wait on; a cheap indexed
-// SQLite read every 250 ms keeps "job starts within a second" without one.
-const POLL_INTERVAL_MS = 250;
+// A held long poll wakes at once when the worker rings the device's job doorbell
+// (runtime/job-doorbell.ts); without a ring (a worker on another machine) it re-reads the
+// jobs table this often, a cheap indexed read, so a job still starts within a second.
+const POLL_INTERVAL_MS = 1000;
 const OUTPUT_TAIL = 4000;
 const RESULT_BODY_LIMIT = 4 * 65536 + 4096;
 
@@ -36,8 +36,12 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
   // lingers, or a second agent with the same token) supersedes the older, which answers at
   // once with no jobs. Without it, every open poll of a device holds a socket and a timer.
   const polls = new Map<string, symbol>();
+  const doorbell = watchJobDoorbell(jobDoorbellDir(config.databaseFile));
   app.addHook('preClose', async () => {
     closing.abort();
+  });
+  app.addHook('onClose', async () => {
+    doorbell.close();
   });
   app.addHook('preHandler', app.authenticateDevice);
 
@@ -110,7 +114,11 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
           if (polls.get(request.deviceId) !== poll || gone || closing.signal.aborted) return { jobs: [] };
           const jobs = claimJobs(request.deviceId);
           if (jobs.length > 0 || Date.now() >= deadline) return { jobs };
-          await sleep(POLL_INTERVAL_MS, undefined, { signal: closing.signal }).catch(() => undefined);
+          await doorbell.wait(
+            request.deviceId,
+            Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())),
+            closing.signal,
+          );
           // An operator may unenroll the device while its poll waits: tell the agent now, not after the wait.
           if (!(await isEnrolled(db, request.deviceId))) {
             throw new HttpProblem(
