@@ -169,6 +169,8 @@ async function main(): Promise<void> {
       }
       const observedMs = Date.now() - sent;
       if (snap.status !== 'fulfilled') throw new Error(`${id} ended ${snap.status}`);
+      // The projection says fulfilled a moment before the workflow task that ends the run completes.
+      await client.workflow.getHandle(id).result();
       const history = await client.workflow.getHandle(id).fetchHistory();
       const run: Run = {
         id,

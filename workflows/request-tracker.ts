@@ -101,6 +101,8 @@ export class RequestTracker {
   private readonly requestClock: { stop(): void } | undefined;
   private admitted = false;
   private readonly lean: boolean;
+  /** A lean run's projection writes still running (see publish). */
+  private readonly projecting: Promise<void>[] = [];
 
   constructor(
     private readonly req: TrackedRequest,
@@ -270,6 +272,7 @@ export class RequestTracker {
     this.snapshot.status = status;
     if (status === 'fulfilled') this.snapshot.fulfilledAt = nowIso();
     await this.publish();
+    await Promise.all(this.projecting.splice(0));
     return this.snapshot;
   }
 
@@ -293,7 +296,7 @@ export class RequestTracker {
       );
       if (changed.length > 0) upsertSearchAttributes(changed);
     }
-    await syncRequest({
+    const projected = syncRequest({
       snapshot: JSON.parse(JSON.stringify(this.snapshot)) as RequestSnapshot,
       runId: workflowInfo().runId,
       ...(this.req.deviceId ? { deviceId: this.req.deviceId } : {}),
@@ -301,6 +304,11 @@ export class RequestTracker {
       ...(this.req.parentId ? { parentId: this.req.parentId } : {}),
       ...(this.req.catalogItemVersion ? { catalogItemVersion: this.req.catalogItemVersion } : {}),
     });
+    if (!this.lean) return projected;
+    // A lean run goes on while the write runs (beside the next step's activity, in the same
+    // workflow activation): each write carries its version, so an older one never overwrites
+    // a newer. The run awaits them all before it ends (finish).
+    this.projecting.push(projected);
   }
 }
 
