@@ -46,6 +46,9 @@ async function run(): Promise<void> {
         linkTtlMs: config.approvalLinkTtlMs,
         jobQueued: jobDoorbellRinger(jobDoorbellDir(config.databaseFile)),
       }),
+      // Bounded so that thousands of requests waiting for people keep the worker's memory flat
+      // (README: Configuration); the SDK's default grows with the heap.
+      maxCachedWorkflows: config.workerMaxCachedWorkflows,
       // Give in-flight activities (SQLite writes) time to finish on Ctrl-C; anything
       // cut off is retried by Temporal when a worker comes back.
       shutdownGraceTime: '10s',

@@ -187,6 +187,10 @@ async function main(): Promise<void> {
           run.steps.map((s) => `${s.name} ${s.ms}`).join(', '),
       );
     }
+    if (args.events) {
+      const first = await client.workflow.getHandle(runs[0]!.id).fetchHistory();
+      console.log(`first run:\n${historyBreakdown(first.events ?? [], true)}\nlast run:`);
+    }
     const last = await client.workflow.getHandle(runs.at(-1)!.id).fetchHistory();
     console.log(historyBreakdown(last.events ?? [], args.events));
     const [first, ...warm] = runs;

@@ -179,7 +179,9 @@ export const approvalTasks = sqliteTable(
   },
   (t) => [
     uniqueIndex('approval_tasks_unique_idx').on(t.requestId, t.level, t.approverId),
-    index('approval_tasks_approver_idx').on(t.approverId, t.state),
+    // An approver's inbox, newest first, is read in index order.
+    index('approval_tasks_approver_idx').on(t.approverId, t.state, t.createdAt),
+    index('approval_tasks_decided_by_idx').on(t.decidedBy),
   ],
 );
 
@@ -325,9 +327,12 @@ export const requests = sqliteTable(
     fulfilledAt: text('fulfilled_at'),
   },
   (t) => [
-    index('requests_requester_idx').on(t.requesterId),
-    index('requests_beneficiary_idx').on(t.beneficiaryId),
-    index('requests_status_idx').on(t.status),
+    // Listings are newest first: each filter's index ends with the creation time, so the
+    // first page is read in index order instead of sorting every matching request.
+    index('requests_requester_idx').on(t.requesterId, t.createdAt),
+    index('requests_beneficiary_idx').on(t.beneficiaryId, t.createdAt),
+    index('requests_status_idx').on(t.status, t.createdAt),
+    index('requests_created_idx').on(t.createdAt),
   ],
 );
 

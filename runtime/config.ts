@@ -73,6 +73,12 @@ export interface Config {
   submitWaitMs: number;
   /** Longest a device's GET /api/agent/jobs is held open. */
   agentPollMaxSeconds: number;
+  /**
+   * WORKER_MAX_CACHED_WORKFLOWS: runs the worker keeps in memory between their workflow tasks.
+   * A waiting request that falls out of the cache costs nothing until its next event, which
+   * replays its (short) history; a cached one costs about half a megabyte.
+   */
+  workerMaxCachedWorkflows: number;
   /** Set by `npm start`: its supervisor's state file, whose restart counts /metrics serves. */
   stackStateFile: string | undefined;
   /** PORTAL_DIR: the built portal the API serves at `/` (scripts/build-portal.ts writes it). */
@@ -199,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     submitWaitMs: int(env.SUBMIT_WAIT_MS, 3000, 'SUBMIT_WAIT_MS'),
     agentPollMaxSeconds: int(env.AGENT_POLL_MAX_SECONDS, 25, 'AGENT_POLL_MAX_SECONDS'),
+    workerMaxCachedWorkflows: int(env.WORKER_MAX_CACHED_WORKFLOWS, 250, 'WORKER_MAX_CACHED_WORKFLOWS'),
     trustProxy: trustProxy(env.TRUST_PROXY),
     // Per minute. A portal user clicks a few times a second at most; an approver clearing an
     // inbox of a hundred, or an integration retrying with backoff, stays far below these. The

@@ -1,4 +1,4 @@
-import { and, desc, eq, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import * as t from '../../db/schema.js';
@@ -78,18 +78,34 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       const filters: (SQL | undefined)[] = [
         status ? eq(t.requests.status, status) : undefined,
         type ? eq(t.requests.type, type) : undefined,
-        user.isOperator
-          ? undefined
-          : or(eq(t.requests.requesterId, user.id), eq(t.requests.beneficiaryId, user.id)),
       ];
-      const rows = db
-        .select()
-        .from(t.requests)
-        .where(and(...filters))
-        .orderBy(desc(t.requests.createdAt), desc(t.requests.id))
-        .limit(limit)
-        .offset(offset)
-        .all();
+      const newestFirst = [desc(t.requests.createdAt), desc(t.requests.id)];
+      const page = (where: SQL | undefined, take: number, skip = 0) =>
+        db
+          .select()
+          .from(t.requests)
+          .where(where)
+          .orderBy(...newestFirst)
+          .limit(take)
+          .offset(skip)
+          .all();
+      let rows: (typeof t.requests.$inferSelect)[];
+      if (user.isOperator) rows = page(and(...filters), limit, offset);
+      else {
+        // Mine as requester and mine as beneficiary, each read newest first along its own
+        // index up to the page's end, then merged: an OR of the two would sort every request
+        // of the person before the first page.
+        const upTo = offset + limit;
+        const merged = new Map<string, typeof t.requests.$inferSelect>();
+        for (const r of [
+          ...page(and(...filters, eq(t.requests.requesterId, user.id)), upTo),
+          ...page(and(...filters, eq(t.requests.beneficiaryId, user.id)), upTo),
+        ])
+          merged.set(r.id, r);
+        rows = [...merged.values()]
+          .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
+          .slice(offset, upTo);
+      }
       return { items: rows.map((r) => toView(config, r)) };
     },
   );
