@@ -2,6 +2,7 @@ import { and, eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
 import { reviewerWorkflowId } from '../domain/access.js';
+import type { accessReviewCampaign } from '../workflows/access-review.js';
 import { eventually, grantOverHttp, membership, subjectsFor } from './helpers/access.js';
 import { recordHistory } from './helpers/histories.js';
 import { startStack, type TestStack } from './helpers/stack.js';
@@ -96,17 +97,14 @@ describe('access review campaign', () => {
       const bobs = (await stack.call('GET', '/api/access/reviews/tasks', { token: tokens.bob })).body as {
         items: Item[];
       };
-      expect(bobs.items).toEqual([
-        expect.objectContaining({
-          user: 'alice',
-          reviewer: 'bob',
-          grant: expect.objectContaining({
-            requestId: grants.alice,
-            approvedBy: ['bob'],
-            justification: 'alice prepares the close',
-          }),
-        }),
-      ]);
+      // One item, with the original request, its approver and its justification.
+      expect(bobs.items).toHaveLength(1);
+      expect(bobs.items[0]).toMatchObject({ user: 'alice', reviewer: 'bob' });
+      expect(bobs.items[0]!.grant).toMatchObject({
+        requestId: grants.alice,
+        approvedBy: ['bob'],
+        justification: 'alice prepares the close',
+      });
       const erins = (
         (await stack.call('GET', '/api/access/reviews/tasks', { token: tokens.erin })).body as {
           items: Item[];
@@ -139,7 +137,9 @@ describe('access review campaign', () => {
       expect(membership(stack, 'alice')).toBeDefined();
 
       // Erin never decides on bob: at the deadline the policy revokes it.
-      const result = await stack.temporal.workflow.getHandle(campaign.id).result();
+      const result = await stack.temporal.workflow
+        .getHandle<typeof accessReviewCampaign>(campaign.id)
+        .result();
       expect(result).toMatchObject({ reviewers: 2, items: 3 });
       expect(membership(stack, 'bob')).toBeUndefined();
       expect(membership(stack, 'alice')).toBeDefined();

@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
 import { grantTimerWorkflowId } from '../domain/access.js';
+import type { accessGrantTimer } from '../workflows/access-grant.js';
 import type { GrantView } from '../api/schemas/access.js';
 import type { RequestView } from '../api/schemas/requests.js';
 import {
@@ -36,7 +37,8 @@ afterAll(async () => {
 });
 
 const inDays = (days: number) => new Date(Date.now() + days * DAY).toISOString();
-const timer = (grantId: string) => stack.temporal.workflow.getHandle(grantTimerWorkflowId(grantId));
+const timer = (grantId: string) =>
+  stack.temporal.workflow.getHandle<typeof accessGrantTimer>(grantTimerWorkflowId(grantId));
 const revocationsOf = (grantId: string) =>
   stack.db
     .select()
@@ -92,7 +94,7 @@ describe('time-bound access', () => {
       expect(reminder).toBeDefined();
       expect(reminder!.recipientId).toBe('alice');
       expect(Date.parse(reminder!.createdAt)).toBeGreaterThanOrEqual(Date.parse(grant.until!) - DAY);
-      expect(reminder!.links).toMatchObject({ renew: expect.stringContaining(`/access?renew=${first.id}`) });
+      expect(reminder!.links.renew).toContain(`/access?renew=${first.id}`);
 
       const renewal = await stack.call('POST', `/api/access/grants/${first.id}/renewal`, {
         token: tokens.alice,
@@ -166,13 +168,8 @@ describe('time-bound access', () => {
       );
 
       const list = await stack.call('GET', '/api/access/grants?state=ended', { token: tokens.carol });
-      expect((list.body as { items: GrantView[] }).items).toEqual([
-        expect.objectContaining({
-          id: req.id,
-          state: 'ended',
-          ended: expect.objectContaining({ reason: 'expired' }),
-        }),
-      ]);
+      const items = (list.body as { items: GrantView[] }).items;
+      expect(items.map((g) => [g.id, g.state, g.ended?.reason])).toEqual([[req.id, 'ended', 'expired']]);
       await recordHistory(timer(req.id), 'expired');
     },
   );
@@ -269,10 +266,9 @@ describe('time-bound access', () => {
       const res = await stack.call('POST', '/api/requests', { token: tokens.alice, body });
       expect(res.status, JSON.stringify(body)).toBe(422);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
-      expect(res.body).toMatchObject({
-        detail: expect.stringMatching(detail),
-        errors: [{ path: 'body/accessUntil' }],
-      });
+      const problem = res.body as { detail: string; errors: { path: string }[] };
+      expect(problem.detail).toMatch(detail);
+      expect(problem.errors).toEqual([{ path: 'body/accessUntil', message: expect.any(String) as string }]);
     }
     const notADate = await stack.call('POST', '/api/requests', {
       token: tokens.alice,
