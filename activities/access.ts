@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
+import { createAccessGrants, takeBackIn, type GrantInput } from '../access/grants.js';
 import * as t from '../db/schema.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
@@ -14,17 +15,22 @@ export interface AccessItem {
   groupName: string;
   approvalPolicy: ApprovalPolicy;
   bookmarkUrl: string | null;
+  /** The catalog marks it: deactivation in the directory revokes it. */
+  revokeOnLeave?: boolean;
 }
 
 export function createAccessActivities(deps: ActivityDeps) {
   const { db } = deps;
   const now = clock(deps);
+  const grants = createAccessGrants(deps);
   return {
     /** What access the item grants and who must approve it. Sensitive items always need a person. */
     async checkAccessItem(input: {
       catalogItemId: string;
       catalogItemVersion?: number;
       beneficiary: string;
+      /** A renewal: the item's renewal policy, when it names one, instead of its approval policy. */
+      renewal?: boolean;
     }): Promise<AccessItem> {
       const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active || item.type !== 'access' || !item.securityGroup) {
@@ -50,8 +56,12 @@ export function createAccessActivities(deps: ActivityDeps) {
         sensitive,
         securityGroup: group.id,
         groupName: group.name,
-        approvalPolicy: item.approvalPolicy ?? (sensitive ? [{ kind: 'manager' }] : []),
+        approvalPolicy:
+          (input.renewal ? item.renewalApprovalPolicy : null) ??
+          item.approvalPolicy ??
+          (sensitive ? [{ kind: 'manager' }] : []),
         bookmarkUrl: item.launchUrl,
+        revokeOnLeave: item.revokeOnLeave,
       };
     },
 
@@ -65,21 +75,19 @@ export function createAccessActivities(deps: ActivityDeps) {
       undoneBy?: string;
     }): Promise<{ removed: number }> {
       return db.transaction((tx) => {
-        const res = tx
-          .delete(t.securityGroupMembers)
-          .where(eq(t.securityGroupMembers.requestId, input.requestId))
-          .run();
+        const at = now();
+        const { removed } = takeBackIn(tx, at, input.requestId);
         if (input.undoneBy) {
           recordRequestUndoneIn(tx, {
             requestId: input.requestId,
             step: 'revoke_access',
-            message: res.changes
+            message: removed
               ? `Access revoked: ${input.undoneBy} was cancelled.`
               : `${input.undoneBy} was cancelled; nothing was removed (the access comes from another request, which stands).`,
-            at: now(),
+            at,
           });
         }
-        return { removed: res.changes };
+        return { removed };
       });
     },
 
@@ -93,12 +101,34 @@ export function createAccessActivities(deps: ActivityDeps) {
       userId: string;
       approvalAuditSeq: number;
     }): Promise<{ added: boolean }> {
-      const res = db
-        .insert(t.securityGroupMembers)
-        .values({ ...input, addedAt: now() })
-        .onConflictDoNothing()
-        .run();
-      return { added: res.changes > 0 };
+      return grants.recordMembership(input);
+    },
+
+    /**
+     * Grants access as a record: the grant (with its end, if time-bound), the membership and the
+     * `access.granted` audit entry in one transaction. Idempotent by request.
+     */
+    async grantAccess(
+      input: GrantInput,
+    ): Promise<{ added: boolean; grantAuditSeq: number; supersededTimed?: string }> {
+      const r = await grants.grant(input);
+      return {
+        added: r.added,
+        grantAuditSeq: r.grant.grantAuditSeq ?? 0,
+        ...(r.supersededTimed ? { supersededTimed: r.supersededTimed } : {}),
+      };
+    },
+
+    /** At a grant's end: revokes it unless something ended it already (then nothing happens). */
+    async expireAccessGrant(input: { grantId: string }): Promise<{ revoked: boolean; removed: boolean }> {
+      const r = await grants.revoke({ grantId: input.grantId, reason: 'expired', by: 'reqflow' });
+      return { revoked: r?.revoked ?? false, removed: r?.removed ?? false };
+    },
+
+    /** Whether the grant is still in force (a timer that resumes after an early revoke stops). */
+    async accessGrantActive(input: { grantId: string }): Promise<boolean> {
+      const g = await grants.get(input.grantId);
+      return g !== undefined && g.endedAt === null;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createAccessActivities } from './access.js';
+import { createAccessReviewActivities } from './access-reviews.js';
 import { createApprovalActivities } from './approval.js';
 import { createAuditActivities } from './audit.js';
 import { createChangeActivities } from './change.js';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRequestActivities(deps),
     ...createApprovalActivities(deps),
     ...createAccessActivities(deps),
+    ...createAccessReviewActivities(deps),
     ...createKnowledgeActivities(deps),
     ...createProcurementActivities(deps),
     ...createFeedbackActivities(deps),

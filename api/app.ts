@@ -23,6 +23,8 @@ import agentRoutes from './routes/agent.js';
 import commentRoutes from './routes/comments.js';
 import surveyPageRoutes from './routes/survey-page.js';
 import surveyRoutes from './routes/surveys.js';
+import accessGrantRoutes from './routes/access-grants.js';
+import accessReviewRoutes from './routes/access-reviews.js';
 import auditRoutes from './routes/audit.js';
 import approvalLinkRoutes from './routes/approval-links.js';
 import approvalsRoutes from './routes/approvals.js';
@@ -209,6 +211,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(devicesRoutes, { prefix: '/api/devices', db });
   await app.register(cmdbRoutes, { prefix: '/api/cmdb', db });
   await app.register(auditRoutes, { prefix: '/api/audit', db });
+  await app.register(accessGrantRoutes, { prefix: '/api/access/grants', db, temporal, config });
+  await app.register(accessReviewRoutes, { prefix: '/api/access/reviews', db, temporal, config });
   await app.register(approvalsRoutes, { prefix: '/api', db, temporal, config });
   await app.register(delegationRoutes, { prefix: '/api/delegation', db });
   await app.register(tasksRoutes, { prefix: '/api/tasks', db, temporal });

@@ -61,6 +61,7 @@ export function toView(config: Config, row: RequestRow): RequestView {
     beneficiary: row.beneficiaryId,
     deviceId: row.deviceId,
     justification: row.justification,
+    ...(row.type === 'access' ? { accessUntil: row.accessUntil, renewalOf: row.renewalOf } : {}),
     status: row.status,
     steps: row.steps,
     waitingOn: row.waitingOn ?? null,

@@ -26,6 +26,7 @@ import type { informationRequest } from '../workflows/information.js';
 import type { resourceRequest } from '../workflows/resource.js';
 import { admissionUpdate } from '../workflows/request-tracker.js';
 import type { standardServiceRequest } from '../workflows/standard-service.js';
+import { accessUntilProblem } from '../domain/access.js';
 import { formProblems } from '../service-catalog/form.js';
 import { forbidden, unavailable, unprocessable } from './errors.js';
 import type { UserPrincipal } from './plugins/auth.js';
@@ -67,6 +68,8 @@ function fingerprintOf(requester: string, body: CreateRequestBody): string {
     body.justification ?? null,
     body.onBehalfOf ?? null,
     fields,
+    // Appended only when set, so the keys of requests made before accessUntil existed still match.
+    ...(body.accessUntil ? [body.accessUntil] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -105,6 +108,12 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       );
     }
     beneficiary = other.id;
+  }
+  if (item.type === 'access' || body.accessUntil !== undefined) {
+    const problem = accessUntilProblem(item.accessDuration, body.accessUntil, Date.now());
+    if (problem) {
+      throw unprocessable(`${item.name}: ${problem}`, [{ path: 'body/accessUntil', message: problem }]);
+    }
   }
   const problems = formProblems(item.formFields, body.fields ?? {}, item.name);
   if (problems.length > 0) {
@@ -157,10 +166,21 @@ function workflowFor(
   common: CommonInput,
   fields: Record<string, string>,
   deviceId: string | null,
+  access: { accessUntil?: string; renewalOf?: string } = {},
 ) {
   switch (item.type) {
     case 'access':
-      return { type: 'accessRequest', args: [common] as [AccessRequestInput] };
+      return {
+        type: 'accessRequest',
+        args: [
+          {
+            ...common,
+            ...(access.accessUntil ? { accessUntil: new Date(access.accessUntil).toISOString() } : {}),
+            ...(access.renewalOf ? { renewalOf: access.renewalOf } : {}),
+            remindBefore: config.access.remindBefore,
+          },
+        ] as [AccessRequestInput],
+      };
     case 'resource':
       return {
         type: 'resourceRequest',
@@ -208,6 +228,8 @@ export async function submitRequest(
   user: UserPrincipal,
   body: CreateRequestBody,
   idempotencyKey: string | undefined,
+  /** A renewal (POST /api/access/grants/:id/renewal): the grant it continues. */
+  renewalOf?: string,
 ): Promise<{ row: RequestRow; created: boolean }> {
   const { db, temporal, config } = deps;
   const { item, beneficiary, deviceId } = validate(db, user, body);
@@ -235,6 +257,8 @@ export async function submitRequest(
       catalogItemVersion: item.version || null,
       justification: body.justification ?? null,
       fields: body.fields ?? null,
+      accessUntil: body.accessUntil ? new Date(body.accessUntil).toISOString() : null,
+      renewalOf: renewalOf ?? null,
       status: 'submitted',
       idempotencyKey: idempotencyKey ?? null,
       fingerprint,
@@ -289,7 +313,10 @@ export async function submitRequest(
           },
         ] as [BundleRequestInput],
       }
-    : workflowFor(config, item, common, body.fields ?? {}, deviceId);
+    : workflowFor(config, item, common, body.fields ?? {}, deviceId, {
+        ...(body.accessUntil ? { accessUntil: body.accessUntil } : {}),
+        ...(renewalOf ? { renewalOf } : {}),
+      });
   type AnyRequestWorkflow =
     | typeof standardServiceRequest
     | typeof accessRequest

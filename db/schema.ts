@@ -11,6 +11,14 @@ import {
   TASK_STATES,
 } from '../domain/status.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
+import {
+  CAMPAIGN_STATES,
+  GRANT_END_REASONS,
+  REVIEW_DEADLINE_POLICIES,
+  REVIEW_DECISIONS,
+  REVIEW_OUTCOMES,
+  type AccessDuration,
+} from '../domain/access.js';
 import type { Approval, RequestOutcome, RequestStep, WaitingOn } from '../domain/request.js';
 import type { SlaPolicy } from '../domain/sla.js';
 
@@ -254,6 +262,12 @@ export const catalogItems = sqliteTable('catalog_items', {
   version: integer().notNull().default(0),
   /** The catalog file that defines it; null for an item the files never defined (then never retired by them). */
   source: text(),
+  /** Access items: how long a grant may last (null: standing access, no accessUntil). */
+  accessDuration: text('access_duration', { mode: 'json' }).$type<AccessDuration | null>(),
+  /** Access items: a person deactivated in the directory loses the grant. */
+  revokeOnLeave: integer('revoke_on_leave', { mode: 'boolean' }).notNull().default(false),
+  /** Access items: a shorter policy for renewing a grant (null: the item's approval policy). */
+  renewalApprovalPolicy: text('renewal_approval_policy', { mode: 'json' }).$type<ApprovalPolicy | null>(),
 });
 
 /**
@@ -320,6 +334,10 @@ export const requests = sqliteTable(
      */
     runId: text('run_id'),
     idempotencyKey: text('idempotency_key'),
+    /** Access requests: when the access asked for ends (ISO-8601 UTC); null: standing access. */
+    accessUntil: text('access_until'),
+    /** Access requests: the grant this request renews. */
+    renewalOf: text('renewal_of'),
     /** Hash of the submitted body, to refuse an Idempotency-Key reused for a different request. */
     fingerprint: text().notNull(),
     createdAt: text('created_at').notNull().default(now),
@@ -593,3 +611,88 @@ export const reports = sqliteTable('reports', {
   generatedAt: text('generated_at').notNull(),
   workflowId: text('workflow_id').notNull(),
 });
+
+/**
+ * Every access grant with its lifecycle, written by the access aggregate alone (access/grants.ts)
+ * together with the membership it holds. `id` is the request that asked for it.
+ */
+export const accessGrants = sqliteTable(
+  'access_grants',
+  {
+    id: text().primaryKey(),
+    requestId: text('request_id'),
+    groupId: text('group_id')
+      .notNull()
+      .references(() => securityGroups.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    catalogItemId: text('catalog_item_id'),
+    /** Who approved (the deciders of every level), when, and why it was asked for. */
+    approvedBy: text('approved_by', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    approvedAt: text('approved_at'),
+    justification: text(),
+    approvalAuditSeq: integer('approval_audit_seq'),
+    /** The `access.granted` audit entry; a revocation's entry points at it. */
+    grantAuditSeq: integer('grant_audit_seq'),
+    grantedAt: text('granted_at').notNull(),
+    /** ISO-8601 UTC; null: standing access. */
+    until: text(),
+    /** The catalog said so when it was granted: a deactivated person loses it. */
+    revokeOnLeave: integer('revoke_on_leave', { mode: 'boolean' }).notNull().default(false),
+    /** The grant this one renewed. */
+    renewalOf: text('renewal_of'),
+    endedAt: text('ended_at'),
+    endReason: text('end_reason', { enum: GRANT_END_REASONS }),
+    endedBy: text('ended_by'),
+    endComment: text('end_comment'),
+    endAuditSeq: integer('end_audit_seq'),
+  },
+  (t) => [
+    index('access_grants_user_idx').on(t.userId),
+    index('access_grants_group_idx').on(t.groupId),
+    index('access_grants_until_idx').on(t.until),
+  ],
+);
+
+/** Access review (certification) campaigns, written by the access reviews module (access/reviews.ts). */
+export const accessReviewCampaigns = sqliteTable('access_review_campaigns', {
+  id: text().primaryKey(),
+  /** The security groups under review. */
+  groups: text({ mode: 'json' }).$type<string[]>().notNull(),
+  deadline: text().notNull(),
+  policy: text({ enum: REVIEW_DEADLINE_POLICIES }).notNull(),
+  startedBy: text('started_by').notNull(),
+  startedAt: text('started_at').notNull(),
+  /** The Temporal Schedule that started it, if one did. */
+  scheduleId: text('schedule_id'),
+  state: text({ enum: CAMPAIGN_STATES }).notNull().default('running'),
+  completedAt: text('completed_at'),
+});
+
+/** One holder's grant under review in a campaign, with its reviewer's decision and what came of it. */
+export const accessReviewItems = sqliteTable(
+  'access_review_items',
+  {
+    id: integer().primaryKey({ autoIncrement: true }),
+    campaignId: text('campaign_id')
+      .notNull()
+      .references(() => accessReviewCampaigns.id),
+    grantId: text('grant_id')
+      .notNull()
+      .references(() => accessGrants.id),
+    groupId: text('group_id').notNull(),
+    userId: text('user_id').notNull(),
+    reviewerId: text('reviewer_id').notNull(),
+    decision: text({ enum: REVIEW_DECISIONS }),
+    decidedBy: text('decided_by'),
+    comment: text(),
+    decidedAt: text('decided_at'),
+    outcome: text({ enum: REVIEW_OUTCOMES }),
+    auditSeq: integer('audit_seq'),
+  },
+  (t) => [
+    uniqueIndex('access_review_items_unique_idx').on(t.campaignId, t.grantId),
+    index('access_review_items_reviewer_idx').on(t.reviewerId, t.campaignId),
+  ],
+);

@@ -6,6 +6,12 @@ export interface DirectoryDeps {
   db: DB;
   /** Clock, injectable so tests get stable timestamps. */
   now?: () => Date;
+  /**
+   * Other aggregates that act when a person is deactivated (access marked revokeOnLeave is
+   * revoked) join the change's transaction here, so the deactivation and what follows from it
+   * commit together.
+   */
+  onDeactivated?: (tx: AuditWriter, at: string, userId: string) => void;
 }
 
 /** The database or the transaction of a change: reads work on either. */
@@ -17,6 +23,8 @@ export interface Change {
   /** ISO-8601 UTC; every row and audit entry of the change carries the same time. */
   at: string;
   audit(action: string, subject: string, details: Record<string, unknown>): void;
+  /** The person was deactivated in this change. */
+  deactivated(userId: string): void;
 }
 
 /**
@@ -41,6 +49,7 @@ export function change<T>(deps: DirectoryDeps, actor: string, fn: (c: Change) =>
             details,
           });
         },
+        deactivated: (userId) => deps.onDeactivated?.(tx, at, userId),
       }),
     { behavior: 'immediate' },
   );

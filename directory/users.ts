@@ -188,6 +188,7 @@ function update(c: Change, row: UserRow, next: ReturnType<typeof snapshot> & { a
     .run();
   if (Object.keys(changes).length > 0) c.audit('user.updated', row.id, { changes });
   if (activeChanged) c.audit(next.active ? 'user.reactivated' : 'user.deactivated', row.id, {});
+  if (activeChanged && !next.active) c.deactivated(row.id);
   return true;
 }
 
@@ -326,7 +327,10 @@ export function createUserDirectory(deps: DirectoryDeps) {
           .set({ active: false, removedAt: c.at, updatedAt: c.at })
           .where(eq(t.users.id, id))
           .run();
-        if (row.active) c.audit('user.deactivated', id, {});
+        if (row.active) {
+          c.audit('user.deactivated', id, {});
+          c.deactivated(id);
+        }
         c.audit('user.removed', id, { userName: row.userName });
         return view(c.tx, rowById(c.tx, id)!);
       });

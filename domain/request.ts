@@ -107,6 +107,12 @@ export interface RequestInputBase {
 
 export interface AccessRequestInput extends RequestInputBase {
   approval: ApprovalOptions;
+  /** When the access ends (ISO-8601 UTC); unset: standing access. */
+  accessUntil?: string;
+  /** The grant this request renews: the item's renewal policy applies, and the old grant hands over. */
+  renewalOf?: string;
+  /** How long before `accessUntil` the beneficiary is reminded (e.g. '1d'); the API fills it from configuration. */
+  remindBefore?: string;
 }
 
 export interface ResourceRequestInput extends RequestInputBase {

@@ -65,6 +65,13 @@ export interface Config {
   approval: ApprovalOptions;
   /** How long a resource delivery may take before it is escalated. */
   resourceDeliveryTimeout: string;
+  /** Time-bound access and access reviews. */
+  access: {
+    /** How long before a grant ends its holder is reminded, with a renewal link. */
+    remindBefore: string;
+    /** How long before a review's deadline reviewers with undecided items are reminded. */
+    reviewRemindBefore: string;
+  };
   /** How long a requester may still say a knowledge answer did not help. */
   infoFeedbackWindow: string;
   /** How long approve/deny links in notifications stay valid. */
@@ -199,6 +206,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       expireAfter: duration(env.APPROVAL_EXPIRE_AFTER, '14d', 'APPROVAL_EXPIRE_AFTER'),
     },
     resourceDeliveryTimeout: duration(env.RESOURCE_DELIVERY_TIMEOUT, '14d', 'RESOURCE_DELIVERY_TIMEOUT'),
+    access: {
+      remindBefore: duration(env.ACCESS_REMIND_BEFORE, '1d', 'ACCESS_REMIND_BEFORE'),
+      reviewRemindBefore: duration(env.ACCESS_REVIEW_REMIND_BEFORE, '2d', 'ACCESS_REVIEW_REMIND_BEFORE'),
+    },
     infoFeedbackWindow: duration(env.INFO_FEEDBACK_WINDOW, '3d', 'INFO_FEEDBACK_WINDOW'),
     approvalLinkTtlMs: msToNumber(
       duration(env.APPROVAL_LINK_TTL, '14d', 'APPROVAL_LINK_TTL') as Parameters<typeof msToNumber>[0],

@@ -68,6 +68,9 @@ export function itemConfig(doc: CatalogItemDoc): ItemConfig {
     unitCostCents: doc.unitCostCents ?? null,
     formFields: doc.formFields ?? [],
     fulfillmentTarget: doc.fulfillmentTarget ?? null,
+    accessDuration: doc.accessDuration ?? null,
+    revokeOnLeave: doc.revokeOnLeave ?? false,
+    renewalApprovalPolicy: doc.renewalApprovalPolicy ?? null,
   };
 }
 

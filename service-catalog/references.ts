@@ -1,3 +1,4 @@
+import { durationMs } from '../domain/access.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { CatalogError, CatalogFiles, Located } from './load.js';
@@ -100,6 +101,18 @@ export function checkReferences(
     if (!i.bundle && i.type === 'access' && !i.securityGroup) {
       err(l, 'securityGroup', 'an access item names the SecurityGroup it grants');
     }
+    for (const f of ['accessDuration', 'revokeOnLeave', 'renewalApprovalPolicy'] as const) {
+      if (i[f] !== undefined && i.type !== 'access') err(l, f, 'only an access item has this');
+    }
+    const d = i.accessDuration;
+    if (d && !d.choices && !d.untilDate && !d.maxDuration) {
+      err(l, 'accessDuration', 'offer choices, untilDate or a maxDuration');
+    }
+    (d?.choices ?? []).forEach((c, n) => {
+      if (d?.maxDuration && durationMs(c) > durationMs(d.maxDuration)) {
+        err(l, `accessDuration.choices.${n}`, `${c} is longer than maxDuration ${d.maxDuration}`);
+      }
+    });
     const names = new Set<string>();
     (i.formFields ?? []).forEach((f, n) => {
       if (names.has(f.name)) err(l, `formFields.${n}.name`, `duplicate form field "${f.name}"`);

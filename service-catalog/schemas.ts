@@ -41,6 +41,20 @@ export const ApprovalLevel = Type.Union([
   ),
 ]);
 
+/**
+ * How long an access item may be held: `choices` the portal offers, `untilDate` a day of the
+ * person's choosing, `maxDuration` caps both, `required` refuses a request without an end.
+ */
+export const AccessDurationDoc = Type.Object(
+  {
+    maxDuration: Type.Optional(Duration),
+    choices: Type.Optional(Type.Array(Duration, { minItems: 1, maxItems: 20 })),
+    untilDate: Type.Optional(Type.Boolean()),
+    required: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
 export const CatalogItemDoc = Type.Object(
   {
     kind: Type.Literal('CatalogItem'),
@@ -65,6 +79,12 @@ export const CatalogItemDoc = Type.Object(
     licensePool: Type.Optional(Id),
     allowedRoles: Type.Optional(Type.Array(Text(100), { minItems: 1, maxItems: 50 })),
     securityGroup: Type.Optional(Text(200)),
+    /** Access items: how long a grant may last; the request's accessUntil is checked against it. */
+    accessDuration: Type.Optional(AccessDurationDoc),
+    /** Access items: deactivation in the directory revokes the grant. */
+    revokeOnLeave: Type.Optional(Type.Boolean()),
+    /** Access items: a shorter policy for renewals (default: approvalPolicy). */
+    renewalApprovalPolicy: Type.Optional(Type.Array(ApprovalLevel, { maxItems: 10 })),
     launchUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2000 })),
     unitCostCents: Type.Optional(Type.Integer({ minimum: 0 })),
     bundle: Type.Optional(

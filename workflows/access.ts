@@ -1,4 +1,12 @@
-import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  ParentClosePolicy,
+  patched,
+  startChild,
+} from '@temporalio/workflow';
+import { grantTimerWorkflowId } from '../domain/access.js';
+import { accessGrantTimer, endGrantTimer } from './access-grant.js';
 import type { AccessItem } from '../activities/access.js';
 import { acts, requesterNotifier } from './activity-proxies.js';
 import {
@@ -38,6 +46,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
             catalogItemId: input.catalogItemId,
             ...(input.catalogItemVersion ? { catalogItemVersion: input.catalogItemVersion } : {}),
             beneficiary: input.beneficiary,
+            ...(input.renewalOf ? { renewal: true } : {}),
           }),
         (i) =>
           `${i.itemName} grants ${i.securityGroup}; ${i.sensitive ? 'sensitive: approval required' : 'not sensitive: no approval needed'}.`,
@@ -128,7 +137,54 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
         approvals,
       });
     };
-    if (patched('grant-with-its-audit')) {
+    if (patched('grant-as-record')) {
+      // The grant, its membership and its audit entry are one activity (one transaction), and
+      // a cancellation does not cut it (see below); a time-bound grant then gets its own timer.
+      const until = input.accessUntil;
+      const r = await CancellationScope.nonCancellable(() =>
+        tracker.step(
+          'grant_group_membership',
+          () =>
+            acts.grantAccess({
+              requestId,
+              groupId: item.securityGroup,
+              userId: input.beneficiary,
+              catalogItemId: input.catalogItemId,
+              approvedBy: [...new Set(approvals.map((a) => a.approver))],
+              approvedAt: approvals.at(-1)?.decidedAt ?? new Date(Date.now()).toISOString(),
+              ...(input.justification ? { justification: input.justification } : {}),
+              approvalAuditSeq: seq,
+              ...(until ? { until } : {}),
+              revokeOnLeave: item.revokeOnLeave ?? false,
+              ...(input.renewalOf ? { renewalOf: input.renewalOf } : {}),
+              details: { approvals },
+            }),
+          (g) =>
+            `${input.beneficiary} ${g.added ? 'added to' : 'was already a member of'} ${item.securityGroup}${until ? ` until ${until}` : ''}.`,
+        ),
+      );
+      granted = item.securityGroup;
+      if (r.supersededTimed) await endGrantTimer(r.supersededTimed, 'renewed');
+      if (until) {
+        await startChild(accessGrantTimer, {
+          workflowId: grantTimerWorkflowId(requestId),
+          // The grant outlives its request: the request is fulfilled, the timer runs to the end.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          args: [
+            {
+              grantId: requestId,
+              requestId,
+              beneficiary: input.beneficiary,
+              itemName: item.itemName,
+              catalogItemId: input.catalogItemId,
+              securityGroup: item.securityGroup,
+              until,
+              remindBefore: input.remindBefore ?? '1d',
+            },
+          ],
+        });
+      }
+    } else if (patched('grant-with-its-audit')) {
       // A cancellation must not cut between the grant and its audit entry (the activity may
       // still add the member after the workflow stopped waiting for it): both happen, and the
       // cancellation, seen at the next step, revokes what was granted, audited.

@@ -6,3 +6,5 @@ export { informationRequest } from './information.js';
 export { monthlyReport } from './monthly-report.js';
 export { resourceRequest } from './resource.js';
 export { standardServiceRequest } from './standard-service.js';
+export { accessGrantTimer } from './access-grant.js';
+export { accessReviewCampaign, accessReviewerTasks } from './access-review.js';

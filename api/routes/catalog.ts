@@ -95,6 +95,9 @@ const catalogRoutes: FastifyPluginAsyncTypebox<{ db: DB; catalogDir: string }> =
         approvalPolicy: item.approvalPolicy ?? [],
         sla: item.sla,
         bundle: item.bundle?.map((p) => ({ catalogItemId: p.catalogItemId })) ?? null,
+        accessDuration: item.accessDuration,
+        revokeOnLeave: item.revokeOnLeave,
+        renewalApprovalPolicy: item.renewalApprovalPolicy,
       };
     },
   );

@@ -6,6 +6,8 @@ import SCIMMY from 'scimmy';
 import { Type, type TSchema } from 'typebox';
 import type { DB } from '../../db/client.js';
 import { createDirectory, type DirectoryUser } from '../../directory/index.js';
+import { revokeOnLeaveIn } from '../../access/grants.js';
+import { endGrantTimers } from '../grant-timers.js';
 import type { Config } from '../../runtime/config.js';
 import { HttpProblem } from '../errors.js';
 import { rerouteApprovalsOf } from '../reroute-approvals.js';
@@ -70,7 +72,18 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
   { db, temporal, config },
 ) => {
   declareScimResources(`${config.publicUrl}/scim/v2`, `${config.publicUrl}/docs`);
-  const directory = createDirectory({ db });
+  const directory = createDirectory({
+    db,
+    // Access the catalog marks revokeOnLeave ends in the deactivation's own transaction; the
+    // expiry timers of time-bound grants are told once it has committed (a timer re-reads the
+    // grant when it wakes, so a rolled-back change leaves it waiting as before).
+    onDeactivated: (tx, at, userId) => {
+      const timed = revokeOnLeaveIn(tx, at, userId, 'scim')
+        .filter((r) => r.revoked && r.timed)
+        .map((r) => r.grant.id);
+      if (timed.length > 0) setImmediate(() => void endGrantTimers(temporal, timed, 'deactivated', app.log));
+    },
+  });
   const tokenHash = config.scimTokenHash ? Buffer.from(config.scimTokenHash, 'hex') : undefined;
 
   // SCIM's own type and plain JSON both; an empty body (a DELETE that names a content type

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { CHANGE_KINDS } from '../../service-catalog/plan.js';
-import { ApprovalLevel, FormField } from '../../service-catalog/schemas.js';
+import { AccessDurationDoc, ApprovalLevel, FormField } from '../../service-catalog/schemas.js';
 import { REQUEST_TYPES } from '../../domain/status.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -37,6 +37,12 @@ export const CatalogItemDetail = Type.Object({
   ),
   /** For a bundle: the items it orders together. */
   bundle: Nullable(Type.Array(Type.Object({ catalogItemId: Type.String() }))),
+  /** Access items: how long access may be held (null: standing access); the request's accessUntil is checked against it. */
+  accessDuration: Nullable(AccessDurationDoc),
+  /** Access items: a person deactivated in the directory loses it. */
+  revokeOnLeave: Type.Boolean(),
+  /** Access items: who approves a renewal (null: the approval policy). */
+  renewalApprovalPolicy: Nullable(Type.Array(ApprovalLevel)),
 });
 
 export const CatalogListQuery = Type.Object(

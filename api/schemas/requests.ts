@@ -13,6 +13,13 @@ export const CreateRequestBody = Type.Object(
     deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     justification: Type.Optional(Type.String({ maxLength: 2000 })),
     onBehalfOf: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    accessUntil: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          "Access items: when the access ends (ISO-8601). Checked against the item's accessDuration; required when the item says so.",
+      }),
+    ),
     fields: Type.Optional(
       Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 4000 }), { maxProperties: 50 }),
     ),
@@ -73,6 +80,10 @@ export const RequestView = Type.Object({
   beneficiary: Type.String(),
   deviceId: Type.Union([Type.String(), Type.Null()]),
   justification: Type.Union([Type.String(), Type.Null()]),
+  /** Access requests: when the access ends; null: standing access. */
+  accessUntil: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  /** Access requests: the grant this request renews. */
+  renewalOf: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   status: Type.Enum(REQUEST_STATUSES),
   steps: Type.Array(Step),
   waitingOn: Type.Union([
