@@ -16,6 +16,10 @@ import { inParallel, percentile } from './stats.js';
 
 /** An operator of the demo organisation: sees every request. */
 const OPERATOR = 'olga';
+/** Left of the run's time for the last wait, the reads and the stack's shutdown. */
+const RESERVE_MS = 120_000;
+/** The pile always gets this long, so even a late B4 measures something. */
+const MIN_FILL_MS = 30_000;
 /** Submits in flight while the pile grows: enough to keep the stack busy, not a measurement. */
 const FILL_CONCURRENCY = 16;
 
@@ -125,8 +129,12 @@ export async function openWork(ctx: BenchContext): Promise<OpenWorkResult> {
   const requesters = ctx.requesters();
   const empty = await measure(ctx, 0, 0, Number.NaN);
   const levels: OpenWorkLevel[] = [];
-  // One budget for the whole pile, so a slow stack makes a short report instead of a long run.
-  const fillUntil = Date.now() + ctx.scale.openWorkFillSeconds * 1000;
+  // One budget for the whole pile, so a slow stack makes a short report instead of a long run;
+  // never past the point where the run could no longer wait, read twice and stop in time.
+  const fillUntil = Math.max(
+    Date.now() + MIN_FILL_MS,
+    Math.min(Date.now() + ctx.scale.openWorkFillSeconds * 1000, ctx.runUntil - RESERVE_MS),
+  );
   let waiting = 0;
   for (const target of ctx.scale.openWork) {
     const started = Date.now();
@@ -149,20 +157,24 @@ export async function openWork(ctx: BenchContext): Promise<OpenWorkResult> {
     const fillPerSecond = added / ((Date.now() - started) / 1000);
     levels.push(await measure(ctx, target, waiting, fillPerSecond));
     if (waiting < target) {
-      ctx.log(`B4: the fill budget (${ctx.scale.openWorkFillSeconds} s) ran out at ${waiting} of ${target}`);
+      ctx.log(`B4: the time for the pile ran out at ${waiting} of ${target} waiting`);
       break;
     }
   }
   const first = levels[0]!;
   const last = levels.at(-1)!;
   const work = Math.round(last.waiting / first.waiting);
+  const once = 'one level only: the pile did not grow past it in time';
   return {
     empty,
     levels,
-    growth: {
-      rss: growthInWords(first.workerRssMb, last.workerRssMb, work),
-      approvals: growthInWords(first.approvalsP99, last.approvalsP99, work),
-      requests: growthInWords(first.requestsP99, last.requestsP99, work),
-    },
+    growth:
+      levels.length < 2
+        ? { rss: once, approvals: once, requests: once }
+        : {
+            rss: growthInWords(first.workerRssMb, last.workerRssMb, work),
+            approvals: growthInWords(first.approvalsP99, last.approvalsP99, work),
+            requests: growthInWords(first.requestsP99, last.requestsP99, work),
+          },
   };
 }

@@ -15,5 +15,7 @@ export interface BenchContext {
   /** People who already ordered (for requests that do not use up a seat). */
   requesters: () => BenchPerson[];
   bareTaskQueue: string;
+  /** When the run must be done (epoch ms): see Scale.runSeconds. */
+  runUntil: number;
   log(line: string): void;
 }

@@ -93,6 +93,7 @@ async function run(): Promise<void> {
       },
       requesters: () => people.slice(0, Math.max(1, next)),
       bareTaskQueue,
+      runUntil: startedAt.getTime() + scale.runSeconds * 1000,
       log,
     };
 

@@ -17,6 +17,11 @@ export interface Scale {
    * time is measured where the pile stands and reported as not reached.
    */
   openWorkFillSeconds: number;
+  /**
+   * The whole run's time limit: B4's pile grows only as long as the run can still measure it,
+   * stop the stack and stay within it, on a loaded machine too.
+   */
+  runSeconds: number;
   /** B4: reads per list whose p99 is taken. */
   listReads: number;
   /** B6: seconds autocannon runs against each target. */
@@ -27,14 +32,15 @@ const SCALES: Record<Scale['name'], Scale> = {
   full: {
     name: 'full',
     throughput: [
-      { concurrency: 1, requests: 20 },
-      { concurrency: 10, requests: 50 },
+      { concurrency: 1, requests: 15 },
+      { concurrency: 10, requests: 40 },
       { concurrency: 50, requests: 100 },
     ],
-    submits: 20,
-    approvals: 15,
+    submits: 15,
+    approvals: 10,
     openWork: [1000, 10_000],
     openWorkFillSeconds: 360,
+    runSeconds: 14 * 60,
     listReads: 200,
     readSeconds: 10,
   },
@@ -49,6 +55,7 @@ const SCALES: Record<Scale['name'], Scale> = {
     approvals: 3,
     openWork: [20, 60],
     openWorkFillSeconds: 120,
+    runSeconds: 5 * 60,
     listReads: 20,
     readSeconds: 2,
   },
