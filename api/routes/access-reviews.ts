@@ -66,7 +66,7 @@ const itemView = (i: ReviewItemView) => ({
 
 // `schedules` and `tasks` are no campaign: the id's own pattern says so, and GET /schedules
 // must not look like a GET of a campaign (method-not-allowed reads the pattern).
-const CAMPAIGN = '/:id(^REV-[^/]+$)';
+const CAMPAIGN = '/:id(^REV-[A-Za-z0-9_.:-]+$)';
 
 // Calendar of each cadence, 06:00 UTC on the first day of the period.
 const CADENCES: Record<'monthly' | 'quarterly', CalendarSpec> = {
