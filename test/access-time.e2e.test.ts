@@ -96,12 +96,17 @@ describe('time-bound access', () => {
       expect(Date.parse(reminder!.createdAt)).toBeGreaterThanOrEqual(Date.parse(grant.until!) - DAY);
       expect(reminder!.links.renew).toContain(`/access?renew=${first.id}`);
 
-      const renewal = await stack.call('POST', `/api/access/grants/${first.id}/renewal`, {
-        token: tokens.alice,
-        body: { accessUntil: inDays(7) },
-      });
+      // Pre-filled from the old request, as long again; a retry with the same key is the same renewal.
+      const renew = () =>
+        stack.call('POST', `/api/access/grants/${first.id}/renewal`, {
+          token: tokens.alice,
+          body: {},
+          headers: { 'idempotency-key': `renew-${first.id}` },
+        });
+      const renewal = await renew();
       expect(renewal.status).toBe(202);
       const renewed = renewal.body as RequestView;
+      expect(((await renew()).body as RequestView).id).toBe(renewed.id);
       expect(renewed).toMatchObject({
         catalogItemId: 'fin-reporting-timed',
         renewalOf: first.id,

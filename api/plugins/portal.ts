@@ -30,6 +30,8 @@ export const PORTAL_PAGES = [
   '/requests',
   '/requests/:requestId',
   '/approvals',
+  '/reviews',
+  '/access',
   '/tasks',
   '/dashboard',
 ];

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { eq } from 'drizzle-orm';
+import * as t from '../../db/schema.js';
 import { createAccessGrants, type GrantRow } from '../../access/grants.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { endGrantTimers } from '../grant-timers.js';
@@ -14,7 +16,7 @@ import {
 } from '../schemas/access.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { CreateRequestHeaders, RequestView } from '../schemas/requests.js';
-import { submitRequest, type SubmitDeps } from '../submit-request.js';
+import { requestIdFor, submitRequest, type SubmitDeps } from '../submit-request.js';
 
 /** Operators run access; auditors check it: both see every grant. Everyone else sees their own. */
 const seesAll = (user: UserPrincipal) => user.isOperator || user.groups.includes('auditors');
@@ -173,6 +175,19 @@ const accessGrantRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, dep
             : `Grant ${g.id} does not end, so there is nothing to renew.`,
         );
       }
+      // A retry with the same Idempotency-Key gets the renewal it made, whatever the default end is now.
+      const key = request.headers['idempotency-key'];
+      const made = key
+        ? db
+            .select()
+            .from(t.requests)
+            .where(eq(t.requests.id, requestIdFor(me.id, key)))
+            .get()
+        : undefined;
+      if (made?.renewalOf === g.id) {
+        const view = toView(config, made);
+        return reply.code(202).header('location', view.links.self).send(view);
+      }
       // By default as long as the grant was given for, from now (the item's maxDuration counts from now too).
       const span = Date.parse(g.until) - Date.parse(g.grantedAt);
       const accessUntil = request.body.accessUntil ?? new Date(Date.now() + span).toISOString();
@@ -181,7 +196,7 @@ const accessGrantRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, dep
         deps,
         me,
         { catalogItemId: g.catalogItemId, accessUntil, ...(justification ? { justification } : {}) },
-        request.headers['idempotency-key'],
+        key,
         g.id,
       );
       const view = toView(config, row);

@@ -64,6 +64,10 @@ const itemView = (i: ReviewItemView) => ({
   grant: i.grant,
 });
 
+// `schedules` and `tasks` are no campaign: the id's own pattern says so, and GET /schedules
+// must not look like a GET of a campaign (method-not-allowed reads the pattern).
+const CAMPAIGN = '/:id(^REV-[A-Za-z0-9_.:-]+$)';
+
 // Calendar of each cadence, 06:00 UTC on the first day of the period.
 const CADENCES: Record<'monthly' | 'quarterly', CalendarSpec> = {
   monthly: { dayOfMonth: 1, hour: 6, minute: 0 },
@@ -249,7 +253,7 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
   }
 
   app.get(
-    '/:id',
+    CAMPAIGN,
     {
       schema: {
         ...base,
@@ -267,7 +271,7 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
   );
 
   app.get(
-    '/:id/report',
+    `${CAMPAIGN}/report`,
     {
       schema: {
         ...base,
@@ -311,7 +315,7 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
   );
 
   app.post(
-    '/:id/items/:itemId/decision',
+    `${CAMPAIGN}/items/:itemId/decision`,
     {
       schema: {
         ...base,

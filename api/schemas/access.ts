@@ -117,7 +117,9 @@ export const CampaignView = Type.Object({
   links: Type.Object({ self: Type.String(), report: Type.String() }),
 });
 export const CampaignList = Type.Object({ items: Type.Array(CampaignView) });
-export const CampaignParams = Type.Object({ id: Id });
+/** Campaign ids start REV- (a Schedule's runs too), so /tasks and /schedules are never one. */
+const CampaignId = Type.String({ minLength: 5, maxLength: 100, pattern: '^REV-[A-Za-z0-9_.:-]+$' });
+export const CampaignParams = Type.Object({ id: CampaignId });
 
 export const ReviewItemView = Type.Object({
   id: Type.Integer(),

@@ -5,6 +5,7 @@ import { Approvals } from './pages/Approvals.tsx';
 import { Catalog } from './pages/Catalog.tsx';
 import { CatalogItemPage } from './pages/CatalogItem.tsx';
 import { Dashboard } from './pages/Dashboard.tsx';
+import { MyAccess } from './pages/MyAccess.tsx';
 import { MyRequests } from './pages/MyRequests.tsx';
 import { RequestPage } from './pages/RequestPage.tsx';
 import { SignIn } from './pages/SignIn.tsx';
@@ -15,7 +16,10 @@ function Page({ path, user }: { path: string; user: SessionUser }) {
   if (route === 'catalog' && id) return <CatalogItemPage itemId={decodeURIComponent(id)} user={user} />;
   if (route === 'requests' && id) return <RequestPage requestId={decodeURIComponent(id)} user={user} />;
   if (route === 'requests') return <MyRequests />;
-  if (route === 'approvals') return <Approvals user={user} />;
+  // The inbox holds approvals and access reviews; a review's notification links to /reviews.
+  if (route === 'approvals' || route === 'reviews') return <Approvals user={user} />;
+  if (route === 'access')
+    return <MyAccess renew={new URLSearchParams(path.split('?')[1] ?? '').get('renew') ?? undefined} />;
   if (route === 'tasks') return <Tasks user={user} />;
   if (route === 'dashboard') return <Dashboard />;
   return <Catalog />;
@@ -64,7 +68,8 @@ export function App() {
   const nav = [
     { href: '/', label: 'Catalog', current: section === '' || section === 'catalog' },
     { href: '/requests', label: 'My requests', current: section === 'requests' },
-    { href: '/approvals', label: 'Approvals', current: section === 'approvals' },
+    { href: '/access', label: 'My access', current: section === 'access' },
+    { href: '/approvals', label: 'Approvals', current: section === 'approvals' || section === 'reviews' },
     ...(user.groups.length > 0 ? [{ href: '/tasks', label: 'Tasks', current: section === 'tasks' }] : []),
     ...(user.isOperator
       ? [{ href: '/dashboard', label: 'Dashboard', current: section === 'dashboard' }]

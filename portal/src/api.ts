@@ -98,6 +98,7 @@ export interface CatalogItem {
   /** From `GET /api/catalog/:id` only: the item's service level and its approval levels. */
   sla?: { request?: string } | null;
   approvalPolicy?: ApprovalLevel[] | null;
+  accessDuration?: AccessDuration | null;
 }
 export type ApprovalLevel =
   | { kind: 'manager' }
@@ -161,4 +162,45 @@ export interface PendingApproval {
   itemName: string;
   justification: string | null;
   waitingSince: string;
+}
+
+/** How long an access item may be held (GET /api/catalog/:id). */
+export interface AccessDuration {
+  maxDuration?: string;
+  choices?: string[];
+  untilDate?: boolean;
+  required?: boolean;
+}
+
+/** GET /api/access/grants: an access grant with its end. */
+export interface Grant {
+  id: string;
+  requestId: string | null;
+  securityGroup: string;
+  user: string;
+  catalogItemId: string | null;
+  approvedBy: string[];
+  approvedAt: string | null;
+  justification: string | null;
+  grantedAt: string;
+  until: string | null;
+  state: 'active' | 'ended';
+  ended: { at: string; reason: string; by: string | null; comment: string | null } | null;
+  links: { request?: string; renew?: string };
+}
+
+/** GET /api/access/reviews/tasks: one holder's access to keep or revoke. */
+export interface ReviewItem {
+  id: number;
+  campaignId: string;
+  grantId: string;
+  securityGroup: string;
+  user: string;
+  reviewer: string;
+  grant: {
+    requestId: string | null;
+    approvedBy: string[];
+    justification: string | null;
+    until: string | null;
+  };
 }

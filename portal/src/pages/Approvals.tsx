@@ -4,6 +4,7 @@ import { useApi, useNames } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { when } from '../words.ts';
 import { Problem } from '../ui.tsx';
+import { ReviewTasks } from './ReviewTasks.tsx';
 
 function Decision({
   item,
@@ -145,6 +146,7 @@ export function Approvals({ user }: { user: SessionUser }) {
           <Decision key={`${i.requestId}-${i.level}`} item={i} onDone={reload} nameOf={nameOf} />
         ))}
       </ul>
+      <ReviewTasks />
       <DelegationSettings />
     </>
   );

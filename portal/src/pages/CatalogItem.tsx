@@ -9,6 +9,7 @@ import {
   type SessionUser,
 } from '../api.ts';
 import { useApi } from '../hooks.ts';
+import { AccessUntilField } from './AccessUntilField.tsx';
 import { Link, navigate } from '../router.tsx';
 import { durationWords } from '../words.ts';
 import { Problem } from '../ui.tsx';
@@ -135,6 +136,7 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
   const [values, setValues] = useState<Record<string, string>>({});
   const [justification, setJustification] = useState('');
   const [onBehalfOf, setOnBehalfOf] = useState('');
+  const [accessUntil, setAccessUntil] = useState<string>();
   const [problem, setProblem] = useState<ApiProblem>();
   const [busy, setBusy] = useState(false);
   // One key per form shown: a double click or a retry after a lost answer makes one request.
@@ -179,6 +181,7 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
           ...(deviceField && values[deviceField.name] ? { deviceId: values[deviceField.name] } : {}),
           ...(justification.trim() ? { justification } : {}),
           ...(onBehalfOf.trim() ? { onBehalfOf: onBehalfOf.trim() } : {}),
+          ...(accessUntil ? { accessUntil } : {}),
           ...(Object.keys(fields).length ? { fields } : {}),
         },
         { 'idempotency-key': idempotencyKey },
@@ -190,7 +193,10 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
     }
   };
   const devices = (mine.data?.devices ?? []).filter((d) => d.state !== 'unenrolled');
-  const general = problem && !item.formFields.some((f) => fieldError(f.name)) ? problem.detail : undefined;
+  const general =
+    problem && !item.formFields.some((f) => fieldError(f.name)) && !fieldError('accessUntil')
+      ? problem.detail
+      : undefined;
 
   return (
     <>
@@ -232,6 +238,16 @@ export function CatalogItemPage({ itemId, user }: { itemId: string; user: Sessio
             }}
           />
         ))}
+        {item.accessDuration && (
+          <AccessUntilField
+            duration={item.accessDuration}
+            error={fieldError('accessUntil')}
+            onChange={(until) => {
+              setAccessUntil(until);
+              setProblem(undefined);
+            }}
+          />
+        )}
         <div className="field">
           <label htmlFor="justification">Why do you need it? (optional)</label>
           <textarea
