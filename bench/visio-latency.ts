@@ -14,7 +14,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,6 +63,14 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const ms = (a: string, b: string) => Date.parse(b) - Date.parse(a);
+/** A process's resident memory (Linux), for the record. */
+const rssMb = (pid: number | null | undefined) => {
+  try {
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
+  } catch {
+    return undefined;
+  }
+};
 
 /** A catalog that is the repository's plus one Visio item (and its own pool) per run. */
 function benchCatalog(runs: number): string {
@@ -137,6 +145,19 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: stack.state()!.temporal.address });
   const client = new Client({ connection });
   try {
+    // `npm start` is up once the API answers; the worker may still be bundling its workflows. The
+    // first request is timed from when the worker polls (a request sent earlier waits for it).
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { pollers } = await client.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: 'reqflow' },
+        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      if (pollers?.length) break;
+      if (Date.now() > deadline) throw new Error('the worker did not poll within 120 s');
+      await sleep(100);
+    }
     const api = stack.apiUrl;
     const login = await fetch(`${api}/api/dev/login`, {
       method: 'POST',
@@ -203,6 +224,7 @@ async function main(): Promise<void> {
       observedP50Ms: median(warm.map((r) => r.observedMs)),
       events: median(warm.map((r) => r.events)),
       historyBytes: median(warm.map((r) => r.historyBytes)),
+      workerRssMb: rssMb(stack.state()?.processes.worker?.pid),
     };
     console.log(JSON.stringify(summary));
     if (args.json) writeFileSync(args.json, JSON.stringify({ summary, runs }, null, 2));

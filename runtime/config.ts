@@ -216,7 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     submitWaitMs: int(env.SUBMIT_WAIT_MS, 3000, 'SUBMIT_WAIT_MS'),
     agentPollMaxSeconds: int(env.AGENT_POLL_MAX_SECONDS, 25, 'AGENT_POLL_MAX_SECONDS'),
-    workerMaxCachedWorkflows: int(env.WORKER_MAX_CACHED_WORKFLOWS, 250, 'WORKER_MAX_CACHED_WORKFLOWS'),
+    workerMaxCachedWorkflows: int(env.WORKER_MAX_CACHED_WORKFLOWS, 100, 'WORKER_MAX_CACHED_WORKFLOWS'),
     trustProxy: trustProxy(env.TRUST_PROXY),
     // Per minute. A portal user clicks a few times a second at most; an approver clearing an
     // inbox of a hundred, or an integration retrying with backoff, stays far below these. The

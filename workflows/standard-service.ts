@@ -185,7 +185,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     // before it, so a new round numbers its attempts on from the failed one.
     const round: DeploymentRound =
       lean || patched('deployment-rounds')
-        ? await acts.prepareDeployment({
+        ? // Remote even on the lean path: it numbers attempts from the jobs already queued, so
+          // it must not run again when a worker dies before its workflow task completes.
+          await remoteActs.prepareDeployment({
             requestId,
             deviceId: input.deviceId,
             userId: input.beneficiary,
