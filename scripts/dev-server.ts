@@ -4,13 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Connection } from '@temporalio/client';
-// Default import: the package is CommonJS, and Node's ESM loader cannot see its named exports.
-import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
-import { ensureSearchAttributes } from '../runtime/temporal.js';
+import { ensureSearchAttributes, INDEXED_VALUE_TYPE } from '../runtime/temporal.js';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -44,10 +43,6 @@ export const DEV_SERVER_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.n
 
 /** The CLI's and the server's names for each attribute's type. */
 const CLI_TYPE = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' } as const;
-const INDEXED_TYPE = {
-  KEYWORD: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  KEYWORD_LIST: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-} as const;
 type RegisteredType = keyof typeof CLI_TYPE;
 const registeredType = (type: string): RegisteredType => {
   if (type !== 'KEYWORD' && type !== 'KEYWORD_LIST')
@@ -61,17 +56,51 @@ const READY_POLL_MS = 250;
 const STOP_GRACE_MS = 10_000;
 const STDERR_TAIL_LINES = 30;
 
-/** Bind-and-release: racy in theory, but the OS does not hand the same ephemeral port out again at once. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const FREE_PORT_LOW = 10_000;
+
+/**
+ * The first port of the kernel's ephemeral range (Linux's default where it cannot be read).
+ * Every program that binds port 0 gets a port from that range, and so does every outgoing
+ * connection.
+ */
+function ephemeralRangeStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > FREE_PORT_LOW + 1000) return low;
+  } catch {
+    // not Linux
+  }
+  return 32768;
+}
+
+/** Ports this process handed out: a port we picked but have not bound yet still binds here. */
+const handedOut = new Set<number>();
+
+async function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free loopback port for a server that a child process binds later. Not from bind(0):
+ * on a shared machine (a CI host running other jobs' servers) a port released by the probe
+ * went to another job's bind(0) before our child bound it, and our client then talked to a
+ * stranger. So: a random port below the ephemeral range, where nothing lands by chance, that
+ * binds now and that this process has not handed out before.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralRangeStart();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FREE_PORT_LOW + Math.floor(Math.random() * (high - FREE_PORT_LOW));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${FREE_PORT_LOW} and ${high} on ${HOST}`);
 }
 
 function startDevArgs(port: number, uiPort: number | null, dbFile: string | undefined): string[] {
@@ -125,7 +154,7 @@ async function probe(connection: Connection): Promise<void> {
       namespace: NAMESPACE,
     });
     const missing = SEARCH_ATTRIBUTE_KEYS.filter(
-      (key) => customAttributes?.[key.name] !== INDEXED_TYPE[registeredType(key.type)],
+      (key) => customAttributes?.[key.name] !== INDEXED_VALUE_TYPE[registeredType(key.type)],
     ).map((key) => key.name);
     if (missing.length > 0) {
       // The CLI registers its --search-attribute flags only when it creates the database: a
