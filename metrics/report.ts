@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import { and, gte, lt } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
@@ -67,7 +67,7 @@ export function formatDuration(ms: number): string {
 
 function parseTarget(target: string): number | null {
   try {
-    const ms = msToNumber(target as Parameters<typeof msToNumber>[0]);
+    const ms = toMs(target);
     return Number.isFinite(ms) && ms > 0 ? ms : null;
   } catch {
     return null;

@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -136,7 +136,7 @@ function int(value: string | undefined, fallback: number, name: string): number 
 function duration(value: string | undefined, fallback: string, name: string): string {
   const v = value === undefined || value === '' ? fallback : value;
   try {
-    msToNumber(v as Parameters<typeof msToNumber>[0]);
+    toMs(v);
   } catch {
     throw new Error(`${name} must be a duration like "90s", "15m" or "24h", got "${v}"`);
   }
@@ -174,9 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .map((a) => a.trim())
         .filter(Boolean),
       usernameClaim: env.OIDC_USERNAME_CLAIM || 'preferred_username',
-      jwksCooldownMs: msToNumber(
-        duration(env.OIDC_JWKS_COOLDOWN, '30s', 'OIDC_JWKS_COOLDOWN') as Parameters<typeof msToNumber>[0],
-      ),
+      jwksCooldownMs: toMs(duration(env.OIDC_JWKS_COOLDOWN, '30s', 'OIDC_JWKS_COOLDOWN')),
       clientId: env.OIDC_CLIENT_ID || undefined,
       clientSecret: env.OIDC_CLIENT_SECRET || undefined,
       scopes: env.OIDC_SCOPES || 'openid profile',
@@ -211,9 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reviewRemindBefore: duration(env.ACCESS_REVIEW_REMIND_BEFORE, '2d', 'ACCESS_REVIEW_REMIND_BEFORE'),
     },
     infoFeedbackWindow: duration(env.INFO_FEEDBACK_WINDOW, '3d', 'INFO_FEEDBACK_WINDOW'),
-    approvalLinkTtlMs: msToNumber(
-      duration(env.APPROVAL_LINK_TTL, '14d', 'APPROVAL_LINK_TTL') as Parameters<typeof msToNumber>[0],
-    ),
+    approvalLinkTtlMs: toMs(duration(env.APPROVAL_LINK_TTL, '14d', 'APPROVAL_LINK_TTL')),
     submitWaitMs: int(env.SUBMIT_WAIT_MS, 3000, 'SUBMIT_WAIT_MS'),
     agentPollMaxSeconds: int(env.AGENT_POLL_MAX_SECONDS, 25, 'AGENT_POLL_MAX_SECONDS'),
     workerMaxCachedWorkflows: int(env.WORKER_MAX_CACHED_WORKFLOWS, 100, 'WORKER_MAX_CACHED_WORKFLOWS'),

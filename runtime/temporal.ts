@@ -1,8 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import type proto from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
 import type { Config } from './config.js';
 
@@ -47,6 +46,12 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
   return NativeConnection.connect(connectOptions(config));
 }
 
+/** The server's names for the types of the attributes reqflow defines. */
+export const INDEXED_VALUE_TYPE = {
+  KEYWORD: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KEYWORD_LIST: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+} as const;
+
 /**
  * Registers the search attributes operators filter on, on the namespace. Idempotent:
  * the embedded dev server registers them at start already, and a cluster keeps them.
@@ -61,6 +66,6 @@ export async function ensureSearchAttributes(
   const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (missing.length === 0) return;
   const searchAttributes: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of missing) searchAttributes[key.name] = encodeSearchAttributeIndexedValueType(key.type)!;
+  for (const key of missing) searchAttributes[key.name] = INDEXED_VALUE_TYPE[key.type];
   await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }

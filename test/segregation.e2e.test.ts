@@ -2,7 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
-import { historyToJSON } from './helpers/histories.js';
+import { exportHistory } from './helpers/histories.js';
 import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Segregation of duties in approvals, and secrets kept out of logs and histories, over
@@ -319,7 +319,7 @@ describe('secrets stay out of logs and histories', () => {
       expect(stack.output.filter((l) => l.includes(secret))).toEqual([]);
     }
 
-    const history = historyToJSON(await stack.temporal.workflow.getHandle(submitted.id).fetchHistory());
+    const history = await exportHistory(stack.temporal.workflow.getHandle(submitted.id));
     const decoded = `${history}\n${decodePayloads(history)}`;
     for (const secret of secrets) expect(decoded).not.toContain(secret);
     expect(decoded).not.toContain('?t=');

@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import { condition, defineSignal, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
 import { grantTimerWorkflowId, type GrantTimerInput } from '../domain/access.js';
 import { acts } from './activity-proxies.js';
@@ -55,7 +55,7 @@ export async function accessGrantTimer(input: GrantTimerInput): Promise<'expired
       links: { request: `/api/requests/${input.requestId}`, ...links },
     });
 
-  const remindAt = until - msToNumber(input.remindBefore as Parameters<typeof msToNumber>[0]);
+  const remindAt = until - toMs(input.remindBefore);
   if (remindAt > Date.now()) {
     if (await endedBefore(remindAt)) return 'ended';
     if (!(await acts.accessGrantActive({ grantId }))) return 'ended';

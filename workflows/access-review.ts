@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -28,8 +28,6 @@ export const pendingReviewsQuery = defineQuery<number[]>('pendingReviews');
 // Failure types the API maps to HTTP statuses.
 export const NOT_REVIEWER = 'NotReviewer';
 export const REVIEW_CLOSED = 'ReviewClosed';
-
-const ms = (d: string) => msToNumber(d as Parameters<typeof msToNumber>[0]);
 
 /**
  * One reviewer's part of an access review (ITIL access management, certification): their review
@@ -68,7 +66,7 @@ export async function accessReviewerTasks(
   );
 
   const deadline = Date.parse(input.deadline);
-  const remindAt = deadline - ms(input.remindBefore);
+  const remindAt = deadline - toMs(input.remindBefore);
   const notify = (key: string, subject: string, body: string, who: string[]) =>
     acts.notifyPeople({
       key: `${campaignId}:${reviewerId}:${key}`,
@@ -125,7 +123,7 @@ export async function accessReviewCampaign(
   input: ReviewCampaignInput,
 ): Promise<{ campaignId: string; reviewers: number; items: number }> {
   const campaignId = input.campaignId ?? workflowInfo().workflowId;
-  const deadline = input.deadline ?? new Date(Date.now() + ms(input.deadlineAfter ?? '14d')).toISOString();
+  const deadline = input.deadline ?? new Date(Date.now() + toMs(input.deadlineAfter ?? '14d')).toISOString();
   const { reviewers, items } = await acts.openAccessReview({
     campaignId,
     scope: input.scope,

@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -351,10 +351,10 @@ export class ApprovalGate {
     const done = () => level.denial !== undefined || level.approvals.length >= level.resolved.required;
     const t = this.req.timing;
     const stages: { at: number; act: () => Promise<void> }[] = [
-      { at: msToNumber(t.remindAfter), act: () => this.remind(level) },
-      { at: msToNumber(t.escalateAfter), act: () => this.escalate(level) },
+      { at: toMs(t.remindAfter), act: () => this.remind(level) },
+      { at: toMs(t.escalateAfter), act: () => this.escalate(level) },
     ];
-    const expireAt = msToNumber(t.expireAfter);
+    const expireAt = toMs(t.expireAfter);
     let elapsed = 0;
     for (const stage of stages.filter((s) => s.at < expireAt).sort((a, b) => a.at - b.at)) {
       if (await this.waitFor(level, done, Math.max(1, stage.at - elapsed))) return 'decided';

@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import { condition, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { RequestSnapshot } from '../domain/request.js';
@@ -29,8 +29,8 @@ export interface SlaClockOptions {
  */
 export function startSlaClock(o: SlaClockOptions): { stop(): void } {
   let stopped = false;
-  const target = msToNumber(o.target);
-  const warnAt = Math.max(0, target - msToNumber(o.warnBefore));
+  const target = toMs(o.target);
+  const warnAt = Math.max(0, target - toMs(o.warnBefore));
   const what = o.scope === 'request' ? 'the request' : `step ${o.scope}`;
 
   const alert = async (kind: 'warning' | 'breach') => {

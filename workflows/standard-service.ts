@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { toMs } from '../domain/duration.js';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -390,9 +390,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     await tracker.setStatus('awaiting_task');
     await tracker.setWaitingOn(`a free ${poolId} license seat (task ${taskId})`, ['group:service-desk']);
     tracker.admit();
-    const deadline = Date.now() + msToNumber(options.seatWaitTimeout);
+    const deadline = Date.now() + toMs(options.seatWaitTimeout);
     while (Date.now() < deadline) {
-      await sleep(Math.min(msToNumber(options.seatRetryInterval), deadline - Date.now()));
+      await sleep(Math.min(toMs(options.seatRetryInterval), deadline - Date.now()));
       try {
         const seat = await acts.reserveLicenseSeat({
           requestId,

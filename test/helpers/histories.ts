@@ -1,12 +1,11 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import {
-  historyFromJSON as sdkHistoryFromJSON,
-  historyToJSON as sdkHistoryToJSON,
-} from '@temporalio/common/lib/proto-utils.js';
 import type proto from '@temporalio/proto';
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
 
 type History = proto.temporal.api.history.v1.IHistory;
 
@@ -14,19 +13,36 @@ type History = proto.temporal.api.history.v1.IHistory;
 export const historiesDir = fileURLToPath(new URL('../histories', import.meta.url));
 
 /**
- * A history in the ProtoJSON the Temporal CLI and UI export (the SDK's own conversion), one
+ * A workflow's history in the ProtoJSON the Temporal CLI and UI export, exported by the CLI
+ * itself from the test server (the SDK's own converter is not part of its public API), one
  * event a line: a third the size of pretty-printed JSON, and a diff still shows which events
- * a re-recording changed. (package.json depends on protobufjs 8 directly so the SDK packages
- * share one copy of it; with two copies the SDK's conversion fails with "type must be a Type".)
+ * a re-recording changed.
  */
-export function historyToJSON(history: History): string {
-  const { events } = JSON.parse(sdkHistoryToJSON(history)) as { events: unknown[] };
+export async function exportHistory(handle: Pick<WorkflowHandle, 'workflowId'>): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    inject('temporalCliPath'),
+    [
+      'workflow',
+      'show',
+      '--address',
+      inject('temporalAddress'),
+      '--workflow-id',
+      handle.workflowId,
+      '--output',
+      'json',
+    ],
+    { maxBuffer: 256 * 1024 * 1024 },
+  );
+  const { events } = JSON.parse(stdout) as { events: unknown[] };
   return `{"events":[\n${events.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`;
 }
 
-/** Reads what historyToJSON wrote, ready for Worker.runReplayHistories. */
+/**
+ * Reads what exportHistory wrote, for Worker.runReplayHistories: the SDK's replayer takes the
+ * ProtoJSON as it is and converts it.
+ */
 export function historyFromJSON(json: string): History {
-  const history = sdkHistoryFromJSON(JSON.parse(json));
+  const history = JSON.parse(json) as History;
   if (!history.events?.length) throw new TypeError('not a workflow history');
   return history;
 }
@@ -45,5 +61,5 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const { type } = await handle.describe();
   const dir = join(historiesDir, type);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), historyToJSON(await handle.fetchHistory()));
+  writeFileSync(join(dir, `${name}.json`), await exportHistory(handle));
 }
