@@ -8,6 +8,7 @@ import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
 import { jobDoorbellDir, jobDoorbellRinger } from './runtime/job-doorbell.js';
 import { checkStartup } from './runtime/startup-checks.js';
+import { WORKER_POLLING } from './runtime/stack-state.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
 import { connectWorker, installWorkerTelemetry } from './runtime/temporal.js';
@@ -74,7 +75,11 @@ async function run(): Promise<void> {
     process.channel?.unref();
     // Gone while this worker was still starting: the event has passed already.
     if (process.send && !process.connected) drain();
-    await worker.run();
+    const running = worker.run();
+    // Tell npm start (scripts/stack.ts) that requests no longer wait for a worker; a stack gone
+    // meanwhile is no error (the callback takes it).
+    if (process.connected) process.send?.(WORKER_POLLING, undefined, undefined, () => undefined);
+    await running;
   } finally {
     // Before the database closes: a pass in flight still records what it sent.
     await outbox?.stop();

@@ -30,6 +30,9 @@ export interface StackState {
 /** The environment variable through which the stack tells its children where the file is. */
 export const STACK_STATE_ENV = 'REQFLOW_STACK_STATE';
 
+/** What a worker started by the stack sends it over IPC when it starts polling. */
+export const WORKER_POLLING = 'reqflow:worker-polling';
+
 export function stackStateFile(dataDir: string): string {
   return join(dataDir, 'stack.json');
 }

@@ -15,6 +15,7 @@ import {
   removeStackState,
   STACK_STATE_ENV,
   stackIsRunning,
+  WORKER_POLLING,
   stackStateFile,
   writeStackState,
   type StackState,
@@ -71,7 +72,11 @@ function startChild(name: string, script: string, args: string[], env: NodeJS.Pr
     // A process that cannot even be spawned emits only 'error'.
     proc.once('error', () => resolve({ code: null, signal: null }));
   });
-  // The child never reads messages; the channel only tells it that the stack is gone.
+  // The child never reads messages; the channel tells it that the stack is gone, and carries
+  // the one message a child sends: a worker saying it polls.
+  proc.on('message', (message) => {
+    if (message === WORKER_POLLING) workerPolls();
+  });
   proc.channel?.unref();
   const stop = async () => {
     const gone = () => proc.exitCode !== null || proc.signalCode !== null;
@@ -88,6 +93,14 @@ function startChild(name: string, script: string, args: string[], env: NodeJS.Pr
   };
   return { pid: proc.pid, exited, stop };
 }
+
+/**
+ * Resolves when a worker starts polling (its workflow bundle built): "reqflow is running" is
+ * said only then, so the first request does not wait for a worker that is still starting.
+ */
+let workerPolls: () => void = () => undefined;
+const workerPolling = new Promise<void>((resolve) => (workerPolls = resolve));
+const WORKER_START_TIMEOUT_MS = 120_000;
 
 let stopping = false;
 /** In start order; stopped in reverse, so the dev server stops last. */
@@ -284,7 +297,12 @@ async function run(): Promise<void> {
   await supervise('worker', async () => startChild('worker', 'worker.ts', [], env)).start();
   await supervise('api', async () => startChild('api', 'server.ts', [], env)).start();
   await waitForApi(apiUrl, 120_000);
+  const polling = await Promise.race([
+    workerPolling.then(() => true),
+    sleep(WORKER_START_TIMEOUT_MS).then(() => false),
+  ]);
   if (stopping) return;
+  if (!polling) say(`no worker polls after ${WORKER_START_TIMEOUT_MS / 1000}s; requests wait until one does`);
   const agentArgs = ['--device', EMBEDDED_DEVICE, '--api', apiUrl];
   // An unenrolled laptop's agent stops for good; the rest of the stack serves on, and the
   // next `npm start` enrolls the laptop again.
