@@ -32,25 +32,34 @@ taken). Later starts use the first form with that id.`;
 /** Device ids name directories under DATA_DIR, so they may not contain path separators or dots-only names. */
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** Reads arguments and environment, the token, and makes sure the install root exists. */
-export async function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): Promise<AgentConfig | 'help'> {
-  let values;
+const AGENT_OPTIONS = {
+  device: { type: 'string' },
+  api: { type: 'string' },
+  'token-file': { type: 'string' },
+  root: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The agent's command-line options plus a command's own; a mistake is a usage error. */
+export function parseAgentArgs<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(
+  argv: string[],
+  extra: T,
+) {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       args: argv,
-      options: {
-        device: { type: 'string' },
-        api: { type: 'string' },
-        'token-file': { type: 'string' },
-        root: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...AGENT_OPTIONS, ...extra },
       strict: true,
       allowPositionals: false,
-    }));
+    }).values;
   } catch (err) {
     throw new AgentConfigError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
   }
+}
+
+/** Reads arguments and environment, the token, and makes sure the install root exists. */
+export async function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv): Promise<AgentConfig | 'help'> {
+  const values = parseAgentArgs(argv, {});
   if (values.help) return 'help';
 
   const deviceId = values.device;

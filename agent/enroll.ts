@@ -1,7 +1,6 @@
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ApiUnavailableError, detailOf, request } from './client.js';
 import {
   AgentConfigError,
@@ -9,6 +8,7 @@ import {
   apiUrl,
   isDeviceId,
   loadAgentConfig,
+  parseAgentArgs,
   USAGE,
   type AgentConfig,
 } from './config.js';
@@ -31,24 +31,7 @@ interface Registered {
  * agent goes on exactly as a started one.
  */
 export async function enrollAgent(argv: string[], env: NodeJS.ProcessEnv): Promise<AgentConfig | 'help'> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        token: { type: 'string' },
-        device: { type: 'string' },
-        api: { type: 'string' },
-        'token-file': { type: 'string' },
-        root: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new AgentConfigError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-  }
+  const values = parseAgentArgs(argv, { token: { type: 'string' } });
   if (values.help) return 'help';
 
   const enrollmentToken = values.token || env.REQFLOW_ENROLLMENT_TOKEN?.trim();

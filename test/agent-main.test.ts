@@ -290,16 +290,16 @@ describe('agent process', { timeout: 60_000 }, () => {
         expect(agent.output()).toContain(
           `its script (process group ${orphan.pid}) still runs; waiting for it`,
         ),
-      { timeout: 30_000, interval: 50 },
+      { timeout: 60_000, interval: 50 },
     );
     expect(api.results).toHaveLength(0);
     await writeFile(join(root, 'go'), '');
-    await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(() => expect(api.results).toHaveLength(1), { timeout: 60_000, interval: 50 });
     expect(api.results[0]).toMatchObject({ jobId: 'JOB-R', body: { outcome: 'already_installed' } });
     expect(readIfExists(join(root, 'runs'))).toBe('installed\n');
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
-  });
+  }, 150_000);
 
   it('runs the jobs received with the one in hand after a kill, none left for the lease', async () => {
     const url = await api.listen();

@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
-import { api, ApiProblem, get, post, type PendingApproval, type SessionUser } from '../api.ts';
+import { api, ApiProblem, get, type PendingApproval, type SessionUser } from '../api.ts';
 import { useApi, useNames } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { when } from '../words.ts';
 import { Problem } from '../ui.tsx';
 import { ReviewTasks } from './ReviewTasks.tsx';
+import { DecisionForm } from '../decision.tsx';
 
 function Decision({
   item,
@@ -15,22 +16,6 @@ function Decision({
   onDone: () => void;
   nameOf: (id: string) => string;
 }) {
-  const [comment, setComment] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const decide = async (decision: 'approve' | 'deny') => {
-    setBusy(true);
-    try {
-      await post(`/api/requests/${item.requestId}/approvals`, {
-        decision,
-        ...(comment.trim() ? { comment } : {}),
-      });
-      onDone();
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
-  };
   const id = `comment-${item.requestId}-${item.level}`;
   return (
     <li className="card">
@@ -53,19 +38,15 @@ function Decision({
         <dt>Waiting since</dt>
         <dd>{when(item.waitingSince)}</dd>
       </dl>
-      <div className="field">
-        <label htmlFor={id}>Comment (optional)</label>
-        <textarea id={id} rows={2} value={comment} onChange={(e) => setComment(e.target.value)} />
-      </div>
-      <Problem text={error} />
-      <div className="actions">
-        <button type="button" className="primary" disabled={busy} onClick={() => void decide('approve')}>
-          Approve
-        </button>
-        <button type="button" className="danger" disabled={busy} onClick={() => void decide('deny')}>
-          Deny
-        </button>
-      </div>
+      <DecisionForm
+        id={id}
+        url={`/api/requests/${item.requestId}/approvals`}
+        choices={[
+          { decision: 'approve', label: 'Approve', className: 'primary' },
+          { decision: 'deny', label: 'Deny', className: 'danger' },
+        ]}
+        onDone={onDone}
+      />
     </li>
   );
 }

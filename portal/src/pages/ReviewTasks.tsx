@@ -1,9 +1,9 @@
-import { useState } from 'react';
-import { post, type ReviewItem } from '../api.ts';
+import type { ReviewItem } from '../api.ts';
 import { useApi, useNames } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { listWords, when } from '../words.ts';
 import { Problem } from '../ui.tsx';
+import { DecisionForm } from '../decision.tsx';
 
 function Review({
   item,
@@ -14,22 +14,6 @@ function Review({
   onDone: () => void;
   nameOf: (id: string) => string;
 }) {
-  const [comment, setComment] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const decide = async (decision: 'keep' | 'revoke') => {
-    setBusy(true);
-    try {
-      await post(`/api/access/reviews/${encodeURIComponent(item.campaignId)}/items/${item.id}/decision`, {
-        decision,
-        ...(comment.trim() ? { comment } : {}),
-      });
-      onDone();
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
-  };
   const id = `review-comment-${item.id}`;
   const who = nameOf(item.user);
   return (
@@ -55,19 +39,15 @@ function Review({
         <dt>Ends</dt>
         <dd>{item.grant.until ? when(item.grant.until) : 'No end date'}</dd>
       </dl>
-      <div className="field">
-        <label htmlFor={id}>Comment (optional)</label>
-        <textarea id={id} rows={2} value={comment} onChange={(e) => setComment(e.target.value)} />
-      </div>
-      <Problem text={error} />
-      <div className="actions">
-        <button type="button" className="primary" disabled={busy} onClick={() => void decide('keep')}>
-          Keep
-        </button>
-        <button type="button" className="danger" disabled={busy} onClick={() => void decide('revoke')}>
-          Revoke
-        </button>
-      </div>
+      <DecisionForm
+        id={id}
+        url={`/api/access/reviews/${encodeURIComponent(item.campaignId)}/items/${item.id}/decision`}
+        choices={[
+          { decision: 'keep', label: 'Keep', className: 'primary' },
+          { decision: 'revoke', label: 'Revoke', className: 'danger' },
+        ]}
+        onDone={onDone}
+      />
     </li>
   );
 }
