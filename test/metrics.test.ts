@@ -57,20 +57,20 @@ beforeAll(async () => {
   await seed(db);
   // Automated: entitlement, then the device starts the job after 30 s and runs it for 29 s.
   request('REQ-M0001', d1, 'fulfilled', 1 * H, [
-    step('check_entitlement', d1, 0, 1 * S),
-    step('deploy', d1, 1 * S, 61 * S, 1),
+    step('check_entitlement', 'automated', d1, 0, 1 * S),
+    step('deploy', 'device', d1, 1 * S, 61 * S, 1),
   ]);
   job('REQ-M0001', 1, d1, 31 * S, 60 * S);
   // Approved after 3 h (an SLA breach on the way); the device waits 10 s, runs 40 s.
   request('REQ-M0002', d2, 'fulfilled', 4 * H, [
-    step('approval_level_1', d2, 0, 3 * H),
-    step('deploy', d2, 3 * H, 3 * H + 60 * S, 1),
-    step('sla_breach', d2, 2 * H, 2 * H),
+    step('approval_level_1', 'human', d2, 0, 3 * H),
+    step('deploy', 'device', d2, 3 * H, 3 * H + 60 * S, 1),
+    step('sla_breach', 'automated', d2, 2 * H, 2 * H),
   ]);
   job('REQ-M0002', 1, d2, 3 * H + 10 * S, 3 * H + 50 * S);
   request('REQ-M0003', '2026-10-03T00:00:00.000Z', 'rejected', null, []);
   // No job on record: the whole deploy step is waiting for the device.
-  request('REQ-M0004', d4, 'fulfilled', 2 * H, [step('deploy', d4, 0, 120 * S)]);
+  request('REQ-M0004', d4, 'fulfilled', 2 * H, [step('deploy', 'device', d4, 0, 120 * S)]);
   request('REQ-M0005', '2026-11-05T00:00:00.000Z', 'fulfilled', 9 * H, []);
   // Submitted in September, fulfilled in October: timed in October, not submitted in it.
   request(
@@ -78,7 +78,10 @@ beforeAll(async () => {
     sep30,
     'fulfilled',
     3 * H,
-    [step('search_knowledge', sep30, 0, 1 * S), step('service_desk_answer', sep30, 1 * S, 2 * H)],
+    [
+      step('search_knowledge', 'automated', sep30, 0, 1 * S),
+      step('service_desk_answer', 'human', sep30, 1 * S, 2 * H),
+    ],
     { type: 'information', catalogItemId: 'vpn-address' },
   );
   // Submitted in October, fulfilled in November.
@@ -206,9 +209,9 @@ describe('fulfillment metrics', () => {
     const dec = '2026-12-01T00:00:00.000Z';
     // Failed after 10 min, sat failed for 3 h until olga retried, installed 5 min later.
     request('REQ-M0R01', dec, 'fulfilled', 3 * H + 15 * 60 * S, [
-      step('deploy', dec, 0, 10 * 60 * S, 1),
-      step('operator_retry', dec, 10 * 60 * S, 3 * H + 10 * 60 * S),
-      step('deploy', dec, 3 * H + 10 * 60 * S, 3 * H + 15 * 60 * S, 2),
+      step('deploy', 'device', dec, 0, 10 * 60 * S, 1),
+      step('operator_retry', 'human', dec, 10 * 60 * S, 3 * H + 10 * 60 * S),
+      step('deploy', 'device', dec, 3 * H + 10 * 60 * S, 3 * H + 15 * 60 * S, 2),
     ]);
     const [group] = fulfillmentMetrics(db, { ...monthRange('2026-12'), groupBy: 'catalogItem' });
     expect(group?.automationRate).toBe(0);
