@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
 import { openMemoryDatabase, type DB } from '../db/client.js';
@@ -218,6 +219,52 @@ describe('fulfillment metrics', () => {
     expect(group?.phases.person).toEqual(one(3 * H));
     expect(group?.phases.device_wait).toEqual(one(15 * 60 * S));
     expect(group?.phases.automated).toEqual(one(0));
+  });
+
+  it('classifies steps by the kind their workflow gave them, whatever their names', () => {
+    const jan = '2027-01-04T00:00:00.000Z';
+    request('REQ-M0K01', jan, 'fulfilled', 6 * H, [
+      // A person's step of a kind of work the metrics never heard of, and a wait on a resource.
+      step('legal_review', 'human', jan, 0, 2 * H),
+      step('wait_for_license_seat', 'waiting', jan, 2 * H, 3 * H),
+      step('operator_decision', 'human', jan, 3 * H, 4 * H),
+      step('install_on_kiosk', 'device', jan, 4 * H, 5 * H, 1),
+    ]);
+    const [group] = fulfillmentMetrics(db, { ...monthRange('2027-01'), groupBy: 'catalogItem' });
+    expect(group?.automationRate).toBe(0);
+    expect(group?.phases.person).toEqual(one(2 * H + 1 * H));
+    expect(group?.phases.device_wait).toEqual(one(1 * H));
+    // The wait for a seat is nobody's work: the rest of the time, with the last hour.
+    expect(group?.phases.automated).toEqual(one(2 * H));
+  });
+
+  it('backfills the kind of steps stored before steps had one (migration 0015)', async () => {
+    const stored = [
+      { name: 'approval_level_2', state: 'completed', startedAt: d1 },
+      { name: 'deploy', state: 'failed', startedAt: d1, attempt: 1 },
+      { name: 'wait_for_license_seat', state: 'completed', startedAt: d1 },
+      { name: 'check_entitlement', state: 'completed', startedAt: d1 },
+      { name: 'delivery', kind: 'human', state: 'completed', startedAt: d1 },
+    ];
+    const fresh = openMemoryDatabase();
+    await seed(fresh);
+    fresh.$client
+      .prepare(
+        "insert into requests (id, type, catalog_item_id, requester_id, beneficiary_id, status, steps, fingerprint, created_at, updated_at) values ('REQ-OLD1', 'standard_service', 'visio', 'alice', 'alice', 'fulfilled', ?, '', ?, ?)",
+      )
+      .run(JSON.stringify(stored), d1, d1);
+    fresh.$client.exec(
+      readFileSync(new URL('../db/migrations/0015_step_kinds.sql', import.meta.url), 'utf8'),
+    );
+    const row = fresh.select({ steps: t.requests.steps }).from(t.requests).get();
+    expect(row?.steps.map((x) => [x.name, x.kind, x.state])).toEqual([
+      ['approval_level_2', 'human', 'completed'],
+      ['deploy', 'device', 'failed'],
+      ['wait_for_license_seat', 'waiting', 'completed'],
+      ['check_entitlement', 'automated', 'completed'],
+      ['delivery', 'human', 'completed'],
+    ]);
+    expect(row?.steps[1]?.attempt).toBe(1);
   });
 
   it('counts survey answers given before the end of the period only', () => {
