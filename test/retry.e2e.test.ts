@@ -35,8 +35,8 @@ describe('deciding on a failed deployment', () => {
       .select()
       .from(t.deploymentJobs)
       .where(eq(t.deploymentJobs.requestId, requestId))
-      .orderBy(asc(t.deploymentJobs.attempt))
-      .all();
+      .all()
+      .sort((a, b) => a.attempt - b.attempt);
   const seatOf = (requestId: string) =>
     stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, requestId)).get();
   const changeOf = (requestId: string) =>

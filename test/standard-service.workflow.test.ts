@@ -255,6 +255,16 @@ async function runScenario(
   });
 }
 
+/** The failure type an update validator refused with (fails the test when it was accepted). */
+async function refusedAs(update: Promise<unknown>): Promise<string | null | undefined> {
+  const refusal = await update.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+  return ((refusal as WorkflowUpdateFailedError).cause as ApplicationFailure).type;
+}
+
 /** The audit entry the workflow wrote for `action`, if any. */
 const audited = (calls: Call[], action: string) =>
   calls.find((c) => c.name === 'recordAudit' && (c.input as { action: string }).action === action)?.input;
@@ -461,11 +471,7 @@ describe('standardServiceRequest', () => {
       {},
       async (h) => {
         await waitFor(h, (s) => s.status === 'awaiting_decision');
-        const refusal = await h
-          .executeUpdate(giveUpUpdate, { args: [{ by: 'olga', reason: ' ' }] })
-          .catch((err: unknown) => err);
-        expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
-        expect(((refusal as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(
+        expect(await refusedAs(h.executeUpdate(giveUpUpdate, { args: [{ by: 'olga', reason: ' ' }] }))).toBe(
           DECISION_INCOMPLETE,
         );
         await h.executeUpdate(giveUpUpdate, { args: [{ by: 'olga', reason: 'Replaced by the web app' }] });
@@ -489,13 +495,9 @@ describe('standardServiceRequest', () => {
   it('refuses a decision while the request does not wait for one', async () => {
     const { result } = await runScenario({ changeModel: 'normal' }, {}, async (h) => {
       for (const update of [retryDeploymentUpdate, giveUpUpdate]) {
-        const refusal = await h
-          .executeUpdate(update, { args: [{ by: 'olga', reason: 'too early' }] })
-          .catch((err: unknown) => err);
-        expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
-        expect(((refusal as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(
-          NOT_AWAITING_DECISION,
-        );
+        expect(
+          await refusedAs(h.executeUpdate(update, { args: [{ by: 'olga', reason: 'too early' }] })),
+        ).toBe(NOT_AWAITING_DECISION);
       }
       await h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'erin' }] });
     });
