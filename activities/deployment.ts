@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, desc, eq, inArray, max } from 'drizzle-orm';
+import { and, eq, inArray, max } from 'drizzle-orm';
 import * as t from '../db/schema.js';
 import { packageFolderOf } from '../service-catalog/items.js';
 import type { JobAction } from '../domain/status.js';
@@ -23,9 +23,12 @@ export function deploymentJobId(input: Pick<DeploymentInput, 'requestId' | 'acti
 export interface DeploymentRound {
   /** Attempt numbers go on after earlier rounds, so every job id stays unique. */
   firstAttempt: number;
-  /** When the round before failed (a later round only): from then on the request waited for a person. */
+  /**
+   * Only in results recorded when a retry reset the workflow and this activity read the
+   * audit log: when the round before failed, and who retried. Retries are now a decision
+   * inside the workflow (workflows/deployment-decision.ts); replays still read these.
+   */
   failedAt?: string;
-  /** Set when an operator retried the request after a failed round (the audit entry says so). */
   retry?: { by: string; at: string; reason: string };
 }
 
@@ -35,13 +38,13 @@ export function createDeploymentActivities(deps: ActivityDeps) {
   const seats = createLicenseActivities(deps);
   return {
     /**
-     * Readies a round of deployment attempts. On the first round this only numbers
-     * the attempts. When an operator resets a failed request to retry the deployment
-     * (POST /api/requests/:id/retry), the new run starts here again, after the first
-     * round's compensation released the seat and closed the change as failed: the seat
-     * is taken again (LicensePoolEmpty when none is free), the change is implementing
-     * again, and the attempts go on from the last one. Idempotent: a retried call finds
-     * the seat it holds, the change open and no job queued yet.
+     * Readies a round of deployment attempts. On the first run this only numbers the
+     * attempts. When an operator resets a failed request by hand (`temporal workflow
+     * reset`, README), the new run starts here again, after the first round's
+     * compensation released the seat and closed the change as failed: the seat is taken
+     * again (LicensePoolEmpty when none is free), the change is implementing again, and
+     * the attempts go on from the last one. Idempotent: a retried call finds the seat it
+     * holds, the change open and no job queued yet.
      */
     async prepareDeployment(input: {
       requestId: string;
@@ -67,24 +70,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
           .from(t.deploymentJobs)
           .where(and(eq(t.deploymentJobs.requestId, input.requestId), eq(t.deploymentJobs.action, 'install')))
           .get()?.n ?? 0;
-      if (last === 0) return { firstAttempt: 1 };
-      const latest = (action: string) =>
-        db
-          .select()
-          .from(t.auditLog)
-          .where(and(eq(t.auditLog.requestId, input.requestId), eq(t.auditLog.action, action)))
-          .orderBy(desc(t.auditLog.seq))
-          .get();
-      const failed = latest('request.failed');
-      const retried = latest('request.retried');
-      const reason = retried?.details.reason;
-      return {
-        firstAttempt: last + 1,
-        ...(failed ? { failedAt: failed.at } : {}),
-        ...(retried
-          ? { retry: { by: retried.actor, at: retried.at, reason: typeof reason === 'string' ? reason : '' } }
-          : {}),
-      };
+      return { firstAttempt: last + 1 };
     },
 
     /**

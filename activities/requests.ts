@@ -32,6 +32,7 @@ export function recordRequestUndoneIn(
         ...row.steps,
         {
           name: input.step,
+          kind: 'automated',
           state: 'compensated',
           startedAt: input.at,
           endedAt: input.at,

@@ -1,9 +1,10 @@
 import type { SlaPolicy } from './sla.js';
-import type { RequestStatus, RequestType, StepState } from './status.js';
+import type { RequestStatus, RequestType, StepKind, StepState } from './status.js';
 
 /** One step of a request as a person reads it in `steps[]`. */
 export interface RequestStep {
   name: string;
+  kind: StepKind;
   state: StepState;
   startedAt: string;
   endedAt?: string;
@@ -69,6 +70,11 @@ export interface RequestSnapshot {
 export interface StandardServiceOptions {
   /** How long to wait for the device to report a deployment result (ms-format string, e.g. '24h'). */
   deviceWaitTimeout: string;
+  /**
+   * How long a failed deployment waits for an operator to retry it or give up before the
+   * request ends failed (e.g. '3d'). Unset in requests started before the wait existed.
+   */
+  decisionTimeout?: string;
   /** Total deployment attempts, the first one included. */
   maxDeployAttempts: number;
   /** How often to look for a free license seat when the pool is empty. */

@@ -12,6 +12,7 @@ export const REQUEST_STATUSES = [
   'approved',
   'fulfilling',
   'awaiting_task',
+  'awaiting_decision',
   'fulfilled',
   'rejected',
   'denied',
@@ -36,6 +37,15 @@ export function isFinalStatus(status: RequestStatus): boolean {
 
 export const STEP_STATES = ['running', 'waiting', 'completed', 'failed', 'skipped', 'compensated'] as const;
 export type StepState = (typeof STEP_STATES)[number];
+
+/**
+ * What a step is, set by the code that opens it: the system doing something
+ * (`automated`), a person deciding or doing something (`human`), a device running a
+ * job (`device`), or the request waiting on time or a resource (`waiting`). Metrics
+ * read this rather than guessing from step names.
+ */
+export const STEP_KINDS = ['automated', 'human', 'device', 'waiting'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
 
 export const CHANGE_MODELS = ['standard', 'normal'] as const;
 export type ChangeModel = (typeof CHANGE_MODELS)[number];

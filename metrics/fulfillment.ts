@@ -4,11 +4,9 @@ import * as t from '../db/schema.js';
 import type { RequestStep } from '../domain/request.js';
 
 /**
- * Steps in which a person acts; a request fulfilled without any is "automated".
- * `operator_retry` spans the time a failed deployment waited for an operator's retry.
+ * A request's approval levels (`approval_level_1`, ...) are reported as one step, "approval";
+ * the kind says they are a person's, the name only which of a person's steps they are.
  */
-const HUMAN_STEP =
-  /^(approval_level_\d+|service_desk_answer|requester_details|supplier_order|shipment|delivery|owner_acknowledges|owner_replies|operator_retry)$/;
 const APPROVAL_STEP = /^approval_level_\d+$/;
 
 export interface Stats {
@@ -40,7 +38,7 @@ export interface FulfillmentGroup {
   phases: Record<Phase, Stats | null>;
   /** Time spent in each step (waiting for approval, for the device, on a person...), by step name. */
   steps: Record<string, Stats>;
-  /** Share of fulfilled requests with no human step. */
+  /** Share of fulfilled requests with no step of kind `human`. */
   automationRate: number | null;
   /** Of the fulfilled requests: fulfilled without an `sla_breach` step, and with one. */
   sla: { met: number; breached: number };
@@ -89,9 +87,8 @@ function phaseTimes(
   const add = (phase: Phase, value: number) => (out[phase] = (out[phase] ?? 0) + value);
   for (const s of r.steps) {
     if (!s.endedAt) continue;
-    if (APPROVAL_STEP.test(s.name)) add('approval', span(s));
-    else if (HUMAN_STEP.test(s.name)) add('person', span(s));
-    else if (s.name === 'deploy') {
+    if (s.kind === 'human') add(APPROVAL_STEP.test(s.name) ? 'approval' : 'person', span(s));
+    else if (s.kind === 'device') {
       const start = ms(s.startedAt);
       const end = ms(s.endedAt);
       const job = jobs.get(s.attempt ?? 1);
@@ -192,7 +189,7 @@ export function fulfillmentMetrics(
         const phases = phaseTimes(r, jobs.get(r.id) ?? new Map<number, JobTimes>());
         for (const p of PHASES) if (phases[p] !== undefined) phaseValues.get(p)!.push(phases[p]);
       }
-      const automated = members.filter((r) => !r.steps.some((s) => HUMAN_STEP.test(s.name))).length;
+      const automated = members.filter((r) => !r.steps.some((s) => s.kind === 'human')).length;
       const breached = members.filter((r) => r.steps.some((s) => s.name === 'sla_breach')).length;
       const answers = members.map((r) => scores.get(r.id)).filter((s): s is number => s !== undefined);
       return {

@@ -117,8 +117,8 @@ export function createPrometheusMetrics({
   const allSteps = db.$client.prepare('select type, steps from requests').raw();
   new Histogram({
     name: 'reqflow_step_duration_seconds',
-    help: 'Time spent in each finished request step (approval levels folded into "approval"), by request type.',
-    labelNames: ['type', 'step'] as const,
+    help: 'Time spent in each finished request step (approval levels folded into "approval"), by request type and step kind (automated, human, device, waiting).',
+    labelNames: ['type', 'kind', 'step'] as const,
     buckets: STEP_BUCKETS,
     registers,
     collect() {
@@ -130,7 +130,7 @@ export function createPrometheusMetrics({
           const seconds = stepSeconds(s.startedAt, s.endedAt);
           if (seconds === undefined) continue;
           const step = s.name.startsWith('approval_level_') ? 'approval' : s.name;
-          this.observe({ type, step }, seconds);
+          this.observe({ type, kind: s.kind, step }, seconds);
         }
       }
     },

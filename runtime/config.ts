@@ -194,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     standardService: {
       deviceWaitTimeout: duration(env.DEVICE_WAIT_TIMEOUT, '24h', 'DEVICE_WAIT_TIMEOUT'),
+      // Long enough to span a weekend: somebody on the service desk looks at the device first.
+      decisionTimeout: duration(env.DEPLOYMENT_DECISION_TIMEOUT, '3d', 'DEPLOYMENT_DECISION_TIMEOUT'),
       maxDeployAttempts: Math.max(1, int(env.DEPLOY_MAX_ATTEMPTS, 3, 'DEPLOY_MAX_ATTEMPTS')),
       seatRetryInterval: duration(env.SEAT_RETRY_INTERVAL, '1h', 'SEAT_RETRY_INTERVAL'),
       seatWaitTimeout: duration(env.SEAT_WAIT_TIMEOUT, '7d', 'SEAT_WAIT_TIMEOUT'),

@@ -14,7 +14,12 @@ let bob: string;
 let carol: string;
 
 beforeAll(async () => {
-  stack = await startStack(inject('temporalAddress'), { DEVICE_WAIT_TIMEOUT: '5m', SEAT_WAIT_TIMEOUT: '7d' });
+  stack = await startStack(inject('temporalAddress'), {
+    DEVICE_WAIT_TIMEOUT: '5m',
+    SEAT_WAIT_TIMEOUT: '7d',
+    // A failed deployment that nobody retries or gives up ends failed as soon as this runs out.
+    DEPLOYMENT_DECISION_TIMEOUT: '2s',
+  });
   stack.startAgent('LAPTOP-ALICE');
   [alice, bob, carol] = await Promise.all([stack.login('alice'), stack.login('bob'), stack.login('carol')]);
 });
@@ -154,11 +159,17 @@ describe('standard service requests end to end', () => {
     ]);
   });
 
-  it('compensates a script that always fails: seat released, change failed, service-desk task', async () => {
+  it('compensates a script that always fails once nobody decides in time: seat released, change failed, service-desk task', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'broken-tool', deviceId: 'LAPTOP-ALICE' });
     const done = await stack.waitForRequest(alice, submitted.id, ended);
     expect(done.status).toBe('failed');
     expect(done.outcome?.reason).toBe('deployment_failed');
+    // The decision timer fired: the wait for an operator is on record as a person's step.
+    expect(done.steps.find((s) => s.name === 'operator_decision')).toMatchObject({
+      kind: 'human',
+      state: 'failed',
+      detail: 'Nobody retried the deployment or gave up within 2s.',
+    });
     expect(done.outcome?.message).toContain('service desk');
     const seat = stack.db
       .select()

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
 import { openMemoryDatabase, type DB } from '../db/client.js';
@@ -57,20 +58,20 @@ beforeAll(async () => {
   await seed(db);
   // Automated: entitlement, then the device starts the job after 30 s and runs it for 29 s.
   request('REQ-M0001', d1, 'fulfilled', 1 * H, [
-    step('check_entitlement', d1, 0, 1 * S),
-    step('deploy', d1, 1 * S, 61 * S, 1),
+    step('check_entitlement', 'automated', d1, 0, 1 * S),
+    step('deploy', 'device', d1, 1 * S, 61 * S, 1),
   ]);
   job('REQ-M0001', 1, d1, 31 * S, 60 * S);
   // Approved after 3 h (an SLA breach on the way); the device waits 10 s, runs 40 s.
   request('REQ-M0002', d2, 'fulfilled', 4 * H, [
-    step('approval_level_1', d2, 0, 3 * H),
-    step('deploy', d2, 3 * H, 3 * H + 60 * S, 1),
-    step('sla_breach', d2, 2 * H, 2 * H),
+    step('approval_level_1', 'human', d2, 0, 3 * H),
+    step('deploy', 'device', d2, 3 * H, 3 * H + 60 * S, 1),
+    step('sla_breach', 'automated', d2, 2 * H, 2 * H),
   ]);
   job('REQ-M0002', 1, d2, 3 * H + 10 * S, 3 * H + 50 * S);
   request('REQ-M0003', '2026-10-03T00:00:00.000Z', 'rejected', null, []);
   // No job on record: the whole deploy step is waiting for the device.
-  request('REQ-M0004', d4, 'fulfilled', 2 * H, [step('deploy', d4, 0, 120 * S)]);
+  request('REQ-M0004', d4, 'fulfilled', 2 * H, [step('deploy', 'device', d4, 0, 120 * S)]);
   request('REQ-M0005', '2026-11-05T00:00:00.000Z', 'fulfilled', 9 * H, []);
   // Submitted in September, fulfilled in October: timed in October, not submitted in it.
   request(
@@ -78,7 +79,10 @@ beforeAll(async () => {
     sep30,
     'fulfilled',
     3 * H,
-    [step('search_knowledge', sep30, 0, 1 * S), step('service_desk_answer', sep30, 1 * S, 2 * H)],
+    [
+      step('search_knowledge', 'automated', sep30, 0, 1 * S),
+      step('service_desk_answer', 'human', sep30, 1 * S, 2 * H),
+    ],
     { type: 'information', catalogItemId: 'vpn-address' },
   );
   // Submitted in October, fulfilled in November.
@@ -206,15 +210,61 @@ describe('fulfillment metrics', () => {
     const dec = '2026-12-01T00:00:00.000Z';
     // Failed after 10 min, sat failed for 3 h until olga retried, installed 5 min later.
     request('REQ-M0R01', dec, 'fulfilled', 3 * H + 15 * 60 * S, [
-      step('deploy', dec, 0, 10 * 60 * S, 1),
-      step('operator_retry', dec, 10 * 60 * S, 3 * H + 10 * 60 * S),
-      step('deploy', dec, 3 * H + 10 * 60 * S, 3 * H + 15 * 60 * S, 2),
+      step('deploy', 'device', dec, 0, 10 * 60 * S, 1),
+      step('operator_retry', 'human', dec, 10 * 60 * S, 3 * H + 10 * 60 * S),
+      step('deploy', 'device', dec, 3 * H + 10 * 60 * S, 3 * H + 15 * 60 * S, 2),
     ]);
     const [group] = fulfillmentMetrics(db, { ...monthRange('2026-12'), groupBy: 'catalogItem' });
     expect(group?.automationRate).toBe(0);
     expect(group?.phases.person).toEqual(one(3 * H));
     expect(group?.phases.device_wait).toEqual(one(15 * 60 * S));
     expect(group?.phases.automated).toEqual(one(0));
+  });
+
+  it('classifies steps by the kind their workflow gave them, whatever their names', () => {
+    const jan = '2027-01-04T00:00:00.000Z';
+    request('REQ-M0K01', jan, 'fulfilled', 6 * H, [
+      // A person's step of a kind of work the metrics never heard of, and a wait on a resource.
+      step('legal_review', 'human', jan, 0, 2 * H),
+      step('wait_for_license_seat', 'waiting', jan, 2 * H, 3 * H),
+      step('operator_decision', 'human', jan, 3 * H, 4 * H),
+      step('install_on_kiosk', 'device', jan, 4 * H, 5 * H, 1),
+    ]);
+    const [group] = fulfillmentMetrics(db, { ...monthRange('2027-01'), groupBy: 'catalogItem' });
+    expect(group?.automationRate).toBe(0);
+    expect(group?.phases.person).toEqual(one(2 * H + 1 * H));
+    expect(group?.phases.device_wait).toEqual(one(1 * H));
+    // The wait for a seat is nobody's work: the rest of the time, with the last hour.
+    expect(group?.phases.automated).toEqual(one(2 * H));
+  });
+
+  it('backfills the kind of steps stored before steps had one (migration 0015)', async () => {
+    const stored = [
+      { name: 'approval_level_2', state: 'completed', startedAt: d1 },
+      { name: 'deploy', state: 'failed', startedAt: d1, attempt: 1 },
+      { name: 'wait_for_license_seat', state: 'completed', startedAt: d1 },
+      { name: 'check_entitlement', state: 'completed', startedAt: d1 },
+      { name: 'delivery', kind: 'human', state: 'completed', startedAt: d1 },
+    ];
+    const fresh = openMemoryDatabase();
+    await seed(fresh);
+    fresh.$client
+      .prepare(
+        "insert into requests (id, type, catalog_item_id, requester_id, beneficiary_id, status, steps, fingerprint, created_at, updated_at) values ('REQ-OLD1', 'standard_service', 'visio', 'alice', 'alice', 'fulfilled', ?, '', ?, ?)",
+      )
+      .run(JSON.stringify(stored), d1, d1);
+    fresh.$client.exec(
+      readFileSync(new URL('../db/migrations/0015_step_kinds.sql', import.meta.url), 'utf8'),
+    );
+    const row = fresh.select({ steps: t.requests.steps }).from(t.requests).get();
+    expect(row?.steps.map((x) => [x.name, x.kind, x.state])).toEqual([
+      ['approval_level_2', 'human', 'completed'],
+      ['deploy', 'device', 'failed'],
+      ['wait_for_license_seat', 'waiting', 'completed'],
+      ['check_entitlement', 'automated', 'completed'],
+      ['delivery', 'human', 'completed'],
+    ]);
+    expect(row?.steps[1]?.attempt).toBe(1);
   });
 
   it('counts survey answers given before the end of the period only', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchBrowser, screenshot, seriousViolations } from './helpers/browser.js';
-import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
+import { awaitingApproval, awaitingDecision, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // The self-service portal in a real Chromium against the real stack (worker, API serving the
 // built portal, device agent), signed in through the portal's own dev sign-in page.
@@ -164,8 +164,8 @@ describe('the self-service portal', () => {
   it('olga retries a failed deployment from the dashboard', async () => {
     const alice = await stack.login('alice');
     const posted = await stack.submit(alice, { catalogItemId: 'blocked-tool', deviceId: 'LAPTOP-ALICE' });
-    const failed = await stack.waitForRequest(alice, posted.id, ended);
-    expect(failed.outcome?.reason).toBe('deployment_failed');
+    // The failed deployment waits for an operator's decision.
+    await stack.waitForRequest(alice, posted.id, awaitingDecision);
 
     const olga = await signedIn('Olga Olsen');
     await navTo(olga, 'Dashboard');
@@ -178,7 +178,8 @@ describe('the self-service portal', () => {
     await screenshot(olga, 'dashboard');
     // The operator fixes the device, then retries.
     writeFileSync(join(stack.dataDir, 'devices/LAPTOP-ALICE/root/.blocked-tool-fixed'), 'fixed\n');
-    await card.getByLabel('What was fixed (for the audit trail)').fill('Freed disk space');
+    await card.getByLabel(/^Reason/).fill('Freed disk space');
+    expect(await card.getByRole('button', { name: 'Give up' }).isVisible()).toBe(true);
     await card.getByRole('button', { name: 'Retry' }).click();
     await card.waitFor({ state: 'detached', timeout: LIVE_MS });
     const done = await stack.waitForRequest(alice, posted.id, ended, LIVE_MS);

@@ -183,10 +183,10 @@ describe('GET /metrics through app.inject', () => {
           status: 'fulfilled',
           fingerprint: 'p1',
           steps: [
-            { name: 'approval_level_1', state: 'completed', startedAt: at(0), endedAt: at(1) },
-            { name: 'approval_level_2', state: 'completed', startedAt: at(1), endedAt: at(3) },
-            { name: 'sla_warning', state: 'completed', startedAt: at(2), endedAt: at(2) },
-            { name: 'delivery', state: 'running', startedAt: at(3) },
+            { name: 'approval_level_1', kind: 'human', state: 'completed', startedAt: at(0), endedAt: at(1) },
+            { name: 'approval_level_2', kind: 'human', state: 'completed', startedAt: at(1), endedAt: at(3) },
+            { name: 'sla_warning', kind: 'automated', state: 'completed', startedAt: at(2), endedAt: at(2) },
+            { name: 'delivery', kind: 'human', state: 'running', startedAt: at(3) },
           ],
         },
         { ...base, id: 'REQ-P2', type: 'resource', status: 'awaiting_approval', fingerprint: 'p2' },
@@ -247,7 +247,7 @@ describe('GET /metrics through app.inject', () => {
     const text = (
       await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${TOKEN}` } })
     ).body;
-    const approval = { type: 'resource', step: 'approval' };
+    const approval = { type: 'resource', kind: 'human', step: 'approval' };
     expect(sample(text, 'reqflow_step_duration_seconds_count', approval)).toBe(2);
     expect(sample(text, 'reqflow_step_duration_seconds_sum', approval)).toBe(3 * 3600);
     expect(sample(text, 'reqflow_step_duration_seconds_bucket', { ...approval, le: '3600' })).toBe(1);

@@ -28,6 +28,16 @@ const recorded = new Map<string, string[]>(
     ]),
 );
 
+/** The ids of the patches a recorded history took (its `core_patch` markers). */
+function patchIds(json: string): string[] {
+  return (historyFromJSON(json).events ?? []).flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const data =
+      marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : null;
+    return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
+  });
+}
+
 let bundle: WorkflowBundleWithSourceMap;
 let workflowTypes: string[];
 
@@ -48,6 +58,20 @@ describe('recorded workflow histories', () => {
       `no recorded history for ${missing.join(', ')}: record one from its tests with recordHistory() ` +
         '(test/helpers/histories.ts) and run npm run histories:record',
     ).toEqual([]);
+  });
+
+  it('cover a failed deployment both before the operator decision wait and with it', () => {
+    // Runs recorded before patched('deployment-decision') ended failed at once (and were retried by
+    // a workflow reset); they must go on replaying on that path while newer runs wait for a decision.
+    const dir = join(historiesDir, 'standardServiceRequest');
+    const patchesOf = (file: string) => patchIds(readFileSync(join(dir, file), 'utf8'));
+    for (const old of [
+      'deployment-failed-compensated-before-decision.json',
+      'retried-after-reset-before-decision.json',
+    ])
+      expect(patchesOf(old), old).not.toContain('deployment-decision');
+    for (const current of ['deployment-failed-compensated.json', 'retried-by-operator.json'])
+      expect(patchesOf(current), current).toContain('deployment-decision');
   });
 
   for (const [type, files] of recorded) {

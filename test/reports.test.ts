@@ -58,6 +58,7 @@ beforeAll(async () => {
   fulfilled('REQ-R0001', '2026-09-02T09:00:00.000Z', 3 * H, visio, [
     {
       name: 'approval_level_1',
+      kind: 'human',
       state: 'completed',
       startedAt: '2026-09-02T09:00:00.000Z',
       endedAt: '2026-09-02T11:00:00.000Z',

@@ -4,74 +4,84 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
 import { recordHistory } from './helpers/histories.js';
-import { ended, startStack, type TestStack } from './helpers/stack.js';
+import { awaitingDecision, ended, startStack, type TestStack } from './helpers/stack.js';
 
-// An operator retries a failed deployment (POST /api/requests/:id/retry): the real
-// worker, API and agent, a package that fails until the device is fixed, and a real
-// workflow reset on the dev server.
+// An operator decides on a failed deployment (POST /api/requests/:id/retry or /give-up):
+// the real worker, API and agent, packages that fail until the device is fixed (or always),
+// and the decision sent to the waiting workflow as an update. (When nobody decides in time:
+// test/e2e.test.ts.)
 
-let stack: TestStack;
-let alice: string;
-let olga: string;
+describe('deciding on a failed deployment', () => {
+  let stack: TestStack;
+  let alice: string;
+  let olga: string;
 
-beforeAll(async () => {
-  stack = await startStack(inject('temporalAddress'), {
-    DEPLOY_MAX_ATTEMPTS: '2',
-    DEVICE_WAIT_TIMEOUT: '5m',
+  beforeAll(async () => {
+    stack = await startStack(inject('temporalAddress'), {
+      DEPLOY_MAX_ATTEMPTS: '2',
+      DEVICE_WAIT_TIMEOUT: '5m',
+      DEPLOYMENT_DECISION_TIMEOUT: '1h',
+    });
+    stack.startAgent('LAPTOP-ALICE');
+    [alice, olga] = await Promise.all([stack.login('alice'), stack.login('olga')]);
   });
-  stack.startAgent('LAPTOP-ALICE');
-  [alice, olga] = await Promise.all([stack.login('alice'), stack.login('olga')]);
-});
 
-afterAll(async () => {
-  await stack?.stop();
-});
+  afterAll(async () => {
+    await stack?.stop();
+  });
 
-const jobsOf = (requestId: string) =>
-  stack.db
-    .select()
-    .from(t.deploymentJobs)
-    .where(eq(t.deploymentJobs.requestId, requestId))
-    .orderBy(asc(t.deploymentJobs.attempt))
-    .all();
+  const jobsOf = (requestId: string) =>
+    stack.db
+      .select()
+      .from(t.deploymentJobs)
+      .where(eq(t.deploymentJobs.requestId, requestId))
+      .all()
+      .sort((a, b) => a.attempt - b.attempt);
+  const seatOf = (requestId: string) =>
+    stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, requestId)).get();
+  const changeOf = (requestId: string) =>
+    stack.db.select().from(t.changes).where(eq(t.changes.requestId, requestId)).get();
+  const trailOf = (requestId: string) =>
+    stack.db
+      .select()
+      .from(t.auditLog)
+      .where(eq(t.auditLog.requestId, requestId))
+      .orderBy(asc(t.auditLog.seq))
+      .all();
 
-describe('retrying a failed deployment', () => {
-  it('resets the workflow to a new round that takes the seat again and installs once the device is fixed', async () => {
+  it('waits for an operator, who retries over HTTP: a new round, attempts going on, fulfilled', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'blocked-tool', deviceId: 'LAPTOP-ALICE' });
-    const failed = await stack.waitForRequest(alice, submitted.id, ended);
-    expect(failed.status).toBe('failed');
-    expect(failed.outcome?.reason).toBe('deployment_failed');
-    const escalation = failed.outcome?.taskId;
-    expect(escalation).toBeDefined();
-    const seatOf = () =>
-      stack.db
-        .select()
-        .from(t.licenseAssignments)
-        .where(eq(t.licenseAssignments.requestId, submitted.id))
-        .get();
-    const changeOf = () =>
-      stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
-    expect(seatOf()?.state).toBe('released');
-    expect(changeOf()?.state).toBe('closed_failed');
-    const before = await stack.temporal.workflow.getHandle(submitted.id).describe();
-    const failedAudit = () =>
-      stack.db
-        .select()
-        .from(t.auditLog)
-        .where(and(eq(t.auditLog.requestId, submitted.id), eq(t.auditLog.action, 'request.failed')))
-        .get();
+    const waiting = await stack.waitForRequest(alice, submitted.id, awaitingDecision);
+    expect(waiting.waitingOn?.who).toEqual(['group:operators']);
+    const decisionStep = waiting.steps.find((s) => s.name === 'operator_decision');
+    expect(decisionStep).toMatchObject({ kind: 'human', state: 'waiting' });
+    expect(decisionStep?.detail).toContain('failed 2 time(s)');
+    expect(waiting.steps.filter((s) => s.name === 'deploy').map((s) => s.kind)).toEqual(['device', 'device']);
+    // The seat and the change stay with the request while it waits.
+    expect(seatOf(submitted.id)?.state).toBe('reserved');
+    expect(changeOf(submitted.id)?.state).toBe('implementing');
+    const runId = (await stack.temporal.workflow.getHandle(submitted.id).describe()).runId;
 
-    // Only operators retry, and they say why.
+    // Only operators decide, and they say why; a refusal changes nothing.
     const url = `/api/requests/${submitted.id}/retry`;
     const byAlice = await stack.call('POST', url, { token: alice, body: { reason: 'please' } });
     expect(byAlice.status).toBe(403);
+    expect(byAlice.headers.get('content-type')).toContain('application/problem+json');
+    const giveUpByAlice = await stack.call('POST', `/api/requests/${submitted.id}/give-up`, {
+      token: alice,
+      body: { reason: 'never mind' },
+    });
+    expect(giveUpByAlice.status).toBe(403);
     const noReason = await stack.call('POST', url, { token: olga, body: {} });
     expect(noReason.status).toBe(400);
     expect(noReason.headers.get('content-type')).toContain('application/problem+json');
-    await stack.waitForRequest(alice, submitted.id, () =>
-      jobsOf(submitted.id).every((j) => j.state === 'failed'),
-    );
+    const blank = await stack.call('POST', url, { token: olga, body: { reason: ' ' } });
+    expect(blank.status).toBe(422);
+    expect(blank.headers.get('content-type')).toContain('application/problem+json');
+    const still = await stack.call('GET', `/api/requests/${submitted.id}`, { token: alice });
+    expect(still.body).toMatchObject({ status: 'awaiting_decision' });
     expect(jobsOf(submitted.id)).toHaveLength(2);
+    expect(trailOf(submitted.id).map((e) => e.action)).toEqual(['request.approved']);
 
     // The operator frees the disk on the device, then retries.
     writeFileSync(join(stack.dataDir, 'devices/LAPTOP-ALICE/root/.blocked-tool-fixed'), 'fixed\n');
@@ -80,18 +90,19 @@ describe('retrying a failed deployment', () => {
       body: { reason: 'Freed disk space on LAPTOP-ALICE' },
     });
     expect(retried.status).toBe(202);
-    // A second retry finds the new run in flight (or already done): nothing to retry.
+    // The decision is taken: a second one finds nothing to decide.
     const again = await stack.call('POST', url, { token: olga, body: { reason: 'twice' } });
     expect(again.status).toBe(409);
+    expect(again.headers.get('content-type')).toContain('application/problem+json');
 
-    const done = await stack.waitForRequest(alice, submitted.id, (r) => r.status === 'fulfilled');
-    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'retried-after-reset');
-    const retryStep = done.steps.find((s) => s.name === 'operator_retry');
-    // The step spans the time the request sat failed, so metrics count it as waiting on a person.
-    expect(retryStep?.startedAt).toBe(failedAudit()?.at);
-    expect(retryStep?.detail).toBe(
-      'olga retried the deployment: Freed disk space on LAPTOP-ALICE. Attempts go on from 3.',
-    );
+    const done = await stack.waitForRequest(alice, submitted.id, ended);
+    expect(done.status).toBe('fulfilled');
+    await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'retried-by-operator');
+    expect(done.steps.find((s) => s.name === 'operator_decision')).toMatchObject({
+      kind: 'human',
+      state: 'completed',
+      detail: 'olga retried the deployment: Freed disk space on LAPTOP-ALICE',
+    });
     // Attempt numbers go on, so the failed round's jobs and reports stay apart from the new one.
     // (The API signals the workflow before it records the job's result: wait for the row.)
     await stack.waitForRequest(alice, submitted.id, () => jobsOf(submitted.id).at(-1)?.state === 'succeeded');
@@ -100,52 +111,69 @@ describe('retrying a failed deployment', () => {
       [2, 'failed', 28],
       [3, 'succeeded', 0],
     ]);
-    expect(seatOf()?.state).toBe('assigned');
-    expect(changeOf()?.state).toBe('closed_successful');
-    const task = stack.db.select().from(t.tasks).where(eq(t.tasks.id, escalation!)).get();
-    expect(task).toMatchObject({ state: 'cancelled', completedBy: 'olga' });
-
-    // A new run of the same workflow id, and the trail says who retried before the grant.
-    const after = await stack.temporal.workflow.getHandle(submitted.id).describe();
-    expect(after.runId).not.toBe(before.runId);
-    const trail = stack.db
-      .select()
-      .from(t.auditLog)
-      .where(eq(t.auditLog.requestId, submitted.id))
-      .orderBy(asc(t.auditLog.seq))
-      .all();
+    expect(seatOf(submitted.id)?.state).toBe('assigned');
+    expect(changeOf(submitted.id)?.state).toBe('closed_successful');
+    // The same run went on: no reset, no new run.
+    expect((await stack.temporal.workflow.getHandle(submitted.id).describe()).runId).toBe(runId);
+    const trail = trailOf(submitted.id);
     expect(trail.map((e) => [e.action, e.actor])).toEqual([
       ['request.approved', 'reqflow'],
-      ['request.failed', 'reqflow'],
       ['request.retried', 'olga'],
       ['software.installed', 'reqflow'],
     ]);
-    expect(trail[2]?.details).toMatchObject({
-      reason: 'Freed disk space on LAPTOP-ALICE',
-      previousRunId: before.runId,
-      escalationTaskId: escalation,
-    });
+    expect(trail[1]?.details).toMatchObject({ reason: 'Freed disk space on LAPTOP-ALICE', firstAttempt: 3 });
     const verify = await stack.call('GET', '/api/audit/verify', { token: olga });
     expect(verify.body).toMatchObject({ ok: true });
 
-    // Nothing left to retry once fulfilled.
-    const fulfilled = await stack.call('POST', url, { token: olga, body: { reason: 'again' } });
-    expect(fulfilled.status).toBe(409);
+    // Nothing left to decide once fulfilled.
+    for (const action of ['retry', 'give-up']) {
+      const late = await stack.call('POST', `/api/requests/${submitted.id}/${action}`, {
+        token: olga,
+        body: { reason: 'again' },
+      });
+      expect(late.status).toBe(409);
+    }
   });
 
-  it('refuses requests that did not fail in their deployment', async () => {
+  it('ends the request failed with the reason when an operator gives up', async () => {
+    const submitted = await stack.submit(alice, { catalogItemId: 'broken-tool', deviceId: 'LAPTOP-ALICE' });
+    await stack.waitForRequest(alice, submitted.id, awaitingDecision);
+    const res = await stack.call('POST', `/api/requests/${submitted.id}/give-up`, {
+      token: olga,
+      body: { reason: 'Vendor withdrew the package' },
+    });
+    expect(res.status).toBe(202);
+    const done = await stack.waitForRequest(alice, submitted.id, ended);
+    expect(done.status).toBe('failed');
+    expect(done.outcome).toMatchObject({ reason: 'Vendor withdrew the package' });
+    expect(done.outcome?.message).toContain('olga gave up: Vendor withdrew the package');
+    expect(seatOf(submitted.id)?.state).toBe('released');
+    expect(changeOf(submitted.id)?.state).toBe('closed_failed');
+    // The operator decided: nobody is asked to install it by hand.
+    expect(stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).all()).toEqual([]);
+    const given = stack.db
+      .select()
+      .from(t.auditLog)
+      .where(and(eq(t.auditLog.requestId, submitted.id), eq(t.auditLog.action, 'request.given_up')))
+      .get();
+    expect(given).toMatchObject({ actor: 'olga', details: { reason: 'Vendor withdrew the package' } });
+  });
+
+  it('refuses requests that do not wait for a decision', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'notes-tool', deviceId: 'LAPTOP-ALICE' });
     await stack.waitForRequest(alice, submitted.id, ended);
-    const res = await stack.call('POST', `/api/requests/${submitted.id}/retry`, {
-      token: olga,
-      body: { reason: 'why not' },
-    });
-    expect(res.status).toBe(409);
-    expect((res.body as { detail: string }).detail).toContain('only a request whose deployment failed');
-    const missing = await stack.call('POST', '/api/requests/REQ-NOPE0000/retry', {
-      token: olga,
-      body: { reason: 'x' },
-    });
-    expect(missing.status).toBe(404);
+    for (const action of ['retry', 'give-up']) {
+      const res = await stack.call('POST', `/api/requests/${submitted.id}/${action}`, {
+        token: olga,
+        body: { reason: 'why not' },
+      });
+      expect(res.status).toBe(409);
+      expect((res.body as { detail: string }).detail).toContain('waits for an operator');
+      const missing = await stack.call('POST', `/api/requests/REQ-NOPE0000/${action}`, {
+        token: olga,
+        body: { reason: 'x' },
+      });
+      expect(missing.status).toBe(404);
+    }
   });
 });

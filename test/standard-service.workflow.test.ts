@@ -1,4 +1,8 @@
-import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -18,6 +22,12 @@ import {
 } from '../domain/request.js';
 import { RequestStatusKey } from '../domain/temporal.js';
 import { decideUpdate } from '../workflows/approval.js';
+import {
+  DECISION_INCOMPLETE,
+  giveUpUpdate,
+  NOT_AWAITING_DECISION,
+  retryDeploymentUpdate,
+} from '../workflows/deployment-decision.js';
 import { admissionUpdate, statusQuery } from '../workflows/request-tracker.js';
 import { deploymentResultSignal, standardServiceRequest } from '../workflows/standard-service.js';
 
@@ -196,6 +206,8 @@ function standardFakes(scenario: Scenario, calls: Call[], handle: () => Workflow
 
 const fastOptions: StandardServiceOptions = {
   deviceWaitTimeout: '20s',
+  // Long enough for any test to decide; the tests of the timer set a short one.
+  decisionTimeout: '1h',
   maxDeployAttempts: 3,
   seatRetryInterval: '500ms',
   seatWaitTimeout: '20s',
@@ -242,6 +254,20 @@ async function runScenario(
     return { admission, result, calls, names, description, requestId };
   });
 }
+
+/** The failure type an update validator refused with (fails the test when it was accepted). */
+async function refusedAs(update: Promise<unknown>): Promise<string | null | undefined> {
+  const refusal = await update.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+  return ((refusal as WorkflowUpdateFailedError).cause as ApplicationFailure).type;
+}
+
+/** The audit entry the workflow wrote for `action`, if any. */
+const audited = (calls: Call[], action: string) =>
+  calls.find((c) => c.name === 'recordAudit' && (c.input as { action: string }).action === action)?.input;
 
 const stepsNamed = (s: RequestSnapshot, name: string) => s.steps.filter((x) => x.name === name);
 
@@ -364,9 +390,19 @@ describe('standardServiceRequest', () => {
     expect(names.filter((n) => n === 'queueDeployment')).toHaveLength(3);
   });
 
-  it('compensates and escalates when every attempt fails', async () => {
-    const { result, calls, names, requestId } = await runScenario({ device: ['failed', 'failed', 'failed'] });
+  it('compensates and escalates when every attempt fails and nobody decides in time', async () => {
+    const { result, calls, names, requestId } = await runScenario(
+      { device: ['failed', 'failed', 'failed'] },
+      { decisionTimeout: '1s' },
+    );
     expect(result.status).toBe('failed');
+    expect(stepsNamed(result, 'operator_decision')).toEqual([
+      expect.objectContaining({
+        kind: 'human',
+        state: 'failed',
+        detail: 'Nobody retried the deployment or gave up within 1s.',
+      }),
+    ]);
     expect(result.outcome).toMatchObject({ reason: 'deployment_failed', taskId: 'TASK-deployment' });
     expect(names).toContain('releaseLicenseSeat');
     expect(calls.filter((c) => c.name === 'closeChange').map((c) => c.input)).toEqual([
@@ -382,12 +418,91 @@ describe('standardServiceRequest', () => {
   });
 
   it('withdraws the job and compensates when the device never connects', async () => {
-    const { result, names } = await runScenario({ device: ['silent'] }, { deviceWaitTimeout: '2s' });
+    const { result, names } = await runScenario(
+      { device: ['silent'] },
+      { deviceWaitTimeout: '2s', decisionTimeout: '1s' },
+    );
     expect(result.status).toBe('failed');
     expect(result.outcome?.reason).toBe('device_unreachable');
     expect(names).toContain('expireDeployment');
     expect(names).toContain('releaseLicenseSeat');
     expect(names).toContain('openManualTask');
+  });
+
+  it('waits for an operator after a failed round; a retry starts a new round with the attempts going on', async () => {
+    let waiting: RequestSnapshot | undefined;
+    const { result, calls, names } = await runScenario(
+      { device: ['failed', 'failed', 'failed', 'succeeded'] },
+      {},
+      async (h) => {
+        waiting = await waitFor(h, (s) => s.status === 'awaiting_decision');
+        await h.executeUpdate(retryDeploymentUpdate, { args: [{ by: 'olga', reason: 'Freed disk space' }] });
+      },
+    );
+    expect(waiting?.waitingOn).toMatchObject({ who: ['group:operators'] });
+    expect(stepsNamed(waiting!, 'operator_decision')).toEqual([
+      expect.objectContaining({ kind: 'human', state: 'waiting' }),
+    ]);
+    expect(stepsNamed(waiting!, 'operator_decision')[0]?.detail).toContain('failed 3 time(s)');
+    expect(result.status).toBe('fulfilled');
+    expect(stepsNamed(result, 'deploy').map((d) => [d.attempt, d.state, d.kind])).toEqual([
+      [1, 'failed', 'device'],
+      [2, 'failed', 'device'],
+      [3, 'failed', 'device'],
+      [4, 'completed', 'device'],
+    ]);
+    expect(stepsNamed(result, 'operator_decision')[0]).toMatchObject({
+      state: 'completed',
+      detail: 'olga retried the deployment: Freed disk space',
+    });
+    expect(stepsNamed(result, 'check_entitlement')[0]?.kind).toBe('automated');
+    // The seat and the change stayed with the request: nothing was undone or escalated.
+    expect(names).not.toContain('releaseLicenseSeat');
+    expect(names).not.toContain('openManualTask');
+    expect(audited(calls, 'request.retried')).toMatchObject({
+      actor: 'olga',
+      details: { reason: 'Freed disk space', firstAttempt: 4 },
+    });
+  });
+
+  it('ends the request failed with the reason when an operator gives up; incomplete decisions are refused', async () => {
+    const { result, calls, names } = await runScenario(
+      { device: ['failed', 'failed', 'failed'] },
+      {},
+      async (h) => {
+        await waitFor(h, (s) => s.status === 'awaiting_decision');
+        expect(await refusedAs(h.executeUpdate(giveUpUpdate, { args: [{ by: 'olga', reason: ' ' }] }))).toBe(
+          DECISION_INCOMPLETE,
+        );
+        await h.executeUpdate(giveUpUpdate, { args: [{ by: 'olga', reason: 'Replaced by the web app' }] });
+      },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.outcome).toMatchObject({ reason: 'Replaced by the web app' });
+    expect(result.outcome?.message).toContain('olga gave up: Replaced by the web app');
+    expect(names).toContain('releaseLicenseSeat');
+    expect(names).not.toContain('openManualTask');
+    expect(calls.filter((c) => c.name === 'closeChange').map((c) => c.input)).toEqual([
+      expect.objectContaining({ state: 'closed_failed' }),
+    ]);
+    expect(audited(calls, 'request.given_up')).toMatchObject({
+      actor: 'olga',
+      details: { reason: 'Replaced by the web app' },
+    });
+    expect(names.filter((n) => n === 'queueDeployment')).toHaveLength(3);
+  });
+
+  it('refuses a decision while the request does not wait for one', async () => {
+    const { result } = await runScenario({ changeModel: 'normal' }, {}, async (h) => {
+      for (const update of [retryDeploymentUpdate, giveUpUpdate]) {
+        expect(
+          await refusedAs(h.executeUpdate(update, { args: [{ by: 'olga', reason: 'too early' }] })),
+        ).toBe(NOT_AWAITING_DECISION);
+      }
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', approver: 'erin' }] });
+    });
+    expect(result.status).toBe('fulfilled');
+    expect(stepsNamed(result, 'operator_decision')).toEqual([]);
   });
 
   it('holds a Normal Change for the CAB, and deploys after approval', async () => {

@@ -291,6 +291,7 @@ export class ApprovalGate {
       await this.ask(resolved.approvers, 'request');
       const step = await this.tracker.startStep(
         `approval_level_${this.levelIndex}`,
+        'human',
         this.describe(resolved),
         'waiting',
       );

@@ -38,6 +38,8 @@ export async function bundleRequest(input: BundleRequestInput): Promise<RequestS
       });
       const step = await tracker.startStep(
         `item_${child.catalogItemId}`,
+        // The child request's own steps say who works on it; here the bundle only waits.
+        'waiting',
         `Child request ${child.requestId} started.`,
         'waiting',
       );

@@ -100,6 +100,7 @@ export class ManualTasks {
     const who = spec.assigneeId ? `${spec.assigneeId} (${spec.groupId})` : spec.groupId;
     task.step = await this.tracker.startStep(
       spec.step,
+      'human',
       `Task ${taskId} for ${who}: ${spec.title}.`,
       'waiting',
     );

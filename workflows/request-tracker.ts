@@ -11,7 +11,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Approval, RequestOutcome, RequestSnapshot, RequestStep } from '../domain/request.js';
-import type { RequestStatus, RequestType, StepState } from '../domain/status.js';
+import type { RequestStatus, RequestType, StepKind, StepState } from '../domain/status.js';
 import type { SlaPolicy } from '../domain/sla.js';
 import {
   CatalogItemKey,
@@ -150,14 +150,15 @@ export class RequestTracker {
     await this.publish();
   }
 
-  /** Opens a step and returns it so the caller can finish it. */
+  /** Opens a step of the given kind (who or what does it) and returns it so the caller can finish it. */
   async startStep(
     name: string,
+    kind: StepKind,
     detail?: string,
     state: StepState = 'running',
     attempt?: number,
   ): Promise<RequestStep> {
-    const step: RequestStep = { name, state, startedAt: nowIso() };
+    const step: RequestStep = { name, kind, state, startedAt: nowIso() };
     if (detail !== undefined) step.detail = detail;
     if (attempt !== undefined) step.attempt = attempt;
     this.snapshot.steps.push(step);
@@ -183,14 +184,17 @@ export class RequestTracker {
     await this.publish();
   }
 
-  /** Runs `fn` as a step: completed with `detail(result)` on success, failed with the error's message otherwise. */
+  /**
+   * Runs `fn` (an activity: an `automated` step) as a step: completed with `detail(result)`
+   * on success, failed with the error's message otherwise.
+   */
   async step<T>(
     name: string,
     fn: () => Promise<T>,
     detail?: (result: T) => string,
     attempt?: number,
   ): Promise<T> {
-    const step = await this.startStep(name, undefined, 'running', attempt);
+    const step = await this.startStep(name, 'automated', undefined, 'running', attempt);
     try {
       const result = await fn();
       if (this.lean) {
@@ -211,12 +215,13 @@ export class RequestTracker {
   /** Opens a waiting step and says what the request waits for, in one publish. */
   async startWait(
     name: string,
+    kind: StepKind,
     detail: string,
     waitingOn: { what: string; who: string[] },
     attempt?: number,
   ): Promise<RequestStep> {
     this.snapshot.waitingOn = waitingOnOf(waitingOn.what, waitingOn.who);
-    return this.startStep(name, detail, 'waiting', attempt);
+    return this.startStep(name, kind, detail, 'waiting', attempt);
   }
 
   /** Says what the request waits for and on whom (null when it waits on nobody). */
@@ -248,7 +253,8 @@ export class RequestTracker {
       snapshot: () => this.snapshot,
       paused: () => this.waitingOnRequester,
       record: async (name, detail) => {
-        const step = await this.startStep(name, detail, 'waiting');
+        // A mark the clock sets (warning, breach), not work anybody does.
+        const step = await this.startStep(name, 'automated', detail, 'waiting');
         await this.updateStep(step, { state: name === 'sla_breach' ? 'failed' : 'completed' });
       },
     });

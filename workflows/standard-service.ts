@@ -21,7 +21,11 @@ import {
   type StandardServiceInput,
 } from '../domain/request.js';
 import { Approvals, decidersOf } from './approval.js';
+import { DeploymentDecisions, type DeploymentDecision } from './deployment-decision.js';
 import { auditorFor, failureType, messageOf, RequestTracker } from './request-tracker.js';
+
+/** How long a failed deployment waits for an operator when the request carries no setting. */
+const DECISION_TIMEOUT = '3d';
 
 /** A device's report of one deployment attempt, sent by the API when the agent posts its result. */
 export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deploymentResult');
@@ -30,8 +34,9 @@ export const deploymentResultSignal = defineSignal<[DeploymentReport]>('deployme
  * ITIL "Request to Fulfill" for a Standard Service: software deployed to the
  * requester's device under a pre-authorized Standard Change (or a CAB-approved
  * Normal Change). Entitlement -> license seat -> change -> deployment job run by
- * the device agent (retried) -> CMDB -> license assigned -> notify. Anything that
- * cannot finish unwinds what it did and escalates to a service-desk task.
+ * the device agent (retried) -> CMDB -> license assigned -> notify. A failed
+ * deployment waits for an operator to retry it or give up. Anything that cannot
+ * finish unwinds what it did and escalates to a service-desk task.
  */
 export async function standardServiceRequest(input: StandardServiceInput): Promise<RequestSnapshot> {
   const { requestId, options } = input;
@@ -49,12 +54,13 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     if (!reports.has(report.attempt)) reports.set(report.attempt, report);
   });
   const approvalGates = new Approvals(tracker);
+  const decisions = new DeploymentDecisions(tracker, requestId);
 
   // Undo stack: each completed side effect pushes its compensation.
   const compensations: { name: string; run: () => Promise<unknown> }[] = [];
   const compensate = async (reason: string) => {
     for (const c of compensations.reverse()) {
-      const step = await tracker.startStep(c.name, reason);
+      const step = await tracker.startStep(c.name, 'automated', reason);
       await c.run();
       await tracker.updateStep(step, { state: 'compensated' });
     }
@@ -157,8 +163,8 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
 
     const { changeId } = await tracker.step(
       'record_change',
-      // Remote even on the lean path: the workflow task that follows it, which starts the
-      // deployment round, is where an operator's retry resets the workflow to (api/retry-request.ts).
+      // Remote even on the lean path: recorded runs have it so, and the workflow task after
+      // it, which starts the deployment round, is where a reset by hand lands (README).
       () =>
         remoteActs.recordChange({
           requestId,
@@ -181,8 +187,8 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
 
     await tracker.setStatus('fulfilling');
     // Runs started before deployment rounds existed go on without this step (patch
-    // marker in their history); an operator's retry resets the workflow to just
-    // before it, so a new round numbers its attempts on from the failed one.
+    // marker in their history); a reset by hand (README) lands just before it, so the
+    // round numbers its attempts on from the jobs already queued.
     const round: DeploymentRound =
       lean || patched('deployment-rounds')
         ? // Remote even on the lean path: it numbers attempts from the jobs already queued, so
@@ -195,12 +201,14 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
           })
         : { firstAttempt: 1 };
     if (round.firstAttempt > 1) {
-      // A reset by hand (`temporal workflow reset`) has no audit entry to name who did it.
+      // A reset by hand (`temporal workflow reset`) has nobody to name; `retry` is only in
+      // results recorded when the API retried by resetting the workflow.
       const who = round.retry
         ? `${round.retry.by} retried the deployment${round.retry.reason ? `: ${round.retry.reason}` : ''}`
         : 'The workflow was reset to retry the deployment';
       const retried = await tracker.startStep(
         'operator_retry',
+        'human',
         `${who}. Attempts go on from ${round.firstAttempt}.`,
         'waiting',
       );
@@ -208,9 +216,51 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       if (round.failedAt) retried.startedAt = round.failedAt;
       await tracker.updateStep(retried, { state: 'completed' });
     }
+    let firstAttempt = round.firstAttempt;
+    let deployed = await deploy(item, firstAttempt);
+    let decision: DeploymentDecision | undefined;
+    // Runs recorded before the decision wait (no patch marker) end failed at once, as they did.
+    while (!deployed.ok && patched('deployment-decision')) {
+      decision = await decisions.wait(deployed.reason, options.decisionTimeout ?? DECISION_TIMEOUT);
+      if (decision.action !== 'retry') break;
+      // The seat and the change stay with the request while it waits, so the new round only
+      // queues new jobs; their attempt numbers go on, so late reports of the old ones never count.
+      firstAttempt = deployed.nextAttempt;
+      await auditorFor(
+        requestId,
+        input.deviceId,
+        `:from-attempt-${firstAttempt}`,
+        lean,
+      )('request.retried', { reason: decision.reason, failure: deployed.reason, firstAttempt }, decision.by);
+      await tracker.setStatus('fulfilling');
+      deployed = await deploy(item, firstAttempt);
+    }
     // A later round must not collide with the keys of the round before (one task, one mail, one audit entry each).
-    const roundKey = round.firstAttempt > 1 ? `:from-attempt-${round.firstAttempt}` : '';
-    const deployed = await deploy(item, round.firstAttempt);
+    const roundKey = firstAttempt > 1 ? `:from-attempt-${firstAttempt}` : '';
+    if (!deployed.ok && decision?.action === 'give_up') {
+      const { by, reason } = decision;
+      await compensate(`${by} gave up: ${reason}`);
+      await auditorFor(
+        requestId,
+        input.deviceId,
+        roundKey,
+        lean,
+      )('request.given_up', { reason, failure: deployed.reason, changeId }, by);
+      await acts.notify({
+        key: `${requestId}:given-up${roundKey}`,
+        requestId,
+        recipient: input.requester,
+        ...copyToBeneficiary,
+        subject: `${item.itemName} could not be installed`,
+        body: `${deployed.reason} The service desk stopped trying: ${reason}`,
+        links: { request: `/api/requests/${requestId}` },
+      });
+      return await tracker.finish('failed', {
+        message: `${deployed.reason} ${by} gave up: ${reason}`,
+        reason,
+        changeId,
+      });
+    }
     if (!deployed.ok) {
       await compensate(deployed.reason);
       const { taskId } = await tracker.step(
@@ -372,6 +422,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     });
     const waiting = await tracker.startStep(
       'wait_for_license_seat',
+      'waiting',
       `No free seat in pool ${poolId}. Waiting up to ${options.seatWaitTimeout} for one, checking every ${options.seatRetryInterval}; service-desk task ${taskId} asks for more seats.`,
       'waiting',
     );
@@ -423,7 +474,13 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
 
   type DeployResult =
     | { ok: true; version: string }
-    | { ok: false; code: 'device_unreachable' | 'deployment_failed'; reason: string };
+    | {
+        ok: false;
+        code: 'device_unreachable' | 'deployment_failed';
+        reason: string;
+        /** Where a new round's attempt numbers start. */
+        nextAttempt: number;
+      };
 
   /** Queues one job per attempt and waits (a durable timer, not polling) for the device to report. */
   async function deploy(item: Entitlement, firstAttempt: number): Promise<DeployResult> {
@@ -446,9 +503,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         who: [`device:${input.deviceId}`],
       };
       let step: RequestStep;
-      if (lean) step = await tracker.startWait('deploy', queued, awaited, attempt);
+      if (lean) step = await tracker.startWait('deploy', 'device', queued, awaited, attempt);
       else {
-        step = await tracker.startStep('deploy', queued, 'waiting', attempt);
+        step = await tracker.startStep('deploy', 'device', queued, 'waiting', attempt);
         await tracker.setWaitingOn(awaited.what, awaited.who);
       }
       const reported = await condition(() => reports.has(attempt), options.deviceWaitTimeout);
@@ -460,7 +517,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
         await acts.expireDeployment({ jobId });
         const reason = `${input.deviceId} did not report job ${jobId} within ${options.deviceWaitTimeout}.`;
         await tracker.updateStep(step, { state: 'failed', detail: reason });
-        return { ok: false, code: 'device_unreachable', reason };
+        return { ok: false, code: 'device_unreachable', reason, nextAttempt: attempt + 1 };
       }
       const report = reports.get(attempt)!;
       if (report.succeeded) {
@@ -483,6 +540,7 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       ok: false,
       code: 'deployment_failed',
       reason: `Installing ${item.itemName} failed ${options.maxDeployAttempts} time(s); last ${lastFailure}.`,
+      nextAttempt: lastAttempt + 1,
     };
   }
 }

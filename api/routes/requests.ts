@@ -6,8 +6,8 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { answerFeedbackUpdate } from '../../workflows/information.js';
 import { isFinalStatus } from '../../domain/status.js';
 import { conflict, forbidden, notFound } from '../errors.js';
+import { decideDeployment } from '../deployment-decision.js';
 import { canSee, toView } from '../request-access.js';
-import { retryRequest } from '../retry-request.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import {
   CreateRequestBody,
@@ -168,36 +168,61 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
   );
 
-  app.post(
-    '/:id/retry',
-    {
-      schema: {
-        tags: ['requests'],
-        summary: 'Retry a failed software deployment (operator)',
-        description:
-          'Resets the workflow to the start of its last deployment round: the seat is taken again, the change reopened, ' +
-          'and the device gets new jobs (attempt numbers go on). Audited as request.retried; the escalation task is closed. ' +
-          '409 unless the request failed in its deployment.',
-        security: [{ bearerAuth: [] }],
-        params: Type.Object({ id: RequestId }),
-        body: Type.Object(
-          { reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why, for the audit trail' }) },
-          { additionalProperties: false },
-        ),
-        response: { 202: RequestView, ...authProblems, 403: problemRef, 404: problemRef, 409: problemRef },
+  // An operator's decision on a failed deployment that waits for one: the same rules both ways.
+  const decisionRoute = (
+    path: '/:id/retry' | '/:id/give-up',
+    action: 'retry' | 'give_up',
+    summary: string,
+    description: string,
+  ) =>
+    app.post(
+      path,
+      {
+        schema: {
+          tags: ['requests'],
+          summary,
+          description:
+            `${description} Only while the request waits for an operator's decision (status awaiting_decision); ` +
+            '409 otherwise. Audited with the operator and the reason.',
+          security: [{ bearerAuth: [] }],
+          params: Type.Object({ id: RequestId }),
+          body: Type.Object(
+            {
+              reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why, for the audit trail' }),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            202: RequestView,
+            ...authProblems,
+            403: problemRef,
+            404: problemRef,
+            409: problemRef,
+            422: problemRef,
+          },
+        },
       },
-    },
-    async (request, reply) => {
-      const user = request.principal;
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
-      if (!user.isOperator) throw forbidden('Only an operator may retry a request.');
-      const runs = await retryRequest(deps, row, user.id, request.body.reason);
-      request.log.info({ requestId: row.id, by: user.id, ...runs }, 'deployment retried: workflow reset');
-      // The new run publishes its own status within moments; until then the view shows the failure.
-      const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
-      return reply.code(202).send(toView(config, after));
-    },
+      async (request, reply) => {
+        const user = request.principal;
+        const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
+        if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+        if (!user.isOperator) throw forbidden('Only an operator may decide on a failed deployment.');
+        const after = await decideDeployment(deps, row, { action, by: user.id, reason: request.body.reason });
+        request.log.info({ requestId: row.id, by: user.id, action }, 'deployment decision sent');
+        return reply.code(202).send(toView(config, after));
+      },
+    );
+  decisionRoute(
+    '/:id/retry',
+    'retry',
+    'Retry a failed software deployment (operator)',
+    'Starts a new round of deployment attempts on the device (attempt numbers go on); the seat and the change stay with the request.',
+  );
+  decisionRoute(
+    '/:id/give-up',
+    'give_up',
+    'Give up a failed software deployment (operator)',
+    'Ends the request as failed with the reason given; the seat is released and the change closed as failed.',
   );
 
   app.post(

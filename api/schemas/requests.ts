@@ -1,6 +1,6 @@
 import { MAX_OFFSET } from './common.js';
 import { Type, type Static } from 'typebox';
-import { REQUEST_STATUSES, REQUEST_TYPES, STEP_STATES } from '../../domain/status.js';
+import { REQUEST_STATUSES, REQUEST_TYPES, STEP_KINDS, STEP_STATES } from '../../domain/status.js';
 
 export const RequestId = Type.String({
   pattern: '^REQ-[0-9A-Z]{4,40}$',
@@ -41,6 +41,9 @@ export const CreateRequestHeaders = Type.Object({
 
 const Step = Type.Object({
   name: Type.String(),
+  kind: Type.Enum(STEP_KINDS, {
+    description: 'Who or what does the step: the system, a person, the device, or nobody (a wait)',
+  }),
   state: Type.Enum(STEP_STATES),
   startedAt: Type.String(),
   endedAt: Type.Optional(Type.String()),

@@ -107,6 +107,7 @@ export type ApprovalLevel =
 
 export interface Step {
   name: string;
+  kind: 'automated' | 'human' | 'device' | 'waiting';
   state: string;
   startedAt: string;
   endedAt?: string;

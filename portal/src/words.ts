@@ -8,6 +8,7 @@ const STATUS_WORDS: Record<string, string> = {
   approved: 'Approved',
   fulfilling: 'Being fulfilled',
   awaiting_task: 'Waiting on the service desk',
+  awaiting_decision: 'Waiting for an operator to retry',
   fulfilled: 'Fulfilled',
   rejected: 'Rejected',
   denied: 'Denied',

@@ -1,21 +1,23 @@
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import type { RequestStep } from '../../domain/request.js';
-import type { RequestStatus, RequestType } from '../../domain/status.js';
+import type { RequestStatus, RequestType, StepKind } from '../../domain/status.js';
 
 // Requests with known recorded times, for the figures computed from them (metrics, reports).
 
 export const at = (base: string, ms: number) => new Date(Date.parse(base) + ms).toISOString();
 
-/** A completed step from `from` to `to` milliseconds after `base`. */
+/** A completed step of `kind` from `from` to `to` milliseconds after `base`. */
 export const step = (
   name: string,
+  kind: StepKind,
   base: string,
   from: number,
   to: number,
   attempt?: number,
 ): RequestStep => ({
   name,
+  kind,
   state: 'completed',
   startedAt: at(base, from),
   endedAt: at(base, to),

@@ -28,6 +28,8 @@ export const ended = (r: RequestView) => isFinalStatus(r.status);
  * there within the submit wait, which a loaded machine does not promise.
  */
 export const awaitingApproval = (r: RequestView) => r.status === 'awaiting_approval' && r.waitingOn !== null;
+/** A failed deployment waiting for an operator to retry it or give up. */
+export const awaitingDecision = (r: RequestView) => r.status === 'awaiting_decision';
 
 /** A question with service levels short enough to see a warning and a breach in a test. */
 const quickQuestion: typeof t.catalogItems.$inferInsert = {

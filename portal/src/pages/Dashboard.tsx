@@ -72,10 +72,11 @@ function FailedDeployment({ r, onDone }: { r: RequestView; onDone: () => void })
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const id = `reason-${r.id}`;
-  const retry = async () => {
+  const waiting = r.steps.findLast((s) => s.name === 'operator_decision');
+  const decide = async (action: 'retry' | 'give-up') => {
     setBusy(true);
     try {
-      await post(`/api/requests/${r.id}/retry`, { reason });
+      await post(`/api/requests/${r.id}/${action}`, { reason });
       onDone();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -89,7 +90,7 @@ function FailedDeployment({ r, onDone }: { r: RequestView; onDone: () => void })
         <Link href={`/requests/${r.id}`}>{r.id}</Link> · {r.catalogItemId}
       </h3>
       <p>
-        {r.outcome?.message} {r.deviceId && <>Device {r.deviceId}.</>}
+        {waiting?.detail} {r.deviceId && <>Device {r.deviceId}.</>}
       </p>
       <p>
         <a href={r.links.temporalUi} target="_blank" rel="noreferrer">
@@ -99,16 +100,19 @@ function FailedDeployment({ r, onDone }: { r: RequestView; onDone: () => void })
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          void retry();
+          void decide('retry');
         }}
       >
         <div className="field">
-          <label htmlFor={id}>What was fixed (for the audit trail)</label>
+          <label htmlFor={id}>Reason: what was fixed, or why give up (for the audit trail)</label>
           <input id={id} value={reason} required onChange={(e) => setReason(e.target.value)} />
         </div>
         <Problem text={error} />
         <button type="submit" className="primary" disabled={busy || !reason.trim()}>
           Retry
+        </button>{' '}
+        <button type="button" disabled={busy || !reason.trim()} onClick={() => void decide('give-up')}>
+          Give up
         </button>
       </form>
     </li>
@@ -118,14 +122,15 @@ function FailedDeployment({ r, onDone }: { r: RequestView; onDone: () => void })
 export function Dashboard() {
   const metrics = useApi<{ groups: MetricsGroup[] }>('/api/metrics/fulfillment?groupBy=type');
   const reports = useApi<{ items: Report[] }>('/api/reports');
-  const failed = useApi<{ items: RequestView[] }>('/api/requests?status=failed&limit=50', { everyMs: 2000 });
+  const failed = useApi<{ items: RequestView[] }>('/api/requests?status=awaiting_decision&limit=50', {
+    everyMs: 2000,
+  });
   const groups = metrics.data?.groups ?? [];
   const steps = new Map<string, Stats>();
   for (const g of groups)
     for (const [name, s] of Object.entries(g.steps)) if (!steps.has(name)) steps.set(name, s);
-  const failedDeployments = (failed.data?.items ?? []).filter(
-    (r) => r.outcome?.reason === 'deployment_failed',
-  );
+  // Failed deployments wait for an operator to retry or give up.
+  const failedDeployments = failed.data?.items ?? [];
   return (
     <>
       <h1 tabIndex={-1}>Operations dashboard</h1>
