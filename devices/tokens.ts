@@ -8,7 +8,14 @@ export function hashDeviceToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** A new bearer token: 32 random bytes, base64url (43 characters, safe in headers and files). */
+/**
+ * A new bearer token: 32 random bytes, base64url (43 characters, safe in headers and files),
+ * never starting with "-": one in 64 would, and `agent enroll --token -x…` then reads as an
+ * option and is refused as ambiguous.
+ */
 export function newToken(): string {
-  return randomBytes(32).toString('base64url');
+  for (;;) {
+    const token = randomBytes(32).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
 }
