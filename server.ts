@@ -4,13 +4,21 @@ import { openDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
 import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
-import { connectClient, ensureSearchAttributes } from './runtime/temporal.js';
+import { connectClient } from './runtime/temporal.js';
+import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 
 async function run(): Promise<void> {
   const config = loadConfig();
   checkStartup(config);
   const db = openDatabase(config.databaseFile);
   const temporal = await connectClient(config);
+  // Before anything is served: a workflow started now could not record its search attributes.
+  await checkNamespaceReady(temporal.connection, config.temporal.namespace, config.temporal.address).catch(
+    async (err: unknown) => {
+      await temporal.connection.close();
+      throw err;
+    },
+  );
   const app = await buildApp({
     db,
     temporal,
@@ -28,14 +36,6 @@ async function run(): Promise<void> {
         : {}),
     },
   });
-  try {
-    await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
-  } catch (err) {
-    app.log.warn(
-      { err },
-      'could not register search attributes; register RequestType, RequestStatus, CatalogItem, Requester (Keyword) by hand',
-    );
-  }
 
   // In order: stop accepting and end the long polls (app.close, see api/plugins/drain.ts),
   // let the handlers in flight finish, then close what they use. A second signal, or a

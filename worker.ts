@@ -11,6 +11,7 @@ import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
 import { connectWorker, installWorkerTelemetry } from './runtime/temporal.js';
+import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 
 // tsx runs the .ts sources; `npm run build` emits .js beside them in dist/.
 function workflowsPath(): string {
@@ -28,6 +29,7 @@ async function run(): Promise<void> {
   const connection = await connectWorker(config);
   let outbox: OutboxDispatcher | undefined;
   try {
+    await checkNamespaceReady(connection, config.temporal.namespace, config.temporal.address);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
