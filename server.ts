@@ -5,13 +5,17 @@ import { loadConfig } from './runtime/config.js';
 import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { connectClient } from './runtime/temporal.js';
+import { fastifyInstrumentation, startTracing } from './runtime/tracing.js';
+import { temporalTracingPlugin } from './runtime/temporal-tracing.js';
 import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 
 async function run(): Promise<void> {
   const config = loadConfig();
   checkStartup(config);
   const db = openDatabase(config.databaseFile);
-  const temporal = await connectClient(config);
+  // Before the Temporal client and the app: both take the tracer provider it registers.
+  const tracing = await startTracing('reqflow-api');
+  const temporal = await connectClient(config, tracing ? [await temporalTracingPlugin(tracing)] : []);
   // Before anything is served: a workflow started now could not record its search attributes.
   await checkNamespaceReady(temporal.connection, config.temporal.namespace, config.temporal.address).catch(
     async (err: unknown) => {
@@ -24,6 +28,7 @@ async function run(): Promise<void> {
     temporal,
     config,
     secret: resolveSecret(config),
+    ...(tracing ? { tracing: await fastifyInstrumentation() } : {}),
     logger: {
       level: process.env.LOG_LEVEL ?? 'info',
       ...(process.stdout.isTTY || process.env.LOG_PRETTY === '1'
@@ -50,6 +55,7 @@ async function run(): Promise<void> {
       } finally {
         await temporal.connection.close();
         db.$client.close();
+        await tracing?.shutdown();
       }
       app.log.info('API closed');
     },
