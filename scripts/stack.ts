@@ -19,6 +19,8 @@ import {
   writeStackState,
   type StackState,
 } from '../runtime/stack-state.js';
+import { connectTemporal } from '../runtime/temporal.js';
+import { checkNamespaceReady } from '../runtime/temporal-namespace.js';
 import { readTemporalProfile } from '../runtime/temporal-profile.js';
 import { startDevServer } from './dev-server.js';
 import { Supervisor, type Exit, type Running } from './supervisor.js';
@@ -259,6 +261,13 @@ async function run(): Promise<void> {
     temporal = { address: env.TEMPORAL_ADDRESS, embedded: true, ...(uiUrl ? { uiUrl } : {}) };
   } else {
     say(`using the Temporal server at ${config.temporal.address}; not starting one`);
+    // Once here, rather than a worker and an API that refuse and are restarted until the stack gives up.
+    const connection = await connectTemporal(config);
+    try {
+      await checkNamespaceReady(connection, config.temporal.namespace, config.temporal.address);
+    } finally {
+      await connection.close();
+    }
     temporal = { address: config.temporal.address, embedded: false };
   }
   state = { pid: process.pid, startedAt: new Date().toISOString(), temporal, api: apiUrl, processes: {} };
