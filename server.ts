@@ -17,12 +17,14 @@ async function run(): Promise<void> {
   const tracing = await startTracing('reqflow-api');
   const temporal = await connectClient(config, tracing ? [await temporalTracingPlugin(tracing)] : []);
   // Before anything is served: a workflow started now could not record its search attributes.
-  await checkNamespaceReady(temporal.connection, config.temporal.namespace, config.temporal.address).catch(
-    async (err: unknown) => {
-      await temporal.connection.close();
-      throw err;
-    },
-  );
+  const namespaceWarning = await checkNamespaceReady(
+    temporal.connection,
+    config.temporal.namespace,
+    config.temporal.address,
+  ).catch(async (err: unknown) => {
+    await temporal.connection.close();
+    throw err;
+  });
   const app = await buildApp({
     db,
     temporal,
@@ -41,6 +43,8 @@ async function run(): Promise<void> {
         : {}),
     },
   });
+
+  if (namespaceWarning) app.log.warn(namespaceWarning);
 
   // In order: stop accepting and end the long polls (app.close, see api/plugins/drain.ts),
   // let the handlers in flight finish, then close what they use. A second signal, or a

@@ -33,7 +33,12 @@ async function run(): Promise<void> {
   const connection = await connectWorker(config);
   let outbox: OutboxDispatcher | undefined;
   try {
-    await checkNamespaceReady(connection, config.temporal.namespace, config.temporal.address);
+    const namespaceWarning = await checkNamespaceReady(
+      connection,
+      config.temporal.namespace,
+      config.temporal.address,
+    );
+    if (namespaceWarning) console.warn(`warning: ${namespaceWarning}`);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,

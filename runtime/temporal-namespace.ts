@@ -89,19 +89,23 @@ const SETUP_HINT =
 
 /**
  * Throws, saying what to run, unless the namespace exists and has every attribute with its
- * type. Called by the worker and the API before they touch a workflow.
+ * type. Called by the worker and the API before they touch a workflow. Credentials that may
+ * run workflows but not list the namespace's attributes cannot tell: that is a warning
+ * (returned), not a refusal.
  */
 export async function checkNamespaceReady(
   connection: TemporalServices,
   namespace: string,
   address: string,
-): Promise<void> {
+): Promise<string | undefined> {
   let state: AttributeState;
   try {
     state = await searchAttributeState(connection, namespace);
   } catch (err) {
     if (grpcCode(err) === GRPC.NOT_FOUND)
       throw new Error(`Temporal namespace "${namespace}" does not exist on ${address}: ${SETUP_HINT}.`);
+    if (isPermissionError(err))
+      return `could not check the search attributes of namespace "${namespace}" (${err instanceof Error ? err.message : String(err)}); if workflows fail to set them, ${SETUP_HINT}`;
     throw err;
   }
   if (state.wrongType.length > 0) throw new Error(wrongTypeMessage(state.wrongType, namespace));
@@ -109,6 +113,7 @@ export async function checkNamespaceReady(
     throw new Error(
       `Temporal namespace "${namespace}" on ${address} lacks the search attributes ${state.missing.join(', ')}: ${SETUP_HINT}.`,
     );
+  return undefined;
 }
 
 function wrongTypeMessage(names: string[], namespace: string): string {

@@ -264,7 +264,12 @@ async function run(): Promise<void> {
     // Once here, rather than a worker and an API that refuse and are restarted until the stack gives up.
     const connection = await connectTemporal(config);
     try {
-      await checkNamespaceReady(connection, config.temporal.namespace, config.temporal.address);
+      const warning = await checkNamespaceReady(
+        connection,
+        config.temporal.namespace,
+        config.temporal.address,
+      );
+      if (warning) say(`warning: ${warning}`);
     } finally {
       await connection.close();
     }
