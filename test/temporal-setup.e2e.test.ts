@@ -107,5 +107,6 @@ describe('npm run temporal:setup against a server without reqflow', () => {
     expect(done.status).toBe('fulfilled');
     const described = await stack.temporal.workflow.getHandle(submitted.id).describe();
     expect(described.typedSearchAttributes.get(CatalogItemKey)).toBe('visio');
-  });
+    // Starting the stack (the worker bundles the workflows) takes most of it on a loaded machine.
+  }, 240_000);
 });

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
 import { startTracing } from '../runtime/tracing.js';
 import { ended, startStack, type TestStack } from './helpers/stack.js';
@@ -100,14 +100,8 @@ const visio = { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE', justification:
 describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
   let stack: TestStack | undefined;
   let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
-  afterAll(async () => {
-    await stack?.stop();
-    receiver?.server.close();
-  });
-
-  it('one trace links the HTTP POST, the workflow, its activities and the agent running the job', async () => {
+  beforeAll(async () => {
     receiver = await startReceiver();
-    const { spans } = receiver;
     stack = await startStack(inject('temporalAddress'), {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -116,6 +110,15 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       LOG_LEVEL: 'info',
     });
     stack.startAgent('LAPTOP-ALICE');
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    receiver?.server.close();
+  });
+
+  it('one trace links the HTTP POST, the workflow, its activities and the agent running the job', async () => {
+    if (!stack || !receiver) throw new Error('the stack did not start');
+    const { spans } = receiver;
     const alice = await stack.login('alice');
     const submitted = await stack.submit(alice, visio);
     const done = await stack.waitForRequest(alice, submitted.id, ended);
@@ -178,7 +181,7 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       .find((l) => l.msg === 'request completed' && l.trace_id === post.traceId);
     expect(logged, stack.output.slice(-30).join('\n')).toBeDefined();
     expect(logged?.span_id).toBe(post.spanId);
-  });
+  }, 180_000);
 });
 
 describe('tracing without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
@@ -192,10 +195,18 @@ describe('tracing without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     span.end();
   });
 
-  it('a request runs with no trace context on its job and no trace ids in the logs', async () => {
-    const stack = await startStack(inject('temporalAddress'), { LOG_LEVEL: 'info' });
-    try {
+  describe('the stack', () => {
+    let stack: TestStack | undefined;
+    beforeAll(async () => {
+      stack = await startStack(inject('temporalAddress'), { LOG_LEVEL: 'info' });
       stack.startAgent('LAPTOP-ALICE');
+    });
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    it('runs a request with no trace context on its job and no trace ids in the logs', async () => {
+      if (!stack) throw new Error('the stack did not start');
       const alice = await stack.login('alice');
       const submitted = await stack.submit(alice, visio);
       expect((await stack.waitForRequest(alice, submitted.id, ended)).status).toBe('fulfilled');
@@ -209,8 +220,6 @@ describe('tracing without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       const apiLines = stack.output.filter((l) => l.startsWith('[api] {'));
       expect(apiLines.some((l) => l.includes('"request completed"'))).toBe(true);
       expect(apiLines.filter((l) => l.includes('trace_id'))).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    }, 120_000);
   });
 });
