@@ -4,18 +4,33 @@ import { openDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
 import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
-import { connectClient, ensureSearchAttributes } from './runtime/temporal.js';
+import { connectClient } from './runtime/temporal.js';
+import { fastifyInstrumentation, startTracing } from './runtime/tracing.js';
+import { temporalTracingPlugin } from './runtime/temporal-tracing.js';
+import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 
 async function run(): Promise<void> {
   const config = loadConfig();
   checkStartup(config);
   const db = openDatabase(config.databaseFile);
-  const temporal = await connectClient(config);
+  // Before the Temporal client and the app: both take the tracer provider it registers.
+  const tracing = await startTracing('reqflow-api');
+  const temporal = await connectClient(config, tracing ? [await temporalTracingPlugin(tracing)] : []);
+  // Before anything is served: a workflow started now could not record its search attributes.
+  const namespaceWarning = await checkNamespaceReady(
+    temporal.connection,
+    config.temporal.namespace,
+    config.temporal.address,
+  ).catch(async (err: unknown) => {
+    await temporal.connection.close();
+    throw err;
+  });
   const app = await buildApp({
     db,
     temporal,
     config,
     secret: resolveSecret(config),
+    ...(tracing ? { tracing: await fastifyInstrumentation() } : {}),
     logger: {
       level: process.env.LOG_LEVEL ?? 'info',
       ...(process.stdout.isTTY || process.env.LOG_PRETTY === '1'
@@ -28,14 +43,8 @@ async function run(): Promise<void> {
         : {}),
     },
   });
-  try {
-    await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
-  } catch (err) {
-    app.log.warn(
-      { err },
-      'could not register search attributes; register RequestType, RequestStatus, CatalogItem, Requester (Keyword) by hand',
-    );
-  }
+
+  if (namespaceWarning) app.log.warn(namespaceWarning);
 
   // In order: stop accepting and end the long polls (app.close, see api/plugins/drain.ts),
   // let the handlers in flight finish, then close what they use. A second signal, or a
@@ -50,6 +59,7 @@ async function run(): Promise<void> {
       } finally {
         await temporal.connection.close();
         db.$client.close();
+        await tracing?.shutdown();
       }
       app.log.info('API closed');
     },

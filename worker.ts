@@ -12,6 +12,9 @@ import { WORKER_POLLING } from './runtime/stack-state.js';
 import { resolveSecret } from './runtime/secrets.js';
 import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
 import { connectWorker, installWorkerTelemetry } from './runtime/temporal.js';
+import { startTracing } from './runtime/tracing.js';
+import { temporalTracingPlugin } from './runtime/temporal-tracing.js';
+import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 
 // tsx runs the .ts sources; `npm run build` emits .js beside them in dist/.
 function workflowsPath(): string {
@@ -26,17 +29,29 @@ async function run(): Promise<void> {
   // Before the first connection: the SDK's runtime (and its Prometheus exporter) is made once.
   const telemetry = installWorkerTelemetry();
   if (telemetry) console.log(`worker metrics (Temporal SDK) at http://${telemetry}/metrics`);
+  const tracing = await startTracing('reqflow-worker');
+  const plugins = tracing ? [await temporalTracingPlugin(tracing)] : [];
   const connection = await connectWorker(config);
   let outbox: OutboxDispatcher | undefined;
   try {
+    const namespaceWarning = await checkNamespaceReady(
+      connection,
+      config.temporal.namespace,
+      config.temporal.address,
+    );
+    if (namespaceWarning) console.warn(`warning: ${namespaceWarning}`);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       // Bundled here rather than by Worker.create so webpack's build report stays out of the log.
+      // With tracing on, the plugin adds the workflow interceptors to the bundle and the
+      // activity interceptors and the span sink to the worker.
+      plugins,
       workflowBundle: await bundleWorkflowCode({
         workflowsPath: workflowsPath(),
         logger: new DefaultLogger('WARN'),
+        plugins,
       }),
       activities: createActivities({
         db,
@@ -85,6 +100,7 @@ async function run(): Promise<void> {
     await outbox?.stop();
     await connection.close();
     db.$client.close();
+    await tracing?.shutdown();
   }
 }
 

@@ -4,6 +4,7 @@ import * as t from '../db/schema.js';
 import { packageFolderOf } from '../service-catalog/items.js';
 import type { JobAction } from '../domain/status.js';
 import { loadPackage, PackageNotFoundError } from '../runtime/packages.js';
+import { currentTraceparent } from '../runtime/trace-context.js';
 import { clock, type ActivityDeps } from './deps.js';
 import { requestSuffix } from './ids.js';
 import { createLicenseActivities } from './license.js';
@@ -106,6 +107,8 @@ export function createDeploymentActivities(deps: ActivityDeps) {
           attempt: input.attempt,
           state: 'queued',
           queuedAt: now(),
+          // This activity's span, when tracing is on: the agent's run of the job joins the trace.
+          traceParent: currentTraceparent() ?? null,
         })
         .onConflictDoNothing()
         .run();

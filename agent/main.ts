@@ -1,3 +1,4 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import { Backoff, sleep } from './backoff.js';
 import {
   ApiUnavailableError,
@@ -11,6 +12,8 @@ import { enrollAgent } from './enroll.js';
 import { DEVICE_TOKEN_REFUSED } from './exit-codes.js';
 import { groupAlive, JobJournal, scriptsStillRunning, type JournalState } from './journal.js';
 import { packageScriptsDir, runJob, type JobResult } from './run-job.js';
+import { startTracing } from '../runtime/tracing.js';
+import { inSpanOf } from '../runtime/trace-context.js';
 
 /**
  * Seconds the API may hold a poll open. Long enough that an idle device costs one
@@ -77,6 +80,8 @@ async function run(): Promise<number> {
   // The channel is only a liveness wire; it must not keep a stopped agent from exiting.
   process.channel?.unref();
   if (process.send && !process.connected) onDisconnect();
+  const tracing = await startTracing('reqflow-agent');
+  if (tracing) log('tracing: exporting spans over OTLP');
   try {
     return await serve({
       config,
@@ -91,6 +96,7 @@ async function run(): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('disconnect', onDisconnect);
+    await tracing?.shutdown();
   }
 }
 
@@ -174,16 +180,35 @@ async function handle(agent: Agent, item: PolledJob): Promise<Handled> {
   const { job } = item;
   const label = labelOf(job);
   log(`${label}: started (request ${job.requestId}, attempt ${job.attempt})`);
-  const result = await runJob(job, {
-    root: config.root,
-    deviceId: config.deviceId,
-    signal: agent.force,
-    onScript: (pgid) => {
-      agent.journal
-        .scriptStarted(job.id, pgid)
-        .catch((err: unknown) => log(`${label}: journal: ${String(err)}`));
+  // In the request's trace when the API sent its context and this agent traces; a no-op span otherwise.
+  const attributes = {
+    'reqflow.device_id': config.deviceId,
+    'reqflow.request_id': job.requestId,
+    'reqflow.job_id': job.id,
+    'reqflow.package': `${job.package.id} ${job.package.version}`,
+  };
+  const result = await inSpanOf(
+    job.traceparent,
+    'reqflow-agent',
+    `agent ${job.action}`,
+    attributes,
+    async (span) => {
+      const ran = await runJob(job, {
+        root: config.root,
+        deviceId: config.deviceId,
+        signal: agent.force,
+        onScript: (pgid) => {
+          agent.journal
+            .scriptStarted(job.id, pgid)
+            .catch((err: unknown) => log(`${label}: journal: ${String(err)}`));
+        },
+      });
+      span.setAttribute('reqflow.outcome', ran.outcome);
+      if (ran.outcome === 'failed' || ran.outcome === 'timed_out')
+        span.setStatus({ code: SpanStatusCode.ERROR, message: summary(ran) });
+      return ran;
     },
-  });
+  );
   if (agent.force.aborted) {
     log(`${label}: killed by forced shutdown; the agent runs it again at its next start`);
     return 'forced';

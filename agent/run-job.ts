@@ -20,6 +20,8 @@ export interface AgentJob {
   action: JobAction;
   attempt: number;
   package: AgentPackage;
+  /** W3C trace context of the step that queued the job, when the server traces. */
+  traceparent?: string;
 }
 
 export type JobOutcome = DeploymentReport['outcome'];

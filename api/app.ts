@@ -18,6 +18,7 @@ import problems from './plugins/problems.js';
 import prometheus from './plugins/prometheus.js';
 import rateLimits from './plugins/rate-limits.js';
 import securityHeaders from './plugins/security-headers.js';
+import tracing, { type TracingOptions } from './plugins/tracing.js';
 import formbody from '@fastify/formbody';
 import agentRoutes from './routes/agent.js';
 import commentRoutes from './routes/comments.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   /** The keys of user tokens and links derive from it; server.ts reads it from REQFLOW_SECRET or DATA_DIR in dev mode. */
   secret: string;
   logger?: FastifyServerOptions['logger'];
+  /** Set by server.ts when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT); absent, no span is made. */
+  tracing?: TracingOptions['instrumentation'];
 }
 
 /**
@@ -126,6 +129,8 @@ export async function buildApp(deps: AppDeps) {
     // properties in bodies, so `{"deviceId": 42}` or an unexpected field is a 400.
     .setValidatorCompiler(validatorCompiler);
 
+  // First: every later hook and route runs inside the request's span.
+  if (deps.tracing) await app.register(tracing, { instrumentation: deps.tracing });
   await app.register(problems);
   // Before anything else answers: a request shed for load or over a limit costs almost nothing.
   await app.register(loadShedding, { maxEventLoopDelayMs: config.maxEventLoopDelayMs });

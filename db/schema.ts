@@ -408,6 +408,8 @@ export const deploymentJobs = sqliteTable(
     queuedAt: text('queued_at').notNull().default(now),
     startedAt: text('started_at'),
     finishedAt: text('finished_at'),
+    /** W3C `traceparent` of the activity that queued the job, when tracing is on: the agent's run joins that trace. */
+    traceParent: text('trace_parent'),
   },
   (t) => [
     uniqueIndex('deployment_jobs_attempt_idx').on(t.requestId, t.action, t.attempt),

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApprovalOptions, StandardServiceOptions } from '../domain/request.js';
 import { DEFAULT_TASK_QUEUE } from '../domain/temporal.js';
+import { readTemporalProfile, type TemporalProfile } from './temporal-profile.js';
 
 /** The checkout: the nearest folder up with a package.json (sources run from it, a build from dist/). */
 export const repoRoot = (() => {
@@ -56,7 +57,11 @@ export interface Config {
   temporal: {
     /** Set when TEMPORAL_ADDRESS (or an envconfig profile) names a server; otherwise the embedded one. */
     address: string;
+    /** True when TEMPORAL_ADDRESS or the profile names the server, false for the embedded default. */
+    external: boolean;
     namespace: string;
+    /** TLS, API key and gRPC metadata from the profile and TEMPORAL_* variables. */
+    connection: TemporalProfile['connection'];
     taskQueue: string;
     uiUrl: string;
   };
@@ -159,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.DATA_DIR ?? 'data');
   const port = int(env.PORT, 3000, 'PORT');
   const host = env.HOST ?? '127.0.0.1';
+  const profile = readTemporalProfile(env);
   return {
     dataDir,
     databaseFile: resolve(env.DATABASE_FILE ?? resolve(dataDir, 'reqflow.db')),
@@ -187,8 +193,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((p) => resolve(p)),
     catalogDir: resolve(env.CATALOG_DIR ?? resolve(repoRoot, 'catalog')),
     temporal: {
-      address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+      address: profile.address ?? '127.0.0.1:7233',
+      external: profile.address !== undefined,
+      namespace: profile.namespace ?? 'default',
+      connection: profile.connection,
       taskQueue: env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
       uiUrl: (env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, ''),
     },

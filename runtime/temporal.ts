@@ -1,27 +1,25 @@
-import { Client, Connection } from '@temporalio/client';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { Client, Connection, type ClientPlugin } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
 import type { Config } from './config.js';
 
 /**
- * Connection options from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
- * TEMPORAL_API_KEY, TLS settings or a Temporal envconfig profile
- * (TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE) — the same variables the Temporal CLI reads.
+ * Connection options as `loadConfig` read them: TEMPORAL_ADDRESS, TEMPORAL_API_KEY, TLS
+ * settings or a Temporal envconfig profile (TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE), the
+ * same variables the Temporal CLI reads (runtime/temporal-profile.ts).
  */
-function connectOptions(config: Config) {
-  const fromEnv = loadClientConnectConfig();
-  return {
-    ...fromEnv.connectionOptions,
-    address: fromEnv.connectionOptions.address ?? config.temporal.address,
-  };
+export function connectOptions(config: Config) {
+  return { ...config.temporal.connection, address: config.temporal.address };
 }
 
-export async function connectClient(config: Config): Promise<Client> {
-  const opts = connectOptions(config);
-  const connection = await Connection.connect({ ...opts, tls: opts.tls ?? undefined });
-  return new Client({ connection, namespace: config.temporal.namespace });
+/** A client Connection (the API, `temporal:setup`): the same settings as the worker's. */
+export async function connectTemporal(config: Config): Promise<Connection> {
+  const { tls, ...rest } = connectOptions(config);
+  return Connection.connect({ ...rest, ...(tls !== undefined ? { tls } : {}) });
+}
+
+export async function connectClient(config: Config, plugins: ClientPlugin[] = []): Promise<Client> {
+  const connection = await connectTemporal(config);
+  return new Client({ connection, namespace: config.temporal.namespace, plugins });
 }
 
 /**
@@ -44,28 +42,4 @@ export function installWorkerTelemetry(env: NodeJS.ProcessEnv = process.env): st
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {
   return NativeConnection.connect(connectOptions(config));
-}
-
-/** The server's names for the types of the attributes reqflow defines. */
-export const INDEXED_VALUE_TYPE = {
-  KEYWORD: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  KEYWORD_LIST: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-} as const;
-
-/**
- * Registers the search attributes operators filter on, on the namespace. Idempotent:
- * the embedded dev server registers them at start already, and a cluster keeps them.
- * On Temporal Cloud the operator service refuses this call; there they are created
- * once with `tcld`, so a permission error is reported, not fatal.
- */
-export async function ensureSearchAttributes(
-  connection: Pick<Connection, 'operatorService'>,
-  namespace: string,
-): Promise<void> {
-  const existing = await connection.operatorService.listSearchAttributes({ namespace });
-  const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
-  if (missing.length === 0) return;
-  const searchAttributes: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of missing) searchAttributes[key.name] = INDEXED_VALUE_TYPE[key.type];
-  await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
 }

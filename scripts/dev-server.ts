@@ -9,7 +9,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/temporal.js';
-import { ensureSearchAttributes, INDEXED_VALUE_TYPE } from '../runtime/temporal.js';
+import { ensureSearchAttributes, searchAttributeState } from '../runtime/temporal-namespace.js';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -25,6 +25,11 @@ export interface DevServerOptions {
    * caller, which stops the server last (after the workers that still talk to it).
    */
   ownProcessGroup?: boolean;
+  /**
+   * False starts a server as a Temporal installation comes: without reqflow's search
+   * attributes (what `npm run temporal:setup` is for). Default true.
+   */
+  searchAttributes?: boolean;
 }
 
 export interface DevServer {
@@ -41,13 +46,12 @@ const NAMESPACE = 'default';
 /** The search attributes operators filter on; registered at start so that workflows can upsert them from their first task. */
 export const DEV_SERVER_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
-/** The CLI's and the server's names for each attribute's type. */
+/** The CLI's name for each attribute type. */
 const CLI_TYPE = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' } as const;
-type RegisteredType = keyof typeof CLI_TYPE;
-const registeredType = (type: string): RegisteredType => {
+const cliType = (type: string): string => {
   if (type !== 'KEYWORD' && type !== 'KEYWORD_LIST')
     throw new Error(`unexpected search attribute type ${type}`);
-  return type;
+  return CLI_TYPE[type];
 };
 
 /** Cold start with a large SQLite file takes a few seconds; a minute means it is stuck. */
@@ -103,7 +107,12 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port between ${FREE_PORT_LOW} and ${high} on ${HOST}`);
 }
 
-function startDevArgs(port: number, uiPort: number | null, dbFile: string | undefined): string[] {
+function startDevArgs(
+  port: number,
+  uiPort: number | null,
+  dbFile: string | undefined,
+  searchAttributes: boolean,
+): string[] {
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port)];
   args.push(...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (dbFile !== undefined) {
@@ -118,8 +127,9 @@ function startDevArgs(port: number, uiPort: number | null, dbFile: string | unde
     );
   }
   args.push('--log-level', 'warn');
-  for (const key of SEARCH_ATTRIBUTE_KEYS) {
-    args.push('--search-attribute', `${key.name}=${CLI_TYPE[registeredType(key.type)]}`);
+  if (searchAttributes) {
+    for (const key of SEARCH_ATTRIBUTE_KEYS)
+      args.push('--search-attribute', `${key.name}=${cliType(key.type)}`);
   }
   args.push('--namespace', NAMESPACE);
   return args;
@@ -146,23 +156,25 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
-/** Ready means: the frontend answers and our search attributes are registered on the namespace. */
-async function probe(connection: Connection): Promise<void> {
+/**
+ * Ready means: the frontend answers and (unless started bare) our search attributes are
+ * registered on the namespace.
+ */
+async function probe(connection: Connection, searchAttributes: boolean): Promise<void> {
   await connection.withDeadline(Date.now() + 2_000, async () => {
     await connection.workflowService.getSystemInfo({});
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({
-      namespace: NAMESPACE,
-    });
-    const missing = SEARCH_ATTRIBUTE_KEYS.filter(
-      (key) => customAttributes?.[key.name] !== INDEXED_VALUE_TYPE[registeredType(key.type)],
-    ).map((key) => key.name);
-    if (missing.length > 0) {
+    if (!searchAttributes) {
+      await connection.workflowService.describeNamespace({ namespace: NAMESPACE });
+      return;
+    }
+    const { missing, wrongType } = await searchAttributeState(connection, NAMESPACE);
+    if (missing.length + wrongType.length > 0) {
       // The CLI registers its --search-attribute flags only when it creates the database: a
       // data directory from an earlier reqflow lacks the attributes added since (WaitingOn).
       // Only then (the older ones are there) do we add them, never while the CLI is still
       // registering its own on a new database.
-      if (customAttributes?.RequestType !== undefined) await ensureSearchAttributes(connection, NAMESPACE);
-      throw new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+      if (!missing.includes('RequestType')) await ensureSearchAttributes(connection, NAMESPACE);
+      throw new Error(`search attributes not registered yet: ${[...missing, ...wrongType].join(', ')}`);
     }
   });
 }
@@ -170,6 +182,7 @@ async function probe(connection: Connection): Promise<void> {
 /** Polls until `probe` passes; fails as soon as the child is gone (`exitReason` says why). */
 async function waitUntilReady(
   address: string,
+  searchAttributes: boolean,
   exited: Promise<void>,
   exitReason: () => string | undefined,
 ): Promise<void> {
@@ -186,7 +199,7 @@ async function waitUntilReady(
       if (gone) throw new Error(gone);
       try {
         // A probe retries inside its 2 s deadline; a server that dies meanwhile should not wait it out.
-        const attempt = probe(connection);
+        const attempt = probe(connection, searchAttributes);
         probing = attempt.catch(() => undefined);
         await Promise.race([attempt, exited]);
       } catch (err) {
@@ -217,10 +230,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   await assertPortFree(port);
   if (uiPort !== null) await assertPortFree(uiPort);
 
-  const child = spawn(opts.cliPath, startDevArgs(port, uiPort, opts.dbFile), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: opts.ownProcessGroup === true,
-  });
+  const child = spawn(
+    opts.cliPath,
+    startDevArgs(port, uiPort, opts.dbFile, opts.searchAttributes !== false),
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.ownProcessGroup === true,
+    },
+  );
   // If this process exits without stop() (a crash, process.exit), do not leave the server behind.
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
@@ -264,7 +281,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     return `exited with ${child.exitCode ?? child.signalCode} before it was ready`;
   };
   try {
-    await waitUntilReady(address, exited, exitReason);
+    await waitUntilReady(address, opts.searchAttributes !== false, exited, exitReason);
   } catch (err) {
     await stop();
     const reason = err instanceof Error ? err.message : String(err);

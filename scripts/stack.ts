@@ -20,6 +20,9 @@ import {
   writeStackState,
   type StackState,
 } from '../runtime/stack-state.js';
+import { connectTemporal } from '../runtime/temporal.js';
+import { checkNamespaceReady } from '../runtime/temporal-namespace.js';
+import { readTemporalProfile } from '../runtime/temporal-profile.js';
 import { startDevServer } from './dev-server.js';
 import { Supervisor, type Exit, type Running } from './supervisor.js';
 import { resolveTemporalCli } from './temporal-cli.js';
@@ -223,7 +226,8 @@ async function run(): Promise<void> {
       process.exit(130);
     });
   }
-  const embedded = !process.env.TEMPORAL_ADDRESS;
+  // A server named by TEMPORAL_ADDRESS or an envconfig profile (TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE).
+  const embedded = readTemporalProfile(process.env).address === undefined;
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? '1' };
   if (embedded) env.REQFLOW_DEV_MODE ??= '1';
   const config = loadConfig(env);
@@ -269,8 +273,20 @@ async function run(): Promise<void> {
     env.TEMPORAL_UI_URL ??= uiUrl;
     temporal = { address: env.TEMPORAL_ADDRESS, embedded: true, ...(uiUrl ? { uiUrl } : {}) };
   } else {
-    say(`using the Temporal server at ${process.env.TEMPORAL_ADDRESS}; not starting one`);
-    temporal = { address: process.env.TEMPORAL_ADDRESS!, embedded: false };
+    say(`using the Temporal server at ${config.temporal.address}; not starting one`);
+    // Once here, rather than a worker and an API that refuse and are restarted until the stack gives up.
+    const connection = await connectTemporal(config);
+    try {
+      const warning = await checkNamespaceReady(
+        connection,
+        config.temporal.namespace,
+        config.temporal.address,
+      );
+      if (warning) say(`warning: ${warning}`);
+    } finally {
+      await connection.close();
+    }
+    temporal = { address: config.temporal.address, embedded: false };
   }
   state = { pid: process.pid, startedAt: new Date().toISOString(), temporal, api: apiUrl, processes: {} };
   publishState();

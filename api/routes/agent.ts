@@ -78,6 +78,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
             action: job.action,
             attempt: job.attempt,
             package: pkg,
+            ...(job.traceParent ? { traceparent: job.traceParent } : {}),
           });
         }
         return claimed;

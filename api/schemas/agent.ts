@@ -13,6 +13,14 @@ export const AgentJob = Type.Object({
     timeoutSeconds: Type.Integer(),
     scripts: Type.Object({ detect: Type.String(), install: Type.String(), uninstall: Type.String() }),
   }),
+  traceparent: Type.Optional(
+    Type.String({
+      description:
+        'W3C trace context of the workflow step that queued the job (present when the server traces): ' +
+        'an agent that traces runs the job in a span of that trace.',
+      pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$',
+    }),
+  ),
 });
 
 export const JobsQuery = Type.Object(

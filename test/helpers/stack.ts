@@ -111,7 +111,10 @@ export interface TestStack {
  */
 export async function startStack(
   temporalAddress: string,
-  extraEnv: Record<string, string> = {},
+  /** Added to the processes' environment; undefined removes a variable (TEMPORAL_ADDRESS, to use a profile). */
+  extraEnv: Record<string, string | undefined> = {},
+  /** The namespace the processes use, when extraEnv names another than `default`. */
+  { namespace = 'default' }: { namespace?: string } = {},
 ): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-e2e-'));
   const port = await freePort();
@@ -133,6 +136,7 @@ export async function startStack(
     SCIM_TOKEN,
     ...extraEnv,
   };
+  for (const [name, value] of Object.entries(extraEnv)) if (value === undefined) delete env[name];
   const db = openDatabase(join(dataDir, 'reqflow.db'));
   await seed(db);
   db.insert(t.licensePools)
@@ -177,7 +181,7 @@ export async function startStack(
   };
 
   const connection = await Connection.connect({ address: temporalAddress });
-  const temporal = new Client({ connection });
+  const temporal = new Client({ connection, namespace });
 
   const call: TestStack['call'] = async (method, path, opts = {}) => {
     const res = await fetch(`${apiUrl}${path}`, {
@@ -269,7 +273,7 @@ export async function startStack(
   const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = proto.temporal.api.enums.v1.TaskQueueType;
   const polling = async (taskQueueType: proto.temporal.api.enums.v1.TaskQueueType) => {
     const { pollers } = await temporal.workflowService.describeTaskQueue({
-      namespace: 'default',
+      namespace,
       taskQueue: { name: stack.taskQueue },
       taskQueueType,
     });
