@@ -29,12 +29,14 @@ const recorded = new Map<string, string[]>(
 );
 
 /** The ids of the patches a recorded history took (its `core_patch` markers). */
+/** The ids of the patches a recorded history's markers name (payload data is base64 in the JSON). */
 function patchIds(json: string): string[] {
   return (historyFromJSON(json).events ?? []).flatMap((e) => {
     const marker = e.markerRecordedEventAttributes;
-    const data =
+    const data: unknown =
       marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : null;
-    return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
+    if (typeof data !== 'string') return [];
+    return [(JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id];
   });
 }
 
