@@ -3,6 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { createNotifications } from '../../notifications/outbox.js';
 import type { Config } from '../../runtime/config.js';
 import { notFound } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
@@ -31,6 +32,7 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
   app.addHook('preHandler', app.authenticate);
   const base = { tags: ['requests'], security: [{ bearerAuth: [] }] };
   const params = Type.Object({ id: RequestId });
+  const notifications = createNotifications({ db, publicUrl: config.publicUrl });
 
   function visibleRequest(user: UserPrincipal, id: string) {
     const row = db
@@ -92,17 +94,14 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
           .returning()
           .get();
         for (const recipient of recipients) {
-          tx.insert(t.notifications)
-            .values({
-              key: `${req.id}:comment:${row.id}:${recipient}`,
-              requestId: req.id,
-              recipientId: recipient,
-              subject: `New comment on ${req.id} (${itemName})`,
-              body: `${user.name} wrote:\n\n${row.body}`,
-              links: { request: `${config.publicUrl}/api/requests/${req.id}` },
-            })
-            .onConflictDoNothing({ target: t.notifications.key })
-            .run();
+          notifications.notifyIn(tx, {
+            key: `${req.id}:comment:${row.id}:${recipient}`,
+            requestId: req.id,
+            recipient,
+            subject: `New comment on ${req.id} (${itemName})`,
+            body: `${user.name} wrote:\n\n${row.body}`,
+            links: { request: `/api/requests/${req.id}` },
+          });
         }
         return row;
       });
