@@ -1,6 +1,8 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import { actingFor } from '../approvals/delegations.js';
+import { findRequest, type RequestRow } from '../requests/index.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { Decision } from '../domain/approval.js';
@@ -12,24 +14,7 @@ import {
   SELF_APPROVAL,
 } from '../workflows/approval.js';
 import { conflict, forbidden, notFound } from './errors.js';
-
-type RequestRow = typeof t.requests.$inferSelect;
-
-/** The approvers `userId` may decide for: themselves, and whoever delegated to them (still in force). */
-export function actingFor(db: DB, userId: string, nowIso = new Date().toISOString()): string[] {
-  const delegators = db
-    .select({ id: t.delegations.userId })
-    .from(t.delegations)
-    .where(
-      and(
-        eq(t.delegations.delegateId, userId),
-        or(isNull(t.delegations.until), gt(t.delegations.until, nowIso)),
-      ),
-    )
-    .all()
-    .map((d) => d.id);
-  return [userId, ...delegators];
-}
+import { currentRequest } from './request-access.js';
 
 export interface DecideInput {
   requestId: string;
@@ -49,7 +34,7 @@ export interface DecideInput {
  * and level) is the workflow's update validator's rule alone, mapped here to 403/409.
  */
 export async function decide(db: DB, temporal: Client, input: DecideInput): Promise<RequestRow> {
-  const row = db.select().from(t.requests).where(eq(t.requests.id, input.requestId)).get();
+  const row = await findRequest(db, input.requestId);
   if (!row) throw notFound(`Request ${input.requestId} not found.`);
   const pending = db
     .select()
@@ -88,7 +73,7 @@ export async function decide(db: DB, temporal: Client, input: DecideInput): Prom
     if (type === ALREADY_DECIDED || type === NOT_AWAITING) throw conflict(cause!.message);
     throw err;
   }
-  return db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
+  return currentRequest(db, row.id);
 }
 
 function isApproverOfRecord(db: DB, requestId: string, users: string[]): boolean {

@@ -5,8 +5,9 @@ import * as t from '../../db/schema.js';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { answerFeedbackUpdate } from '../../workflows/information.js';
 import { isFinalStatus } from '../../domain/status.js';
-import { conflict, forbidden, notFound } from '../errors.js';
-import { canSee, toView } from '../request-access.js';
+import { conflict, forbidden } from '../errors.js';
+import { currentRequest, toView, visibleRequest } from '../request-access.js';
+import { listChildRequests } from '../../requests/index.js';
 import { retryRequest } from '../retry-request.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import {
@@ -122,15 +123,8 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       },
     },
     async (request) => {
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, request.principal, row))
-        throw notFound(`Request ${request.params.id} not found.`);
-      const children = db
-        .select({ id: t.requests.id, catalogItemId: t.requests.catalogItemId, status: t.requests.status })
-        .from(t.requests)
-        .where(eq(t.requests.parentId, row.id))
-        .orderBy(t.requests.id)
-        .all();
+      const row = await visibleRequest(db, request.principal, request.params.id);
+      const children = await listChildRequests(db, row.id);
       return { ...toView(config, row), ...(children.length > 0 ? { children } : {}) };
     },
   );
@@ -150,8 +144,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
     async (request, reply) => {
       const user = request.principal;
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      const row = await visibleRequest(db, user, request.params.id);
       if (row.requesterId !== user.id && !user.isOperator) {
         throw forbidden('Only the requester or an operator may cancel a request.');
       }
@@ -163,8 +156,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
         throw err;
       }
       // The cancellation is recorded; the workflow unwinds on its own and the view follows.
-      const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
-      return reply.code(202).send(toView(config, after));
+      return reply.code(202).send(toView(config, await currentRequest(db, row.id)));
     },
   );
 
@@ -189,14 +181,12 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
     async (request, reply) => {
       const user = request.principal;
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      const row = await visibleRequest(db, user, request.params.id);
       if (!user.isOperator) throw forbidden('Only an operator may retry a request.');
       const runs = await retryRequest(deps, row, user.id, request.body.reason);
       request.log.info({ requestId: row.id, by: user.id, ...runs }, 'deployment retried: workflow reset');
       // The new run publishes its own status within moments; until then the view shows the failure.
-      const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
-      return reply.code(202).send(toView(config, after));
+      return reply.code(202).send(toView(config, await currentRequest(db, row.id)));
     },
   );
 
@@ -219,8 +209,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
     async (request) => {
       const user = request.principal;
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      const row = await visibleRequest(db, user, request.params.id);
       if (row.requesterId !== user.id)
         throw forbidden('Only the requester can say whether the answer helped.');
       if (row.type !== 'information') throw conflict(`Request ${row.id} is not an information request.`);
@@ -240,7 +229,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
         }
         throw err;
       }
-      return toView(config, db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!);
+      return toView(config, await currentRequest(db, row.id));
     },
   );
 };
