@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gte, isNull, lt, lte, or } from 'drizzle-orm';
-import type { AuditWriter } from '../activities/audit.js';
+import type { AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { createLinks, type LinkOptions, type Links } from './links.js';
