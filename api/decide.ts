@@ -1,5 +1,4 @@
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import { actingFor } from '../approvals/delegations.js';
 import { findRequest, type RequestRow } from '../requests/index.js';
@@ -12,7 +11,8 @@ import {
   NOT_APPROVER,
   NOT_AWAITING,
   SELF_APPROVAL,
-} from '../workflows/approval.js';
+} from './workflow-contract.js';
+import { temporalProblem } from './temporal-problems.js';
 import { conflict, forbidden, notFound } from './errors.js';
 import { currentRequest } from './request-access.js';
 
@@ -67,11 +67,14 @@ export async function decide(db: DB, temporal: Client, input: DecideInput): Prom
       ],
     });
   } catch (err) {
-    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-    if (type === NOT_APPROVER || type === SELF_APPROVAL) throw forbidden(cause!.message);
-    if (type === ALREADY_DECIDED || type === NOT_AWAITING) throw conflict(cause!.message);
-    throw err;
+    throw temporalProblem(err, {
+      refused: {
+        [NOT_APPROVER]: forbidden,
+        [SELF_APPROVAL]: forbidden,
+        [ALREADY_DECIDED]: conflict,
+        [NOT_AWAITING]: conflict,
+      },
+    });
   }
   return currentRequest(db, row.id);
 }

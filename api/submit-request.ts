@@ -24,7 +24,7 @@ import type { bundleRequest } from '../workflows/bundle.js';
 import type { feedbackRequest } from '../workflows/feedback.js';
 import type { informationRequest } from '../workflows/information.js';
 import type { resourceRequest } from '../workflows/resource.js';
-import { admissionUpdate } from '../workflows/request-tracker.js';
+import { admissionUpdate } from './workflow-contract.js';
 import type { standardServiceRequest } from '../workflows/standard-service.js';
 import { accessUntilProblem } from '../domain/access.js';
 import { formProblems } from '../service-catalog/form.js';

@@ -2,8 +2,8 @@ import { and, desc, eq, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import * as t from '../../db/schema.js';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { answerFeedbackUpdate } from '../../workflows/information.js';
+import { answerFeedbackUpdate } from '../workflow-contract.js';
+import { temporalProblem } from '../temporal-problems.js';
 import { isFinalStatus } from '../../domain/status.js';
 import { conflict, forbidden } from '../errors.js';
 import { currentRequest, toView, visibleRequest } from '../request-access.js';
@@ -152,8 +152,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       try {
         await deps.temporal.workflow.getHandle(row.id).cancel();
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw conflict(`Request ${row.id} has already ended.`);
-        throw err;
+        throw temporalProblem(err, { closed: () => conflict(`Request ${row.id} has already ended.`) });
       }
       // The cancellation is recorded; the workflow unwinds on its own and the view follows.
       return reply.code(202).send(toView(config, await currentRequest(db, row.id)));
@@ -224,10 +223,8 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
           ],
         });
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-          throw conflict(`Request ${row.id} is no longer waiting for feedback on its answer.`);
-        }
-        throw err;
+        const over = () => conflict(`Request ${row.id} is no longer waiting for feedback on its answer.`);
+        throw temporalProblem(err, { closed: over, otherwise: over });
       }
       return toView(config, await currentRequest(db, row.id));
     },

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { createTasks, type TaskRow } from '../../tasks/index.js';
-import { completeTaskUpdate, TASK_NOT_AWAITED, TASK_OUTCOME_REFUSED } from '../../workflows/manual-task.js';
+import { completeTaskUpdate, TASK_NOT_AWAITED, TASK_OUTCOME_REFUSED } from '../workflow-contract.js';
+import { temporalProblem } from '../temporal-problems.js';
 import { conflict, forbidden, notFound, unprocessable } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
 import { authProblems, problemRef } from '../schemas/common.js';
@@ -230,11 +230,9 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
             .getHandle(row.awaitedBy)
             .executeUpdate(completeTaskUpdate, { args: [completion] });
         } catch (err) {
-          const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-          const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-          if (type === TASK_NOT_AWAITED) throw conflict(cause!.message);
-          if (type === TASK_OUTCOME_REFUSED) throw unprocessable(cause!.message);
-          throw err;
+          throw temporalProblem(err, {
+            refused: { [TASK_NOT_AWAITED]: conflict, [TASK_OUTCOME_REFUSED]: unprocessable },
+          });
         }
       } else {
         await tasks.completeTask(completion);
