@@ -1,5 +1,6 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { actingFor } from '../approvals/delegations.js';
+import type { AuditWriter } from '../audit/log.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { UserPrincipal } from '../directory/sign-in.js';
@@ -18,7 +19,8 @@ export type RequestRow = typeof t.requests.$inferSelect;
 /** Who is looking: a signed-in person, with their fulfillment groups. */
 export type Viewer = Pick<UserPrincipal, 'id' | 'isOperator' | 'groups'>;
 
-const byId = (db: DB, id: string) => db.select().from(t.requests).where(eq(t.requests.id, id)).get();
+/** The database or a transaction on it. */
+const byId = (db: AuditWriter, id: string) => db.select().from(t.requests).where(eq(t.requests.id, id)).get();
 
 export async function findRequest(db: DB, id: string): Promise<RequestRow | undefined> {
   return byId(db, id);
@@ -185,7 +187,7 @@ export function recordRequestUndoneIn(
   tx: Tx,
   input: { requestId: string; step: string; message: string; at: string },
 ): void {
-  const row = tx.select().from(t.requests).where(eq(t.requests.id, input.requestId)).get();
+  const row = byId(tx, input.requestId);
   if (!row || row.status === 'cancelled') return;
   tx.update(t.requests)
     .set({
