@@ -1,11 +1,7 @@
 import { eq } from 'drizzle-orm';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DB } from '../db/client.js';
+import { describe, expect, it } from 'vitest';
 import * as t from '../db/schema.js';
-import { seed } from '../db/seed.js';
+import { seededDatabaseFile } from './helpers/seeded-file.js';
 import { SURVEY_LINK_REF } from '../domain/request.js';
 import { createLinks } from '../notifications/links.js';
 import { createNotifications, listOutbox } from '../notifications/outbox.js';
@@ -18,22 +14,15 @@ import { verifySurveyToken } from '../runtime/survey-links.js';
 const PUBLIC_URL = 'http://portal.test';
 const SECRET = 'test-link-secret';
 
-let dir: string;
-let db: DB;
+const file = seededDatabaseFile('notifications');
 const notifications = () =>
-  createNotifications({ db, publicUrl: PUBLIC_URL, signing: { secret: SECRET, approvalTtlMs: 60_000 } });
-const byKey = (key: string) => db.select().from(t.notifications).where(eq(t.notifications.key, key)).get();
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'reqflow-notifications-'));
-  db = openDatabase(join(dir, 'app.db'));
-  await seed(db);
-});
-
-afterAll(() => {
-  db?.$client.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+  createNotifications({
+    db: file.db,
+    publicUrl: PUBLIC_URL,
+    signing: { secret: SECRET, approvalTtlMs: 60_000 },
+  });
+const byKey = (key: string) =>
+  file.db.select().from(t.notifications).where(eq(t.notifications.key, key)).get();
 
 describe('the notifications outbox', () => {
   it('queues a message once per key, with absolute links and a survey link signed for the recipient', async () => {
@@ -82,7 +71,7 @@ describe('the notifications outbox', () => {
   it('queues nothing when the caller’s transaction rolls back', () => {
     const n = notifications();
     expect(() =>
-      db.transaction((tx) => {
+      file.db.transaction((tx) => {
         n.notifyIn(tx, { key: 'REQ-N3:comment', recipient: 'alice', subject: 's', body: 'b' });
         throw new Error('the comment failed');
       }),
@@ -98,7 +87,7 @@ describe('the notifications outbox', () => {
       body: 'Please review.',
       links: { review: '/reviews?campaign=REVIEW-1' },
     });
-    const rows = db.select().from(t.notifications).all();
+    const rows = file.db.select().from(t.notifications).all();
     const review = rows.filter((r) => r.key.startsWith('REVIEW-1:open:'));
     expect(review.map((r) => r.recipientId).sort()).toEqual(['carol', 'dave']);
     for (const r of review) expect(r.links).toEqual({ review: `${PUBLIC_URL}/reviews?campaign=REVIEW-1` });
@@ -124,8 +113,8 @@ describe('the notifications outbox', () => {
         claims: { requestId: 'REQ-N4', approver, decision: 'deny' },
       });
     }
-    expect(await listOutbox(db, { requestId: 'REQ-N4', limit: 10 })).toHaveLength(2);
-    expect(await listOutbox(db, { requestId: 'REQ-N4', recipient: 'erin', limit: 10 })).toHaveLength(1);
+    expect(await listOutbox(file.db, { requestId: 'REQ-N4', limit: 10 })).toHaveLength(2);
+    expect(await listOutbox(file.db, { requestId: 'REQ-N4', recipient: 'erin', limit: 10 })).toHaveLength(1);
   });
 
   it('refuses to build a signed link without a secret rather than queue an unsigned one', () => {

@@ -1,9 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DB } from '../db/client.js';
-import { seed } from '../db/seed.js';
+import { describe, expect, it } from 'vitest';
+import { seededDatabaseFile } from './helpers/seeded-file.js';
 import type { RequestSnapshot } from '../domain/request.js';
 import {
   findRequest,
@@ -21,19 +17,7 @@ import { createTasks } from '../tasks/index.js';
 // The requests and tasks aggregates on a real SQLite file: the only writers of their
 // tables, and the one place a request is read by id and its visibility decided.
 
-let dir: string;
-let db: DB;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'reqflow-aggregates-'));
-  db = openDatabase(join(dir, 'app.db'));
-  await seed(db);
-});
-
-afterAll(() => {
-  db?.$client.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const file = seededDatabaseFile('aggregates');
 
 const submitted = (id: string, extra: { parentId?: string } = {}) => ({
   id,
@@ -67,40 +51,46 @@ const person = (id: string, groups: string[] = []): Viewer => ({ id, isOperator:
 
 describe('the requests aggregate', () => {
   it('records a submission once per id, and takes back one whose workflow never started', async () => {
-    expect(await recordSubmittedRequest(db, submitted('REQ-R1'))).toBe(true);
-    expect(await recordSubmittedRequest(db, { ...submitted('REQ-R1'), justification: 'again' })).toBe(false);
-    expect(await findRequest(db, 'REQ-R1')).toMatchObject({ status: 'submitted', justification: null });
-    expect(await findRequestWithItem(db, 'REQ-R1')).toMatchObject({
+    expect(await recordSubmittedRequest(file.db, submitted('REQ-R1'))).toBe(true);
+    expect(await recordSubmittedRequest(file.db, { ...submitted('REQ-R1'), justification: 'again' })).toBe(
+      false,
+    );
+    expect(await findRequest(file.db, 'REQ-R1')).toMatchObject({ status: 'submitted', justification: null });
+    expect(await findRequestWithItem(file.db, 'REQ-R1')).toMatchObject({
       req: { id: 'REQ-R1' },
       itemName: expect.stringContaining('Visio') as string,
     });
 
-    await withdrawSubmittedRequest(db, 'REQ-R1');
-    expect(await findRequest(db, 'REQ-R1')).toBeUndefined();
+    await withdrawSubmittedRequest(file.db, 'REQ-R1');
+    expect(await findRequest(file.db, 'REQ-R1')).toBeUndefined();
   });
 
   it('projects snapshots newest version first, and a reset run over an older version', async () => {
-    await recordSubmittedRequest(db, submitted('REQ-R2'));
-    await projectRequest(db, { snapshot: snapshot('REQ-R2', 3, 'fulfilling'), runId: 'run-1' });
-    await projectRequest(db, { snapshot: snapshot('REQ-R2', 2, 'approved'), runId: 'run-1' });
-    expect(await findRequest(db, 'REQ-R2')).toMatchObject({ status: 'fulfilling', version: 3 });
+    await recordSubmittedRequest(file.db, submitted('REQ-R2'));
+    await projectRequest(file.db, { snapshot: snapshot('REQ-R2', 3, 'fulfilling'), runId: 'run-1' });
+    await projectRequest(file.db, { snapshot: snapshot('REQ-R2', 2, 'approved'), runId: 'run-1' });
+    expect(await findRequest(file.db, 'REQ-R2')).toMatchObject({ status: 'fulfilling', version: 3 });
 
-    await projectRequest(db, { snapshot: snapshot('REQ-R2', 2, 'approved'), runId: 'run-2' });
-    expect(await findRequest(db, 'REQ-R2')).toMatchObject({ status: 'approved', version: 2, runId: 'run-2' });
+    await projectRequest(file.db, { snapshot: snapshot('REQ-R2', 2, 'approved'), runId: 'run-2' });
+    expect(await findRequest(file.db, 'REQ-R2')).toMatchObject({
+      status: 'approved',
+      version: 2,
+      runId: 'run-2',
+    });
   });
 
   it('shows a request to its requester, beneficiary, operators and task holders, and to nobody else', async () => {
-    await recordSubmittedRequest(db, submitted('REQ-R3'));
-    expect(await findVisibleRequest(db, person('bob'), 'REQ-R3')).toBeDefined();
-    expect(await findVisibleRequest(db, person('alice'), 'REQ-R3')).toBeDefined();
+    await recordSubmittedRequest(file.db, submitted('REQ-R3'));
+    expect(await findVisibleRequest(file.db, person('bob'), 'REQ-R3')).toBeDefined();
+    expect(await findVisibleRequest(file.db, person('alice'), 'REQ-R3')).toBeDefined();
     expect(
-      await findVisibleRequest(db, { id: 'olga', isOperator: true, groups: [] }, 'REQ-R3'),
+      await findVisibleRequest(file.db, { id: 'olga', isOperator: true, groups: [] }, 'REQ-R3'),
     ).toBeDefined();
-    expect(await findVisibleRequest(db, person('carol'), 'REQ-R3')).toBeUndefined();
-    expect(await findVisibleRequest(db, person('dave', ['service-desk']), 'REQ-R3')).toBeUndefined();
-    expect(await findVisibleRequest(db, person('bob'), 'REQ-NONE')).toBeUndefined();
+    expect(await findVisibleRequest(file.db, person('carol'), 'REQ-R3')).toBeUndefined();
+    expect(await findVisibleRequest(file.db, person('dave', ['service-desk']), 'REQ-R3')).toBeUndefined();
+    expect(await findVisibleRequest(file.db, person('bob'), 'REQ-NONE')).toBeUndefined();
 
-    await createTasks({ db }).openTask({
+    await createTasks({ db: file.db }).openTask({
       id: 'TASK-R3',
       key: 'REQ-R3:deployment-failed',
       requestId: 'REQ-R3',
@@ -108,20 +98,20 @@ describe('the requests aggregate', () => {
       title: 'Install by hand',
       description: 'The deployment failed.',
     });
-    expect(await findVisibleRequest(db, person('dave', ['service-desk']), 'REQ-R3')).toBeDefined();
-    expect(await findVisibleRequest(db, person('carol', ['procurement']), 'REQ-R3')).toBeUndefined();
+    expect(await findVisibleRequest(file.db, person('dave', ['service-desk']), 'REQ-R3')).toBeDefined();
+    expect(await findVisibleRequest(file.db, person('carol', ['procurement']), 'REQ-R3')).toBeUndefined();
   });
 
   it('lists the items of a bundle and records an undone item once', async () => {
-    await recordSubmittedRequest(db, submitted('REQ-R4'));
-    await recordSubmittedRequest(db, submitted('REQ-R4C2', { parentId: 'REQ-R4' }));
-    await recordSubmittedRequest(db, submitted('REQ-R4C1', { parentId: 'REQ-R4' }));
-    expect((await listChildRequests(db, 'REQ-R4')).map((c) => c.id)).toEqual(['REQ-R4C1', 'REQ-R4C2']);
+    await recordSubmittedRequest(file.db, submitted('REQ-R4'));
+    await recordSubmittedRequest(file.db, submitted('REQ-R4C2', { parentId: 'REQ-R4' }));
+    await recordSubmittedRequest(file.db, submitted('REQ-R4C1', { parentId: 'REQ-R4' }));
+    expect((await listChildRequests(file.db, 'REQ-R4')).map((c) => c.id)).toEqual(['REQ-R4C1', 'REQ-R4C2']);
 
     const undo = { requestId: 'REQ-R4C1', step: 'undo', message: 'The bundle was cancelled.', at: 'T1' };
-    db.transaction((tx) => recordRequestUndoneIn(tx, undo));
-    db.transaction((tx) => recordRequestUndoneIn(tx, { ...undo, at: 'T2' }));
-    const row = await findRequest(db, 'REQ-R4C1');
+    file.db.transaction((tx) => recordRequestUndoneIn(tx, undo));
+    file.db.transaction((tx) => recordRequestUndoneIn(tx, { ...undo, at: 'T2' }));
+    const row = await findRequest(file.db, 'REQ-R4C1');
     expect(row).toMatchObject({ status: 'cancelled', outcome: { message: 'The bundle was cancelled.' } });
     expect(row!.steps).toEqual([
       {
@@ -136,7 +126,7 @@ describe('the requests aggregate', () => {
 });
 
 describe('the tasks aggregate', () => {
-  const tasks = () => createTasks({ db, now: () => new Date('2026-02-01T10:00:00.000Z') });
+  const tasks = () => createTasks({ db: file.db, now: () => new Date('2026-02-01T10:00:00.000Z') });
   const open = {
     id: 'TASK-T1',
     key: 'REQ-T1:order',
