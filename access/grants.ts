@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../activities/audit.js';
+import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { GrantEndReason } from '../domain/access.js';

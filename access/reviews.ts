@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../activities/audit.js';
+import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
 import * as t from '../db/schema.js';
 import type { ReviewDeadlinePolicy, ReviewDecision, ReviewOutcome } from '../domain/access.js';
 import { endGrantIn, type AccessDeps, type GrantRow } from './grants.js';

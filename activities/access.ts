@@ -6,7 +6,7 @@ import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
 import { notEntitled } from './entitlement.js';
-import { recordRequestUndoneIn } from './requests.js';
+import { recordRequestUndoneIn } from '../requests/index.js';
 
 export interface AccessItem {
   itemName: string;

@@ -3,7 +3,6 @@ import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalLevel, Decision, ResolvedLevel } from '../domain/approval.js';
-import { signApprovalLink } from '../runtime/approval-links.js';
 import { clock, type ActivityDeps } from './deps.js';
 
 export interface ResolveInput {
@@ -229,41 +228,6 @@ export function createApprovalActivities(deps: ActivityDeps) {
           ),
         )
         .run();
-    },
-
-    /**
-     * Asks approvers to decide: a notification each, carrying who/what/why and
-     * approve/deny links signed for that approver and this request only.
-     */
-    async notifyApprovers(input: {
-      requestId: string;
-      level: number;
-      approvers: string[];
-      kind: 'request' | 'reminder' | 'escalation' | 'reroute';
-      subject: string;
-      body: string;
-    }): Promise<void> {
-      for (const approver of input.approvers) {
-        const link = (decision: Decision) =>
-          `/approvals/links/${signApprovalLink(deps.linkSecret, { requestId: input.requestId, approver, decision }, deps.linkTtlMs)}`;
-        const links = {
-          approve: `${deps.publicUrl}${link('approve')}`,
-          deny: `${deps.publicUrl}${link('deny')}`,
-          request: `${deps.publicUrl}/api/requests/${input.requestId}`,
-        };
-        db.insert(t.notifications)
-          .values({
-            key: `${input.requestId}:approval:${input.level}:${input.kind}:${approver}`,
-            requestId: input.requestId,
-            recipientId: approver,
-            subject: input.subject,
-            body: input.body,
-            links,
-            createdAt: now(),
-          })
-          .onConflictDoNothing({ target: t.notifications.key })
-          .run();
-      }
     },
   };
 }

@@ -1,79 +1,12 @@
-import type { RunResult } from 'better-sqlite3';
-import { createHash } from 'node:crypto';
-import { desc, eq } from 'drizzle-orm';
-import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
-import type { DB } from '../db/client.js';
-import * as t from '../db/schema.js';
+import { recordAudit, type AuditInput } from '../audit/log.js';
 import { clock, type ActivityDeps } from './deps.js';
 
-export interface AuditInput {
-  /** Idempotency key: a retried activity appends once. */
-  key: string;
-  actor: string;
-  action: string;
-  requestId?: string;
-  subject?: string;
-  details?: Record<string, unknown>;
-}
-
-export const GENESIS_HASH = '0'.repeat(64);
-
-type AuditRow = typeof t.auditLog.$inferSelect;
-
-/** The hash of one entry covers its content and the previous entry's hash. */
-export function auditHash(row: Omit<AuditRow, 'hash'>): string {
-  const content = JSON.stringify([
-    row.seq,
-    row.key,
-    row.at,
-    row.actor,
-    row.action,
-    row.requestId ?? null,
-    row.subject ?? null,
-    row.details,
-    row.prevHash,
-  ]);
-  return createHash('sha256').update(content).digest('hex');
-}
-
-/** The database, or a transaction on it: the audit aggregate's writes work on either. */
-export type AuditWriter = BaseSQLiteDatabase<'sync', RunResult, typeof t>;
-
-/**
- * Appends inside the caller's transaction, so an entry commits together with the change
- * it records, or not at all. The transaction must be IMMEDIATE: entries chain in order
- * only while no other writer can append between the read of the last entry and the insert.
- */
-export function appendAuditEntry(tx: AuditWriter, at: string, input: AuditInput): AuditRow {
-  const existing = tx.select().from(t.auditLog).where(eq(t.auditLog.key, input.key)).get();
-  if (existing) return existing;
-  const last = tx.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1).get();
-  const entry = {
-    seq: (last?.seq ?? 0) + 1,
-    key: input.key,
-    at,
-    actor: input.actor,
-    action: input.action,
-    requestId: input.requestId ?? null,
-    subject: input.subject ?? null,
-    details: input.details ?? {},
-    prevHash: last?.hash ?? GENESIS_HASH,
-  };
-  const row = { ...entry, hash: auditHash(entry) };
-  tx.insert(t.auditLog).values(row).run();
-  return row;
-}
-
-/** Appends to the hash-chained audit log. IMMEDIATE so concurrent writers chain in order. */
-export function appendAudit(db: DB, at: string, input: AuditInput): AuditRow {
-  return db.transaction((tx) => appendAuditEntry(tx, at, input), { behavior: 'immediate' });
-}
-
+/** The workflows' side of the audit log (audit/log.ts writes it). */
 export function createAuditActivities(deps: ActivityDeps) {
   const now = clock(deps);
   return {
     async recordAudit(input: AuditInput): Promise<{ seq: number }> {
-      return { seq: appendAudit(deps.db, now(), input).seq };
+      return { seq: (await recordAudit(deps.db, now(), input)).seq };
     },
   };
 }

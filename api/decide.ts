@@ -1,6 +1,7 @@
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import { and, eq } from 'drizzle-orm';
+import { actingFor } from '../approvals/delegations.js';
+import { findRequest, type RequestRow } from '../requests/index.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { Decision } from '../domain/approval.js';
@@ -10,26 +11,10 @@ import {
   NOT_APPROVER,
   NOT_AWAITING,
   SELF_APPROVAL,
-} from '../workflows/approval.js';
+} from './workflow-contract.js';
+import { temporalProblem } from './temporal-problems.js';
 import { conflict, forbidden, notFound } from './errors.js';
-
-type RequestRow = typeof t.requests.$inferSelect;
-
-/** The approvers `userId` may decide for: themselves, and whoever delegated to them (still in force). */
-export function actingFor(db: DB, userId: string, nowIso = new Date().toISOString()): string[] {
-  const delegators = db
-    .select({ id: t.delegations.userId })
-    .from(t.delegations)
-    .where(
-      and(
-        eq(t.delegations.delegateId, userId),
-        or(isNull(t.delegations.until), gt(t.delegations.until, nowIso)),
-      ),
-    )
-    .all()
-    .map((d) => d.id);
-  return [userId, ...delegators];
-}
+import { currentRequest } from './request-access.js';
 
 export interface DecideInput {
   requestId: string;
@@ -49,7 +34,7 @@ export interface DecideInput {
  * and level) is the workflow's update validator's rule alone, mapped here to 403/409.
  */
 export async function decide(db: DB, temporal: Client, input: DecideInput): Promise<RequestRow> {
-  const row = db.select().from(t.requests).where(eq(t.requests.id, input.requestId)).get();
+  const row = await findRequest(db, input.requestId);
   if (!row) throw notFound(`Request ${input.requestId} not found.`);
   const pending = db
     .select()
@@ -82,13 +67,16 @@ export async function decide(db: DB, temporal: Client, input: DecideInput): Prom
       ],
     });
   } catch (err) {
-    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-    if (type === NOT_APPROVER || type === SELF_APPROVAL) throw forbidden(cause!.message);
-    if (type === ALREADY_DECIDED || type === NOT_AWAITING) throw conflict(cause!.message);
-    throw err;
+    throw temporalProblem(err, {
+      refused: {
+        [NOT_APPROVER]: forbidden,
+        [SELF_APPROVAL]: forbidden,
+        [ALREADY_DECIDED]: conflict,
+        [NOT_AWAITING]: conflict,
+      },
+    });
   }
-  return db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
+  return currentRequest(db, row.id);
 }
 
 function isApproverOfRecord(db: DB, requestId: string, users: string[]): boolean {

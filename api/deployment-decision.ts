@@ -1,15 +1,15 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
 import type { DB } from '../db/client.js';
-import * as t from '../db/schema.js';
+import type * as t from '../db/schema.js';
+import { conflict, unprocessable } from './errors.js';
+import { currentRequest } from './request-access.js';
+import { temporalProblem } from './temporal-problems.js';
 import {
   DECISION_INCOMPLETE,
   giveUpUpdate,
   NOT_AWAITING_DECISION,
   retryDeploymentUpdate,
-} from '../workflows/deployment-decision.js';
-import { conflict, unprocessable } from './errors.js';
+} from './workflow-contract.js';
 
 type RequestRow = typeof t.requests.$inferSelect;
 
@@ -37,12 +37,10 @@ export async function decideDeployment(
       .getHandle(row.id)
       .executeUpdate(update, { args: [{ by: decision.by, reason: decision.reason }] });
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw conflict(`Request ${row.id} has already ended.`);
-    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-    if (type === NOT_AWAITING_DECISION) throw conflict(cause!.message);
-    if (type === DECISION_INCOMPLETE) throw unprocessable(cause!.message);
-    throw err;
+    throw temporalProblem(err, {
+      closed: () => conflict(`Request ${row.id} has already ended.`),
+      refused: { [NOT_AWAITING_DECISION]: conflict, [DECISION_INCOMPLETE]: unprocessable },
+    });
   }
-  return db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
+  return currentRequest(db, row.id);
 }

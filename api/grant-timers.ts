@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { grantTimerWorkflowId } from '../domain/access.js';
-import { grantEndedSignal } from '../workflows/access-grant.js';
+import { grantEndedSignal } from './workflow-contract.js';
 
 /**
  * Tells a time-bound grant's expiry timer that the grant ended early, so it stops waiting. The

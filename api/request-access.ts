@@ -1,54 +1,25 @@
-import { and, eq, inArray, or } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
-import * as t from '../db/schema.js';
+import { findRequest, findVisibleRequest, type RequestRow } from '../requests/index.js';
 import type { Config } from '../runtime/config.js';
-import { actingFor } from './decide.js';
+import { notFound } from './errors.js';
 import type { UserPrincipal } from './plugins/auth.js';
 import type { RequestView } from './schemas/requests.js';
 
-type RequestRow = typeof t.requests.$inferSelect;
-
 /**
- * Who may see a request: its requester, its beneficiary, operators, its approvers
- * (and, while the approval is pending, their delegates), and the fulfillment groups or people
- * that hold a task on it. Everyone else gets a 404, so the existence of someone else's request
- * is not disclosed. A delegate stands in for pending decisions only, not for the history of
- * what the approver decided.
+ * The request `id` as `user` may see it. Everyone who may not gets the same 404 as for a
+ * request that does not exist, so the existence of someone else's request is not disclosed.
  */
-export function canSee(db: DB, user: UserPrincipal, row: RequestRow): boolean {
-  if (user.isOperator || row.requesterId === user.id || row.beneficiaryId === user.id) return true;
-  const approver = db
-    .select({ id: t.approvalTasks.id })
-    .from(t.approvalTasks)
-    .where(
-      and(
-        eq(t.approvalTasks.requestId, row.id),
-        or(
-          eq(t.approvalTasks.approverId, user.id),
-          eq(t.approvalTasks.decidedBy, user.id),
-          and(
-            eq(t.approvalTasks.state, 'pending'),
-            inArray(t.approvalTasks.approverId, actingFor(db, user.id)),
-          ),
-        ),
-      ),
-    )
-    .get();
-  if (approver) return true;
-  const task = db
-    .select({ id: t.tasks.id })
-    .from(t.tasks)
-    .where(
-      and(
-        eq(t.tasks.requestId, row.id),
-        or(
-          inArray(t.tasks.groupId, user.groups.length ? user.groups : ['']),
-          eq(t.tasks.assigneeId, user.id),
-        ),
-      ),
-    )
-    .get();
-  return task !== undefined;
+export async function visibleRequest(db: DB, user: UserPrincipal, id: string): Promise<RequestRow> {
+  const row = await findVisibleRequest(db, user, id);
+  if (!row) throw notFound(`Request ${id} not found.`);
+  return row;
+}
+
+/** The request as it is now, after a change the caller made to it (it exists: the caller just read it). */
+export async function currentRequest(db: DB, id: string): Promise<RequestRow> {
+  const row = await findRequest(db, id);
+  if (!row) throw new Error(`request ${id} vanished`);
+  return row;
 }
 
 export function toView(config: Config, row: RequestRow): RequestView {

@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { ApproverDeactivation } from '../domain/approval.js';
-import { approverDeactivatedSignal } from '../workflows/approval.js';
+import { approverDeactivatedSignal } from './workflow-contract.js';
 
 /**
  * Moves on every approval that waits for someone the directory deactivated: each request

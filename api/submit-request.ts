@@ -24,12 +24,14 @@ import type { bundleRequest } from '../workflows/bundle.js';
 import type { feedbackRequest } from '../workflows/feedback.js';
 import type { informationRequest } from '../workflows/information.js';
 import type { resourceRequest } from '../workflows/resource.js';
-import { admissionUpdate } from '../workflows/request-tracker.js';
+import { admissionUpdate } from './workflow-contract.js';
 import type { standardServiceRequest } from '../workflows/standard-service.js';
 import { accessUntilProblem } from '../domain/access.js';
 import { formProblems } from '../service-catalog/form.js';
+import { findRequest, recordSubmittedRequest, withdrawSubmittedRequest } from '../requests/index.js';
 import { forbidden, unavailable, unprocessable } from './errors.js';
 import type { UserPrincipal } from './plugins/auth.js';
+import { currentRequest } from './request-access.js';
 import type { CreateRequestBody } from './schemas/requests.js';
 
 export interface SubmitDeps {
@@ -235,9 +237,7 @@ export async function submitRequest(
   const { item, beneficiary, deviceId } = validate(db, user, body);
   const id = requestIdFor(user.id, idempotencyKey);
   const fingerprint = fingerprintOf(user.id, body);
-  const read = () => db.select().from(t.requests).where(eq(t.requests.id, id)).get();
-
-  const existing = read();
+  const existing = await findRequest(db, id);
   if (existing) {
     if (existing.fingerprint !== fingerprint) {
       throw unprocessable('This Idempotency-Key was already used for a different request; use a new key.');
@@ -245,26 +245,21 @@ export async function submitRequest(
     if (isFinalStatus(existing.status)) return { row: existing, created: false };
   }
 
-  const inserted = db
-    .insert(t.requests)
-    .values({
-      id,
-      type: item.type,
-      catalogItemId: item.id,
-      requesterId: user.id,
-      beneficiaryId: beneficiary,
-      deviceId,
-      catalogItemVersion: item.version || null,
-      justification: body.justification ?? null,
-      fields: body.fields ?? null,
-      accessUntil: body.accessUntil ? new Date(body.accessUntil).toISOString() : null,
-      renewalOf: renewalOf ?? null,
-      status: 'submitted',
-      idempotencyKey: idempotencyKey ?? null,
-      fingerprint,
-    })
-    .onConflictDoNothing()
-    .run();
+  const created = await recordSubmittedRequest(db, {
+    id,
+    type: item.type,
+    catalogItemId: item.id,
+    requesterId: user.id,
+    beneficiaryId: beneficiary,
+    deviceId,
+    catalogItemVersion: item.version || null,
+    justification: body.justification ?? null,
+    fields: body.fields ?? null,
+    accessUntil: body.accessUntil ? new Date(body.accessUntil).toISOString() : null,
+    renewalOf: renewalOf ?? null,
+    idempotencyKey: idempotencyKey ?? null,
+    fingerprint,
+  });
 
   const common = {
     requestId: id,
@@ -357,7 +352,7 @@ export async function submitRequest(
       } catch (startErr) {
         if (!(startErr instanceof WorkflowExecutionAlreadyStartedError)) {
           // Nothing was started: undo the row so a failed submission changes nothing.
-          if (inserted.changes > 0) db.delete(t.requests).where(eq(t.requests.id, id)).run();
+          if (created) await withdrawSubmittedRequest(db, id);
           throw unavailable(
             `The request could not be started: Temporal is not reachable (${String(startErr)}).`,
           );
@@ -365,5 +360,5 @@ export async function submitRequest(
       }
     }
   }
-  return { row: read()!, created: inserted.changes > 0 };
+  return { row: await currentRequest(db, id), created };
 }

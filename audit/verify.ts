@@ -1,6 +1,6 @@
 import { asc, gt, sql } from 'drizzle-orm';
 import { setImmediate } from 'node:timers/promises';
-import { auditHash, GENESIS_HASH } from '../activities/audit.js';
+import { auditHash, GENESIS_HASH } from './log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 

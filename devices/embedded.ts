@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { appendAuditEntry } from '../activities/audit.js';
+import { appendAuditEntry } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { hashDeviceToken, newToken } from './tokens.js';

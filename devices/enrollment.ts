@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { appendAuditEntry } from '../activities/audit.js';
+import { appendAuditEntry } from '../audit/log.js';
 import { recordComputerIn } from '../activities/cmdb.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';

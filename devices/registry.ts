@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull } from 'drizzle-orm';
-import { appendAuditEntry } from '../activities/audit.js';
+import { appendAuditEntry } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { hashDeviceToken } from './tokens.js';

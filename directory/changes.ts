@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendAuditEntry, type AuditWriter } from '../activities/audit.js';
+import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 
 export interface DirectoryDeps {

@@ -1,11 +1,219 @@
-import { and, asc, eq, gte, isNull, lt, lte, or } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, isNull, lt, lte, or } from 'drizzle-orm';
+import type { AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { createLinks, type LinkOptions, type Links } from './links.js';
 import { renderNotification } from './render.js';
 import type { Transport } from './transports.js';
 
 /*
- * Delivery of the notifications outbox (activities/notify.ts writes it).
+ * The notifications aggregate: this module alone writes the outbox table. Messages are
+ * queued here (by activities and by routes, in their own transaction where a message must
+ * commit with the change it announces) and delivered here by the dispatcher below.
+ */
+
+export interface NotificationInput {
+  /** Idempotency key, e.g. `${requestId}:fulfilled`. */
+  key: string;
+  requestId?: string;
+  recipient: string;
+  subject: string;
+  body: string;
+  /** Paths starting with `/` are made absolute with the public URL; see Links.resolve. */
+  links?: Record<string, string>;
+  /**
+   * The beneficiary of a request made on their behalf: they get their own copy, saying
+   * who asked, with only the links that are not signed for the requester.
+   */
+  copyTo?: string;
+}
+
+export interface ApproverNotification {
+  requestId: string;
+  level: number;
+  approvers: string[];
+  kind: 'request' | 'reminder' | 'escalation' | 'reroute';
+  subject: string;
+  body: string;
+}
+
+export interface NotificationsDeps extends LinkOptions {
+  db: DB;
+  /** Clock, injectable so tests get stable timestamps. */
+  now?: () => Date;
+}
+
+/** The database, or a transaction on it. */
+type OutboxWriter = AuditWriter;
+
+/** Links anyone allowed to read the request may follow; signed ones (a survey) stay the requester's. */
+const SHAREABLE_LINKS = new Set(['request', 'launch', 'bookmark']);
+
+interface OutboxRow {
+  key: string;
+  requestId?: string | undefined;
+  recipientId: string;
+  subject: string;
+  body: string;
+  links: Record<string, string>;
+}
+
+/** The unique key makes a second queueing (a retried activity) a no-op instead of a second message. */
+function insertOnce(tx: OutboxWriter, at: string, row: OutboxRow): boolean {
+  const res = tx
+    .insert(t.notifications)
+    .values({ ...row, createdAt: at })
+    .onConflictDoNothing({ target: t.notifications.key })
+    .run();
+  return res.changes > 0;
+}
+
+/** Who `who` names: user ids as they are, `group:<id>` as its members, `device:<id>` as its owner. */
+function people(db: OutboxWriter, who: string[]): string[] {
+  const out = new Set<string>();
+  for (const w of who) {
+    if (w.startsWith('group:')) {
+      for (const m of db
+        .select()
+        .from(t.groupMembers)
+        .where(eq(t.groupMembers.groupId, w.slice(6)))
+        .all())
+        out.add(m.userId);
+    } else if (w.startsWith('device:')) {
+      const d = db
+        .select()
+        .from(t.devices)
+        .where(eq(t.devices.id, w.slice(7)))
+        .get();
+      if (d) out.add(d.ownerId);
+    } else {
+      out.add(w);
+    }
+  }
+  return [...out];
+}
+
+export interface OutboxListFilter {
+  recipient?: string | undefined;
+  requestId?: string | undefined;
+  limit: number;
+}
+
+export function createNotifications(deps: NotificationsDeps) {
+  const { db } = deps;
+  const links: Links = createLinks(deps);
+  const now = () => (deps.now ? deps.now() : new Date()).toISOString();
+
+  function notifyIn(tx: OutboxWriter, input: NotificationInput): { queued: boolean; links: string[] } {
+    const at = now();
+    const resolved = links.resolve(input.links ?? {}, input);
+    const queued = insertOnce(tx, at, {
+      key: input.key,
+      requestId: input.requestId,
+      recipientId: input.recipient,
+      subject: input.subject,
+      body: input.body,
+      links: resolved,
+    });
+    if (input.copyTo && input.copyTo !== input.recipient) {
+      insertOnce(tx, at, {
+        key: `${input.key}:for:${input.copyTo}`,
+        requestId: input.requestId,
+        recipientId: input.copyTo,
+        subject: input.subject,
+        body: `${input.recipient} requested this on your behalf${input.requestId ? ` (${input.requestId})` : ''}.\n\n${input.body}`,
+        links: Object.fromEntries(Object.entries(resolved).filter(([k]) => SHAREABLE_LINKS.has(k))),
+      });
+    }
+    return { queued, links: Object.keys(resolved) };
+  }
+
+  return {
+    links,
+
+    /**
+     * Queues one message inside the caller's transaction, so it commits with the change it
+     * announces or not at all. Synchronous: the transaction of better-sqlite3 is.
+     */
+    notifyIn,
+
+    /**
+     * Queues one message (and the beneficiary's copy); a transport delivers it from the outbox.
+     * Resolves to whether it was new and the names of its links (the links may carry tokens).
+     */
+    async notify(input: NotificationInput): Promise<{ queued: boolean; links: string[] }> {
+      return notifyIn(db, input);
+    },
+
+    /** One message to each person `who` names (users, groups, a device's owner). */
+    async notifyPeople(
+      input: Omit<NotificationInput, 'recipient' | 'copyTo'> & { who: string[] },
+    ): Promise<void> {
+      const { who, key, requestId, subject, body } = input;
+      for (const recipient of people(db, who))
+        notifyIn(db, {
+          key: `${key}:${recipient}`,
+          requestId,
+          recipient,
+          subject,
+          body,
+          links: input.links ?? {},
+        });
+    },
+
+    /**
+     * Asks approvers to decide: a message each, carrying who/what/why and approve/deny
+     * links signed for that approver and this request only.
+     */
+    async notifyApprovers(input: ApproverNotification): Promise<void> {
+      const at = now();
+      for (const approver of input.approvers) {
+        insertOnce(db, at, {
+          key: `${input.requestId}:approval:${input.level}:${input.kind}:${approver}`,
+          requestId: input.requestId,
+          recipientId: approver,
+          subject: input.subject,
+          body: input.body,
+          links: links.approval(input.requestId, approver),
+        });
+      }
+    },
+  };
+}
+
+export type Notifications = ReturnType<typeof createNotifications>;
+
+/** The outbox, newest first (the dev mailbox; the caller decides whose messages one may read). */
+export async function listOutbox(db: DB, filter: OutboxListFilter) {
+  return db
+    .select({
+      id: n.id,
+      key: n.key,
+      requestId: n.requestId,
+      recipient: n.recipientId,
+      subject: n.subject,
+      body: n.body,
+      links: n.links,
+      status: n.status,
+      attempts: n.attempts,
+      lastError: n.lastError,
+      createdAt: n.createdAt,
+      sentAt: n.sentAt,
+    })
+    .from(n)
+    .where(
+      and(
+        filter.recipient ? eq(n.recipientId, filter.recipient) : undefined,
+        filter.requestId ? eq(n.requestId, filter.requestId) : undefined,
+      ),
+    )
+    .orderBy(desc(n.createdAt), desc(n.id))
+    .limit(filter.limit)
+    .all();
+}
+
+/*
+ * Delivery of the notifications outbox (queued above).
  *
  * Several worker processes may each run a dispatcher on the same database. Before
  * sending, a dispatcher claims a row with an optimistic update

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../activities/audit.js';
+import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { ensureGroupNow } from '../directory/index.js';

@@ -2,7 +2,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GENESIS_HASH, auditHash } from '../activities/audit.js';
+import { GENESIS_HASH, auditHash } from '../audit/log.js';
 import { createActivities, type Activities } from '../activities/index.js';
 import { openMemoryDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';

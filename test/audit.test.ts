@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { appendAudit, auditHash } from '../activities/audit.js';
+import { appendAudit, auditHash } from '../audit/log.js';
 import { buildApp, type App } from '../api/app.js';
 import { verifyAuditChain } from '../audit/verify.js';
 import { openDatabase, type DB } from '../db/client.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendAudit } from '../activities/audit.js';
+import { appendAudit } from '../audit/log.js';
 import { check, clean } from '../chaos/checks.js';
 import { CHAOS_DEVICE, chaosTool, chaosUser, INSTALL_LEDGER, prepareFixtures } from '../chaos/fixtures.js';
 import type { Planned } from '../chaos/workload.js';

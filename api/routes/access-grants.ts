@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq } from 'drizzle-orm';
-import * as t from '../../db/schema.js';
+import { findRequest } from '../../requests/index.js';
 import { createAccessGrants, type GrantRow } from '../../access/grants.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { endGrantTimers } from '../grant-timers.js';
@@ -177,13 +176,7 @@ const accessGrantRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, dep
       }
       // A retry with the same Idempotency-Key gets the renewal it made, whatever the default end is now.
       const key = request.headers['idempotency-key'];
-      const made = key
-        ? db
-            .select()
-            .from(t.requests)
-            .where(eq(t.requests.id, requestIdFor(me.id, key)))
-            .get()
-        : undefined;
+      const made = key ? await findRequest(db, requestIdFor(me.id, key)) : undefined;
       if (made?.renewalOf === g.id) {
         const view = toView(config, made);
         return reply.code(202).header('location', view.links.self).send(view);

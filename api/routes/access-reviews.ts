@@ -2,12 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
   type CalendarSpec,
   type Client,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { inArray } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { createAccessReviews, type CampaignRow, type ReviewItemView } from '../../access/reviews.js';
@@ -15,12 +12,9 @@ import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { campaignWorkflowId, reviewerWorkflowId, type ReviewCampaignInput } from '../../domain/access.js';
 import type { Config } from '../../runtime/config.js';
-import {
-  NOT_REVIEWER,
-  REVIEW_CLOSED,
-  reviewDecisionUpdate,
-  type accessReviewCampaign,
-} from '../../workflows/access-review.js';
+import type { accessReviewCampaign } from '../../workflows/access-review.js';
+import { temporalProblem } from '../temporal-problems.js';
+import { NOT_REVIEWER, REVIEW_CLOSED, reviewDecisionUpdate } from '../workflow-contract.js';
 import { conflict, forbidden, notFound, unprocessable } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
 import {
@@ -345,15 +339,11 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
           ],
         });
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) {
-          throw conflict(
-            `Access review ${id} takes no decisions from ${me.id} now (not open yet, or closed).`,
-          );
-        }
-        const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-        const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-        if (type === REVIEW_CLOSED || type === NOT_REVIEWER) throw conflict(cause!.message);
-        throw err;
+        throw temporalProblem(err, {
+          closed: () =>
+            conflict(`Access review ${id} takes no decisions from ${me.id} now (not open yet, or closed).`),
+          refused: { [REVIEW_CLOSED]: conflict, [NOT_REVIEWER]: conflict },
+        });
       }
       const decided = (await reviews.items(id, { reviewerId: me.id })).find((i) => i.id === itemId)!;
       return itemView(decided);

@@ -10,7 +10,7 @@ import type { DeploymentReport } from '../../domain/request.js';
 import type { Config } from '../../runtime/config.js';
 import { jobDoorbellDir, watchJobDoorbell } from '../../runtime/job-doorbell.js';
 import { loadPackage } from '../../runtime/packages.js';
-import { deploymentResultSignal } from '../../workflows/standard-service.js';
+import { deploymentResultSignal } from '../workflow-contract.js';
 import { conflict, HttpProblem, notFound } from '../errors.js';
 import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
 import { deviceAuthProblems, problemRef } from '../schemas/common.js';

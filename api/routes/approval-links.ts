@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
+import { findRequestWithItem } from '../../requests/index.js';
 import { htmlPages } from '../schemas/common.js';
 import * as t from '../../db/schema.js';
 import { verifyApprovalLink, type LinkClaims } from '../../runtime/approval-links.js';
@@ -110,12 +111,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
       reply.type('text/html; charset=utf-8');
       const claims = check(request.params.token);
       if (typeof claims === 'string') return refuse(reply, claims);
-      const row = db
-        .select({ req: t.requests, itemName: t.catalogItems.name })
-        .from(t.requests)
-        .innerJoin(t.catalogItems, eq(t.catalogItems.id, t.requests.catalogItemId))
-        .where(eq(t.requests.id, claims.requestId))
-        .get();
+      const row = await findRequestWithItem(db, claims.requestId);
       const verb = claims.decision === 'approve' ? 'Approve' : 'Deny';
       const details = row
         ? `<dl><dt>Request</dt><dd>${escape(row.req.id)}: ${escape(row.itemName)}</dd>

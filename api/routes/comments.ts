@@ -3,10 +3,12 @@ import { asc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
+import { createNotifications } from '../../notifications/outbox.js';
 import type { Config } from '../../runtime/config.js';
 import { notFound } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
-import { canSee } from '../request-access.js';
+import { visibleRequest } from '../request-access.js';
+import { findRequestWithItem } from '../../requests/index.js';
 import { CreateCommentBody, RequestComment, RequestCommentList } from '../schemas/comments.js';
 import { authProblems, pageQuery, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
@@ -31,15 +33,13 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
   app.addHook('preHandler', app.authenticate);
   const base = { tags: ['requests'], security: [{ bearerAuth: [] }] };
   const params = Type.Object({ id: RequestId });
+  const notifications = createNotifications({ db, publicUrl: config.publicUrl });
 
-  function visibleRequest(user: UserPrincipal, id: string) {
-    const row = db
-      .select({ req: t.requests, itemName: t.catalogItems.name })
-      .from(t.requests)
-      .innerJoin(t.catalogItems, eq(t.catalogItems.id, t.requests.catalogItemId))
-      .where(eq(t.requests.id, id))
-      .get();
-    if (!row || !canSee(db, user, row.req)) throw notFound(`Request ${id} not found.`);
+  /** The request and its item's name, if the caller may see it (404 otherwise, like GET /api/requests/:id). */
+  async function commentedRequest(user: UserPrincipal, id: string) {
+    const req = await visibleRequest(db, user, id);
+    const row = await findRequestWithItem(db, req.id);
+    if (!row) throw notFound(`Request ${id} not found.`);
     return row;
   }
 
@@ -55,7 +55,7 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
       },
     },
     async (request) => {
-      const { req } = visibleRequest(request.principal, request.params.id);
+      const { req } = await commentedRequest(request.principal, request.params.id);
       const { limit = 100, offset = 0 } = request.query;
       const items = db
         .select()
@@ -82,7 +82,7 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
     },
     async (request, reply) => {
       const user = request.principal;
-      const { req, itemName } = visibleRequest(user, request.params.id);
+      const { req, itemName } = await commentedRequest(user, request.params.id);
       const recipients = [...new Set([req.requesterId, req.beneficiaryId])].filter((id) => id !== user.id);
       // The comment and its notifications commit together: no comment goes unannounced.
       const comment = db.transaction((tx) => {
@@ -92,17 +92,14 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
           .returning()
           .get();
         for (const recipient of recipients) {
-          tx.insert(t.notifications)
-            .values({
-              key: `${req.id}:comment:${row.id}:${recipient}`,
-              requestId: req.id,
-              recipientId: recipient,
-              subject: `New comment on ${req.id} (${itemName})`,
-              body: `${user.name} wrote:\n\n${row.body}`,
-              links: { request: `${config.publicUrl}/api/requests/${req.id}` },
-            })
-            .onConflictDoNothing({ target: t.notifications.key })
-            .run();
+          notifications.notifyIn(tx, {
+            key: `${req.id}:comment:${row.id}:${recipient}`,
+            requestId: req.id,
+            recipient,
+            subject: `New comment on ${req.id} (${itemName})`,
+            body: `${user.name} wrote:\n\n${row.body}`,
+            links: { request: `/api/requests/${req.id}` },
+          });
         }
         return row;
       });

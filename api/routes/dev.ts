@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { and, desc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
 import { forbidden, unprocessable } from '../errors.js';
 import { setSessionCookie } from '../session-cookie.js';
 import { listActivePeople } from '../../directory/people.js';
 import { loadPrincipal } from '../../directory/sign-in.js';
+import { listOutbox } from '../../notifications/outbox.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
 
@@ -125,32 +124,7 @@ const devRoutes: FastifyPluginAsyncTypebox<{ db: DB; cookieSecure: boolean }> = 
         throw forbidden('Only operators may read notifications sent to someone else.');
       }
       const recipient = principal.isOperator ? request.query.recipient : principal.id;
-      const n = t.notifications;
-      const items = db
-        .select({
-          id: n.id,
-          key: n.key,
-          requestId: n.requestId,
-          recipient: n.recipientId,
-          subject: n.subject,
-          body: n.body,
-          links: n.links,
-          status: n.status,
-          attempts: n.attempts,
-          lastError: n.lastError,
-          createdAt: n.createdAt,
-          sentAt: n.sentAt,
-        })
-        .from(n)
-        .where(
-          and(
-            recipient ? eq(n.recipientId, recipient) : undefined,
-            requestId ? eq(n.requestId, requestId) : undefined,
-          ),
-        )
-        .orderBy(desc(n.createdAt), desc(n.id))
-        .limit(limit)
-        .all();
+      const items = await listOutbox(db, { recipient, requestId, limit });
       return { items };
     },
   );

@@ -6,7 +6,7 @@ import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { isMonthOver, reportId, type MonthlyReport } from '../../metrics/report.js';
 import type { Config } from '../../runtime/config.js';
-import { monthlyReport } from '../../workflows/monthly-report.js';
+import { monthlyReport } from '../workflow-contract.js';
 import { forbidden, notFound, unavailable, unprocessable } from '../errors.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import {

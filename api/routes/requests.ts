@@ -2,12 +2,13 @@ import { and, desc, eq, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import * as t from '../../db/schema.js';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { answerFeedbackUpdate } from '../../workflows/information.js';
+import { answerFeedbackUpdate } from '../workflow-contract.js';
+import { temporalProblem } from '../temporal-problems.js';
 import { isFinalStatus } from '../../domain/status.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, forbidden } from '../errors.js';
 import { decideDeployment } from '../deployment-decision.js';
-import { canSee, toView } from '../request-access.js';
+import { currentRequest, toView, visibleRequest } from '../request-access.js';
+import { listChildRequests } from '../../requests/index.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import {
   CreateRequestBody,
@@ -122,15 +123,8 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       },
     },
     async (request) => {
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, request.principal, row))
-        throw notFound(`Request ${request.params.id} not found.`);
-      const children = db
-        .select({ id: t.requests.id, catalogItemId: t.requests.catalogItemId, status: t.requests.status })
-        .from(t.requests)
-        .where(eq(t.requests.parentId, row.id))
-        .orderBy(t.requests.id)
-        .all();
+      const row = await visibleRequest(db, request.principal, request.params.id);
+      const children = await listChildRequests(db, row.id);
       return { ...toView(config, row), ...(children.length > 0 ? { children } : {}) };
     },
   );
@@ -150,8 +144,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
     async (request, reply) => {
       const user = request.principal;
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      const row = await visibleRequest(db, user, request.params.id);
       if (row.requesterId !== user.id && !user.isOperator) {
         throw forbidden('Only the requester or an operator may cancel a request.');
       }
@@ -159,12 +152,10 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       try {
         await deps.temporal.workflow.getHandle(row.id).cancel();
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw conflict(`Request ${row.id} has already ended.`);
-        throw err;
+        throw temporalProblem(err, { closed: () => conflict(`Request ${row.id} has already ended.`) });
       }
       // The cancellation is recorded; the workflow unwinds on its own and the view follows.
-      const after = db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!;
-      return reply.code(202).send(toView(config, after));
+      return reply.code(202).send(toView(config, await currentRequest(db, row.id)));
     },
   );
 
@@ -204,8 +195,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
       },
       async (request, reply) => {
         const user = request.principal;
-        const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-        if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+        const row = await visibleRequest(db, user, request.params.id);
         if (!user.isOperator) throw forbidden('Only an operator may decide on a failed deployment.');
         const after = await decideDeployment(deps, row, { action, by: user.id, reason: request.body.reason });
         request.log.info({ requestId: row.id, by: user.id, action }, 'deployment decision sent');
@@ -244,8 +234,7 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
     },
     async (request) => {
       const user = request.principal;
-      const row = db.select().from(t.requests).where(eq(t.requests.id, request.params.id)).get();
-      if (!row || !canSee(db, user, row)) throw notFound(`Request ${request.params.id} not found.`);
+      const row = await visibleRequest(db, user, request.params.id);
       if (row.requesterId !== user.id)
         throw forbidden('Only the requester can say whether the answer helped.');
       if (row.type !== 'information') throw conflict(`Request ${row.id} is not an information request.`);
@@ -260,12 +249,10 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
           ],
         });
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-          throw conflict(`Request ${row.id} is no longer waiting for feedback on its answer.`);
-        }
-        throw err;
+        const over = () => conflict(`Request ${row.id} is no longer waiting for feedback on its answer.`);
+        throw temporalProblem(err, { closed: over, otherwise: over });
       }
-      return toView(config, db.select().from(t.requests).where(eq(t.requests.id, row.id)).get()!);
+      return toView(config, await currentRequest(db, row.id));
     },
   );
 };

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq } from 'drizzle-orm';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
+import { findRequestWithItem } from '../../requests/index.js';
 import { htmlPages } from '../schemas/common.js';
-import * as t from '../../db/schema.js';
 import { verifySurveyToken } from '../../runtime/survey-links.js';
 import { HttpProblem } from '../errors.js';
 import { RequestId } from '../schemas/requests.js';
@@ -88,7 +87,7 @@ const surveyPageRoutes: FastifyPluginAsyncTypebox<{ db: DB; secret: string }> = 
   });
 
   /** The request and its requester, once the link is shown to be genuine and the survey open. */
-  function open(requestId: string, token: string | undefined) {
+  async function open(requestId: string, token: string | undefined) {
     if (!token)
       throw new PageRefusal(
         400,
@@ -109,12 +108,7 @@ const surveyPageRoutes: FastifyPluginAsyncTypebox<{ db: DB; secret: string }> = 
         'The link was not issued by reqflow, or it was altered. Nothing was changed.',
       );
     }
-    const row = db
-      .select({ req: t.requests, itemName: t.catalogItems.name })
-      .from(t.requests)
-      .innerJoin(t.catalogItems, eq(t.catalogItems.id, t.requests.catalogItemId))
-      .where(eq(t.requests.id, requestId))
-      .get();
+    const row = await findRequestWithItem(db, requestId);
     if (!row) throw new PageRefusal(404, 'Request not found', `There is no request ${requestId}.`);
     if (row.req.requesterId !== check.requester)
       throw new PageRefusal(
@@ -160,7 +154,7 @@ ${previous.answered ? '<p>You already answered; sending again replaces your answ
     },
     async (request, reply) => {
       const { requestId } = request.params;
-      const { itemName, token } = open(requestId, request.query.t);
+      const { itemName, token } = await open(requestId, request.query.t);
       return send(reply, 200, `How did we do on ${requestId}?`, form(requestId, itemName, token));
     },
   );
@@ -179,7 +173,7 @@ ${previous.answered ? '<p>You already answered; sending again replaces your answ
     },
     async (request, reply) => {
       const { requestId } = request.params;
-      const { requester, token } = open(requestId, request.query.t);
+      const { requester, token } = await open(requestId, request.query.t);
       const { score, comment } = request.body;
       saveSurveyAnswer(db, requestId, requester, { score: Number(score), ...(comment ? { comment } : {}) });
       return send(

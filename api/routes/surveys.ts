@@ -3,9 +3,9 @@ import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, forbidden } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
-import { canSee } from '../request-access.js';
+import { visibleRequest } from '../request-access.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
 import { SurveyAnswerBody, SurveyView } from '../schemas/surveys.js';
@@ -47,9 +47,8 @@ const surveyRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) 
   const params = Type.Object({ id: RequestId });
 
   /** The request, if the caller is its requester: 404 to those who cannot see it, 403 to other viewers. */
-  function requestOf(user: UserPrincipal, id: string) {
-    const row = db.select().from(t.requests).where(eq(t.requests.id, id)).get();
-    if (!row || !canSee(db, user, row)) throw notFound(`Request ${id} not found.`);
+  async function requestOf(user: UserPrincipal, id: string) {
+    const row = await visibleRequest(db, user, id);
     if (row.requesterId !== user.id) throw forbidden('Only the requester answers the satisfaction survey.');
     return row;
   }
@@ -64,7 +63,7 @@ const surveyRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) 
         response: { 200: SurveyView, ...authProblems, 403: problemRef, 404: problemRef },
       },
     },
-    async (request) => readSurvey(db, requestOf(request.principal, request.params.id).id),
+    async (request) => readSurvey(db, (await requestOf(request.principal, request.params.id)).id),
   );
 
   app.put(
@@ -80,7 +79,7 @@ const surveyRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) 
     },
     async (request) => {
       const user = request.principal;
-      const row = requestOf(user, request.params.id);
+      const row = await requestOf(user, request.params.id);
       if (row.status !== 'fulfilled')
         throw conflict(`Request ${row.id} is ${row.status}; the survey opens once it is fulfilled.`);
       return saveSurveyAnswer(db, row.id, user.id, request.body);

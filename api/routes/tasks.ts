@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, inArray, or, type SQL } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
-import { completeTaskUpdate, TASK_NOT_AWAITED, TASK_OUTCOME_REFUSED } from '../../workflows/manual-task.js';
+import { createTasks, type TaskRow } from '../../tasks/index.js';
+import { completeTaskUpdate, TASK_NOT_AWAITED, TASK_OUTCOME_REFUSED } from '../workflow-contract.js';
+import { temporalProblem } from '../temporal-problems.js';
 import { conflict, forbidden, notFound, unprocessable } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
 import { authProblems, problemRef } from '../schemas/common.js';
@@ -18,8 +19,6 @@ import {
   TaskView,
 } from '../schemas/tasks.js';
 
-type TaskRow = typeof t.tasks.$inferSelect;
-
 /** Manual tasks: only members of a task's fulfillment group, its assignee and operators see or act on it. */
 const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = async (
   app,
@@ -29,7 +28,8 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
   const base = { tags: ['tasks'], security: [{ bearerAuth: [] }] };
   const params = Type.Object({ id: TaskId });
 
-  const view = (row: TaskRow) => ({
+  const tasks = createTasks({ db });
+  const view = async (row: TaskRow) => ({
     id: row.id,
     requestId: row.requestId,
     groupId: row.groupId,
@@ -44,19 +44,18 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
     completedBy: row.completedBy,
     createdAt: row.createdAt,
     completedAt: row.completedAt,
-    comments: db
-      .select()
-      .from(t.taskComments)
-      .where(eq(t.taskComments.taskId, row.id))
-      .orderBy(asc(t.taskComments.id))
-      .all()
-      .map((c) => ({ author: c.authorId, body: c.body, createdAt: c.createdAt })),
+    comments: (await tasks.listTaskComments(row.id)).map((c) => ({
+      author: c.authorId,
+      body: c.body,
+      createdAt: c.createdAt,
+    })),
   });
-  const read = (id: string) => db.select().from(t.tasks).where(eq(t.tasks.id, id)).get();
+  /** The task as it is now, after a change the route made to it (it exists: the route just read it). */
+  const current = async (id: string) => view((await tasks.findTask(id))!);
 
   /** The task, if the caller may act on it; a task of another group is a 404 (its existence is not theirs to know). */
-  function taskFor(user: UserPrincipal, id: string): TaskRow {
-    const row = read(id);
+  async function taskFor(user: UserPrincipal, id: string): Promise<TaskRow> {
+    const row = await tasks.findTask(id);
     const mayAct = user.isOperator || user.groups.includes(row?.groupId ?? '') || row?.assigneeId === user.id;
     if (!row || !mayAct) throw notFound(`Task ${id} not found.`);
     return row;
@@ -99,7 +98,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
         .limit(q.limit ?? 50)
         .offset(q.offset ?? 0)
         .all();
-      return { items: rows.map(view) };
+      return { items: await Promise.all(rows.map(view)) };
     },
   );
 
@@ -113,7 +112,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
         response: { 200: TaskView, ...authProblems, 404: problemRef },
       },
     },
-    async (request) => view(taskFor(request.principal, request.params.id)),
+    async (request) => view(await taskFor(request.principal, request.params.id)),
   );
 
   app.post(
@@ -128,19 +127,13 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
     },
     async (request) => {
       const user = request.principal;
-      const row = taskFor(user, request.params.id);
+      const row = await taskFor(user, request.params.id);
       assertOpen(row);
-      const res = db
-        .update(t.tasks)
-        .set({ state: 'claimed', assigneeId: user.id })
-        .where(and(eq(t.tasks.id, row.id), eq(t.tasks.state, 'open')))
-        .run();
-      if (res.changes === 0 && row.assigneeId !== user.id) {
-        throw conflict(
-          `Task ${row.id} was already claimed by ${read(row.id)?.assigneeId ?? 'someone else'}.`,
-        );
+      if (!(await tasks.claimTask(row.id, user.id)) && row.assigneeId !== user.id) {
+        const holder = (await tasks.findTask(row.id))?.assigneeId;
+        throw conflict(`Task ${row.id} was already claimed by ${holder ?? 'someone else'}.`);
       }
-      return view(read(row.id)!);
+      return current(row.id);
     },
   );
 
@@ -156,7 +149,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
       },
     },
     async (request) => {
-      const row = taskFor(request.principal, request.params.id);
+      const row = await taskFor(request.principal, request.params.id);
       assertOpen(row);
       const groupId = request.body.groupId ?? row.groupId;
       const group = db.select().from(t.groups).where(eq(t.groups.id, groupId)).get();
@@ -171,11 +164,8 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
           .get();
         if (!member) throw unprocessable(`${assigneeId} is not a member of ${groupId}.`);
       }
-      db.update(t.tasks)
-        .set({ groupId, assigneeId, state: assigneeId ? 'claimed' : 'open' })
-        .where(eq(t.tasks.id, row.id))
-        .run();
-      return view(read(row.id)!);
+      await tasks.reassignTask(row.id, { groupId, assigneeId });
+      return current(row.id);
     },
   );
 
@@ -191,11 +181,9 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
       },
     },
     async (request, reply) => {
-      const row = taskFor(request.principal, request.params.id);
-      db.insert(t.taskComments)
-        .values({ taskId: row.id, authorId: request.principal.id, body: request.body.body })
-        .run();
-      return reply.code(201).send(view(row));
+      const row = await taskFor(request.principal, request.params.id);
+      await tasks.commentOnTask(row.id, request.principal.id, request.body.body);
+      return reply.code(201).send(await view(row));
     },
   );
 
@@ -219,7 +207,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
     },
     async (request) => {
       const user = request.principal;
-      const row = taskFor(user, request.params.id);
+      const row = await taskFor(user, request.params.id);
       assertOpen(row);
       if (row.state === 'claimed' && row.assigneeId && row.assigneeId !== user.id && !user.isOperator) {
         throw forbidden(`Task ${row.id} is claimed by ${row.assigneeId}; ask them, or have it reassigned.`);
@@ -242,25 +230,14 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
             .getHandle(row.awaitedBy)
             .executeUpdate(completeTaskUpdate, { args: [completion] });
         } catch (err) {
-          const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-          const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-          if (type === TASK_NOT_AWAITED) throw conflict(cause!.message);
-          if (type === TASK_OUTCOME_REFUSED) throw unprocessable(cause!.message);
-          throw err;
+          throw temporalProblem(err, {
+            refused: { [TASK_NOT_AWAITED]: conflict, [TASK_OUTCOME_REFUSED]: unprocessable },
+          });
         }
       } else {
-        db.update(t.tasks)
-          .set({
-            state: 'completed',
-            outcome,
-            resolution: resolution ?? null,
-            completedBy: user.id,
-            completedAt: new Date().toISOString(),
-          })
-          .where(and(eq(t.tasks.id, row.id), inArray(t.tasks.state, ['open', 'claimed'])))
-          .run();
+        await tasks.completeTask(completion);
       }
-      return view(read(row.id)!);
+      return current(row.id);
     },
   );
 };

@@ -1,0 +1,1 @@
+ALTER TABLE `deployment_jobs` ADD `trace_parent` text;
