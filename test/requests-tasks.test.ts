@@ -116,6 +116,7 @@ describe('the requests aggregate', () => {
     expect(row!.steps).toEqual([
       {
         name: 'undo',
+        kind: 'automated',
         state: 'compensated',
         startedAt: 'T1',
         endedAt: 'T1',
