@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, inArray, max } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { createDeploymentJobs } from '../deployments/jobs.js';
 import { packageFolderOf } from '../service-catalog/items.js';
 import type { JobAction } from '../domain/status.js';
 import { loadPackage, PackageNotFoundError } from '../runtime/packages.js';
@@ -37,6 +38,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
   const { db } = deps;
   const now = clock(deps);
   const seats = createLicenseActivities(deps);
+  const jobs = createDeploymentJobs({ db, packagesDirs: deps.packagesDirs });
   return {
     /**
      * Readies a round of deployment attempts. On the first run this only numbers the
@@ -65,13 +67,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         .set({ state: 'implementing', closedAt: null, closeNote: null })
         .where(and(eq(t.changes.requestId, input.requestId), eq(t.changes.state, 'closed_failed')))
         .run();
-      const last =
-        db
-          .select({ n: max(t.deploymentJobs.attempt) })
-          .from(t.deploymentJobs)
-          .where(and(eq(t.deploymentJobs.requestId, input.requestId), eq(t.deploymentJobs.action, 'install')))
-          .get()?.n ?? 0;
-      return { firstAttempt: last + 1 };
+      return { firstAttempt: (await jobs.lastInstallAttempt(input.requestId)) + 1 };
     },
 
     /**
@@ -97,35 +93,24 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         throw err;
       }
       const jobId = deploymentJobId(input);
-      db.insert(t.deploymentJobs)
-        .values({
-          id: jobId,
-          requestId: input.requestId,
-          deviceId: input.deviceId,
-          packageId: input.packageId,
-          action: input.action,
-          attempt: input.attempt,
-          state: 'queued',
-          queuedAt: now(),
-          // This activity's span, when tracing is on: the agent's run of the job joins the trace.
-          traceParent: currentTraceparent() ?? null,
-        })
-        .onConflictDoNothing()
-        .run();
+      await jobs.queue({
+        id: jobId,
+        requestId: input.requestId,
+        deviceId: input.deviceId,
+        packageId: input.packageId,
+        action: input.action,
+        attempt: input.attempt,
+        queuedAt: now(),
+        // This activity's span, when tracing is on: the agent's run of the job joins the trace.
+        traceParent: currentTraceparent() ?? null,
+      });
       deps.jobQueued?.(input.deviceId);
       return { jobId, packageVersion: version };
     },
 
     /** The device never reported: the job may no longer start, so a late agent cannot install after compensation. */
     async expireDeployment(input: { jobId: string }): Promise<{ expired: boolean }> {
-      const res = db
-        .update(t.deploymentJobs)
-        .set({ state: 'expired', finishedAt: now() })
-        .where(
-          and(eq(t.deploymentJobs.id, input.jobId), inArray(t.deploymentJobs.state, ['queued', 'running'])),
-        )
-        .run();
-      return { expired: res.changes > 0 };
+      return { expired: await jobs.expire(input.jobId, now()) };
     },
   };
 }

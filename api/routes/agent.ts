@@ -1,15 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { and, asc, eq, inArray } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
-import { packageFolderOf } from '../../service-catalog/items.js';
+import { createDeploymentJobs } from '../../deployments/jobs.js';
 import { isEnrolled, recordDeviceSeen } from '../../devices/index.js';
 import type { DeploymentReport } from '../../domain/request.js';
 import type { Config } from '../../runtime/config.js';
 import { jobDoorbellDir, watchJobDoorbell } from '../../runtime/job-doorbell.js';
-import { loadPackage } from '../../runtime/packages.js';
 import { deploymentResultSignal } from '../workflow-contract.js';
 import { conflict, HttpProblem, notFound } from '../errors.js';
 import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
@@ -37,6 +34,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
   // once with no jobs. Without it, every open poll of a device holds a socket and a timer.
   const polls = new Map<string, symbol>();
   const doorbell = watchJobDoorbell(jobDoorbellDir(config.databaseFile));
+  const deploymentJobs = createDeploymentJobs({ db, packagesDirs: config.packagesDirs });
   app.addHook('preClose', async () => {
     closing.abort();
   });
@@ -44,48 +42,6 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
     doorbell.close();
   });
   app.addHook('preHandler', app.authenticateDevice);
-
-  /** Hands out the device's queued jobs, and jobs whose previous delivery was never reported. */
-  function claimJobs(deviceId: string) {
-    return db.transaction(
-      (tx) => {
-        const now = Date.now();
-        const candidates = tx
-          .select()
-          .from(t.deploymentJobs)
-          .where(
-            and(
-              eq(t.deploymentJobs.deviceId, deviceId),
-              inArray(t.deploymentJobs.state, ['queued', 'running']),
-            ),
-          )
-          .orderBy(asc(t.deploymentJobs.queuedAt))
-          .all();
-        const claimed = [];
-        for (const job of candidates) {
-          const pkg = loadPackage(config.packagesDirs, job.packageId, packageFolderOf(tx, job.packageId));
-          // A running job is handed out again only after it could have run all three
-          // scripts to their limits: the agent died mid-job. `detect` makes that safe.
-          const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;
-          if (job.state === 'running' && job.startedAt && Date.parse(job.startedAt) + leaseMs > now) continue;
-          tx.update(t.deploymentJobs)
-            .set({ state: 'running', startedAt: new Date(now).toISOString() })
-            .where(eq(t.deploymentJobs.id, job.id))
-            .run();
-          claimed.push({
-            id: job.id,
-            requestId: job.requestId,
-            action: job.action,
-            attempt: job.attempt,
-            package: pkg,
-            ...(job.traceParent ? { traceparent: job.traceParent } : {}),
-          });
-        }
-        return claimed;
-      },
-      { behavior: 'immediate' },
-    );
-  }
 
   app.get(
     '/jobs',
@@ -113,7 +69,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
       try {
         for (;;) {
           if (polls.get(request.deviceId) !== poll || gone || closing.signal.aborted) return { jobs: [] };
-          const jobs = claimJobs(request.deviceId);
+          const jobs = await deploymentJobs.claim(request.deviceId, Date.now());
           if (jobs.length > 0 || Date.now() >= deadline) return { jobs };
           await doorbell.wait(
             request.deviceId,
@@ -157,7 +113,7 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
     },
     async (request) => {
       await recordDeviceSeen(db, request.deviceId);
-      const job = db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.id, request.params.id)).get();
+      const job = await deploymentJobs.find(request.params.id);
       // Another device's job is indistinguishable from a missing one.
       if (!job || job.deviceId !== request.deviceId) throw notFound(`Job ${request.params.id} not found.`);
       const body = request.body;
@@ -194,17 +150,14 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
           'result for a request whose workflow is closed',
         );
       }
-      db.update(t.deploymentJobs)
-        .set({
-          state,
-          exitCode: body.exitCode,
-          outcome: body.outcome,
-          outputTail,
-          finishedAt,
-          ...(body.startedAt ? { startedAt: body.startedAt } : {}),
-        })
-        .where(eq(t.deploymentJobs.id, job.id))
-        .run();
+      await deploymentJobs.recordResult(job.id, {
+        state,
+        exitCode: body.exitCode,
+        outcome: body.outcome,
+        outputTail,
+        finishedAt,
+        ...(body.startedAt ? { startedAt: body.startedAt } : {}),
+      });
       return { id: job.id, state };
     },
   );
