@@ -37,7 +37,7 @@ export interface ClaimedJob {
 
 export interface JobResult {
   state: 'succeeded' | 'failed';
-  /** Null when the script was killed (timeout) before it exited. */
+  /** Null when no script's exit code applies: the job could not run, or its script was killed. */
   exitCode: number | null;
   outcome: string;
   outputTail: string;
