@@ -5,6 +5,8 @@ export default defineConfig({
     // better-sqlite3 and the Temporal core bridge are native modules that misbehave in worker threads.
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    // The default output, then one plain `tests: N passed, N failed, N skipped` line to end the run.
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     include: ['test/**/*.test.ts', '**/*.test.ts'],
     exclude: ['**/node_modules/**', 'dist/**', 'data/**', 'portal/**'],
     // Workflow tests run real workers against the dev server; timers and polls add seconds.
