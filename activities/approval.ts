@@ -1,9 +1,10 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import { createApprovalTasks, type ApprovalDecision } from '../approvals/tasks.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
-import type { ApprovalLevel, Decision, ResolvedLevel } from '../domain/approval.js';
-import { clock, type ActivityDeps } from './deps.js';
+import type { ApprovalLevel, ResolvedLevel } from '../domain/approval.js';
+import type { ActivityDeps } from './deps.js';
 
 export interface ResolveInput {
   requestId: string;
@@ -18,8 +19,10 @@ export interface ResolveInput {
 
 type UserRow = typeof t.users.$inferSelect;
 
-function userById(db: DB, id: string | null | undefined): UserRow | undefined {
-  return id ? db.select().from(t.users).where(eq(t.users.id, id)).get() : undefined;
+async function userById(db: DB, id: string | null | undefined): Promise<UserRow | undefined> {
+  if (!id) return undefined;
+  const [user] = await db.select().from(t.users).where(eq(t.users.id, id)).limit(1);
+  return user;
 }
 
 /**
@@ -28,18 +31,18 @@ function userById(db: DB, id: string | null | undefined): UserRow | undefined {
  * benefits them, even as their own manager). Each skip is noted so steps[] says why the
  * request went elsewhere.
  */
-function firstEligible(
+async function firstEligible(
   db: DB,
   start: string | null | undefined,
   parties: Parties,
   role: string,
   notes: string[],
-) {
+): Promise<string | undefined> {
   let id = start;
   const seen = new Set<string>();
   while (id && !seen.has(id)) {
     seen.add(id);
-    const user = userById(db, id);
+    const user = await userById(db, id);
     if (!user) {
       notes.push(`${role} ${id} does not exist; routed to the next responsible person.`);
       return undefined;
@@ -67,19 +70,18 @@ function conflictOf(id: string, p: Parties): string | undefined {
   return undefined;
 }
 
-function operators(db: DB): string[] {
-  return db
+async function operators(db: DB): Promise<string[]> {
+  const rows = await db
     .select({ id: t.groupMembers.userId })
     .from(t.groupMembers)
     .innerJoin(t.users, eq(t.users.id, t.groupMembers.userId))
-    .where(and(eq(t.groupMembers.groupId, 'operators'), eq(t.users.active, true)))
-    .all()
-    .map((r) => r.id);
+    .where(and(eq(t.groupMembers.groupId, 'operators'), eq(t.users.active, true)));
+  return rows.map((r) => r.id);
 }
 
 export function createApprovalActivities(deps: ActivityDeps) {
   const { db } = deps;
-  const now = clock(deps);
+  const tasks = createApprovalTasks(deps);
   return {
     /** Turns one policy level into people. Never returns an empty list: it falls back to the operators. */
     async resolveApprovers(input: ResolveInput): Promise<ResolvedLevel> {
@@ -91,24 +93,23 @@ export function createApprovalActivities(deps: ActivityDeps) {
       const p = input.policy;
       if (p.kind === 'manager') {
         label = `manager of ${input.beneficiary}`;
-        const beneficiary = userById(db, input.beneficiary);
-        const found = firstEligible(db, beneficiary?.managerId, input, 'manager', notes);
+        const beneficiary = await userById(db, input.beneficiary);
+        const found = await firstEligible(db, beneficiary?.managerId, input, 'manager', notes);
         if (!beneficiary?.managerId) notes.push(`${input.beneficiary} has no manager on record.`);
         if (found) approvers = [found];
       } else if (p.kind === 'owner') {
         label = `service owner of ${item?.name ?? input.catalogItemId}`;
-        const found = firstEligible(db, item?.serviceOwnerId, input, 'service owner', notes);
+        const found = await firstEligible(db, item?.serviceOwnerId, input, 'service owner', notes);
         if (!item?.serviceOwnerId) notes.push(`${input.catalogItemId} has no service owner on record.`);
         if (found) approvers = [found];
       } else {
-        const group = db.select().from(t.groups).where(eq(t.groups.id, p.groupId)).get();
+        const [group] = await db.select().from(t.groups).where(eq(t.groups.id, p.groupId)).limit(1);
         label = `${group?.name ?? p.groupId} (${p.quorum === 'any' ? 'any one' : p.quorum === 'all' ? 'all' : `${p.quorum}`} of them)`;
-        const members = db
+        const members = await db
           .select({ id: t.users.id, active: t.users.active })
           .from(t.groupMembers)
           .innerJoin(t.users, eq(t.users.id, t.groupMembers.userId))
-          .where(eq(t.groupMembers.groupId, p.groupId))
-          .all();
+          .where(eq(t.groupMembers.groupId, p.groupId));
         for (const m of members) {
           if (!m.active) notes.push(`${m.id} is inactive and was left out.`);
           else if (conflictOf(m.id, input)) notes.push(`${conflictOf(m.id, input)} and cannot approve it.`);
@@ -121,7 +122,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
         }
       }
       if (approvers.length === 0) {
-        approvers = operators(db).filter((id) => !conflictOf(id, input));
+        approvers = (await operators(db)).filter((id) => !conflictOf(id, input));
         required = 1;
         notes.push(
           `Nobody eligible for "${label}"; routed to the operators (${approvers.join(', ') || 'none'}).`,
@@ -139,7 +140,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
       const out = new Set<string>();
       for (const id of input.approvers) {
         const notes: string[] = [];
-        const manager = firstEligible(db, userById(db, id)?.managerId, input, 'manager', notes);
+        const manager = await firstEligible(db, (await userById(db, id))?.managerId, input, 'manager', notes);
         if (manager && !input.approvers.includes(manager)) out.add(manager);
       }
       return [...out];
@@ -156,9 +157,10 @@ export function createApprovalActivities(deps: ActivityDeps) {
       beneficiary?: string;
     }): Promise<{ approvers: string[]; notes: string[] }> {
       const notes: string[] = [];
-      const manager = firstEligible(db, userById(db, input.approver)?.managerId, input, 'manager', notes);
+      const approver = await userById(db, input.approver);
+      const manager = await firstEligible(db, approver?.managerId, input, 'manager', notes);
       if (manager) return { approvers: [manager], notes };
-      const fallback = operators(db).filter((id) => !conflictOf(id, input) && id !== input.approver);
+      const fallback = (await operators(db)).filter((id) => !conflictOf(id, input) && id !== input.approver);
       notes.push(
         `Nobody eligible above ${input.approver}; routed to the operators (${fallback.join(', ') || 'none'}).`,
       );
@@ -167,46 +169,12 @@ export function createApprovalActivities(deps: ActivityDeps) {
 
     /** Projects pending approvers so the API can list them and refuse anyone else. Idempotent. */
     async openApprovalTasks(input: { requestId: string; level: number; approvers: string[] }): Promise<void> {
-      if (input.approvers.length === 0) return;
-      db.insert(t.approvalTasks)
-        .values(
-          input.approvers.map((approverId) => ({
-            requestId: input.requestId,
-            level: input.level,
-            approverId,
-            state: 'pending' as const,
-            createdAt: now(),
-          })),
-        )
-        .onConflictDoNothing()
-        .run();
+      await tasks.open(input);
     },
 
     /** Records one decision on the approver's row. */
-    async recordApprovalDecision(input: {
-      requestId: string;
-      level: number;
-      approver: string;
-      decidedBy: string;
-      decision: Decision;
-      comment?: string;
-    }): Promise<void> {
-      db.update(t.approvalTasks)
-        .set({
-          state: input.decision === 'approve' ? 'approved' : 'denied',
-          decidedBy: input.decidedBy,
-          comment: input.comment ?? null,
-          decidedAt: now(),
-        })
-        .where(
-          and(
-            eq(t.approvalTasks.requestId, input.requestId),
-            eq(t.approvalTasks.level, input.level),
-            eq(t.approvalTasks.approverId, input.approver),
-            eq(t.approvalTasks.state, 'pending'),
-          ),
-        )
-        .run();
+    async recordApprovalDecision(input: ApprovalDecision): Promise<void> {
+      await tasks.recordDecision(input);
     },
 
     /**
@@ -218,16 +186,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
       state: 'superseded' | 'expired' | 'cancelled';
       approver?: string;
     }): Promise<void> {
-      db.update(t.approvalTasks)
-        .set({ state: input.state, decidedAt: now() })
-        .where(
-          and(
-            eq(t.approvalTasks.requestId, input.requestId),
-            inArray(t.approvalTasks.state, ['pending']),
-            input.approver !== undefined ? eq(t.approvalTasks.approverId, input.approver) : undefined,
-          ),
-        )
-        .run();
+      await tasks.close(input);
     },
   };
 }

@@ -1,9 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
 import { actingFor } from '../approvals/delegations.js';
+import { isApproverOfRecord, pendingApprovalTasks } from '../approvals/tasks.js';
 import { findRequest, type RequestRow } from '../requests/index.js';
 import type { DB } from '../db/client.js';
-import * as t from '../db/schema.js';
 import type { Decision } from '../domain/approval.js';
 import {
   ALREADY_DECIDED,
@@ -36,17 +35,13 @@ export interface DecideInput {
 export async function decide(db: DB, temporal: Client, input: DecideInput): Promise<RequestRow> {
   const row = await findRequest(db, input.requestId);
   if (!row) throw notFound(`Request ${input.requestId} not found.`);
-  const pending = db
-    .select()
-    .from(t.approvalTasks)
-    .where(and(eq(t.approvalTasks.requestId, row.id), eq(t.approvalTasks.state, 'pending')))
-    .all();
-  const mine = input.slot ? [input.slot] : actingFor(db, input.actor);
+  const pending = await pendingApprovalTasks(db, row.id);
+  const mine = input.slot ? [input.slot] : await actingFor(db, input.actor);
   // Their own slot before a delegator's: deciding as oneself is the plainer record.
   const slot = mine.map((id) => pending.find((p) => p.approverId === id)).find((p) => p !== undefined);
   if (!slot) {
     // An approver whose turn has passed (decided, superseded, expired) gets 409; anyone else 403.
-    if (isApproverOfRecord(db, row.id, mine)) {
+    if (await isApproverOfRecord(db, row.id, mine)) {
       throw conflict(`Request ${row.id} is no longer awaiting your decision (it is ${row.status}).`);
     }
     throw forbidden(`You are not a pending approver of request ${row.id}.`);
@@ -77,13 +72,4 @@ export async function decide(db: DB, temporal: Client, input: DecideInput): Prom
     });
   }
   return currentRequest(db, row.id);
-}
-
-function isApproverOfRecord(db: DB, requestId: string, users: string[]): boolean {
-  return db
-    .select({ approverId: t.approvalTasks.approverId })
-    .from(t.approvalTasks)
-    .where(eq(t.approvalTasks.requestId, requestId))
-    .all()
-    .some((p) => users.includes(p.approverId));
 }

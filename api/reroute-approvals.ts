@@ -1,7 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
-import * as t from '../db/schema.js';
+import { requestsAwaiting } from '../approvals/tasks.js';
 import type { ApproverDeactivation } from '../domain/approval.js';
 import { approverDeactivatedSignal } from './workflow-contract.js';
 
@@ -17,12 +16,7 @@ export async function rerouteApprovalsOf(
   temporal: Client,
   deactivation: ApproverDeactivation,
 ): Promise<string[]> {
-  const requestIds = db
-    .selectDistinct({ id: t.approvalTasks.requestId })
-    .from(t.approvalTasks)
-    .where(and(eq(t.approvalTasks.approverId, deactivation.approver), eq(t.approvalTasks.state, 'pending')))
-    .all()
-    .map((r) => r.id);
+  const requestIds = await requestsAwaiting(db, deactivation.approver);
   const results = await Promise.allSettled(
     requestIds.map((id) => temporal.workflow.getHandle(id).signal(approverDeactivatedSignal, deactivation)),
   );

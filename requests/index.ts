@@ -58,7 +58,7 @@ export async function canSeeRequest(db: DB, viewer: Viewer, row: RequestRow): Pr
           eq(t.approvalTasks.decidedBy, viewer.id),
           and(
             eq(t.approvalTasks.state, 'pending'),
-            inArray(t.approvalTasks.approverId, actingFor(db, viewer.id)),
+            inArray(t.approvalTasks.approverId, await actingFor(db, viewer.id)),
           ),
         ),
       ),

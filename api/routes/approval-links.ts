@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import type { FastifyReply } from 'fastify';
-import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import { findRequestWithItem } from '../../requests/index.js';
 import { htmlPages } from '../schemas/common.js';
+import { eq } from 'drizzle-orm';
 import * as t from '../../db/schema.js';
+import { isLinkSpent, spendLink, unspendLink } from '../../approvals/link-tokens.js';
 import { verifyApprovalLink, type LinkClaims } from '../../runtime/approval-links.js';
 import { decide } from '../decide.js';
 import { HttpProblem } from '../errors.js';
@@ -71,21 +72,16 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
   app,
   { db, temporal, secret },
 ) => {
-  function check(token: string): LinkClaims | keyof typeof refusals {
+  async function check(token: string): Promise<LinkClaims | keyof typeof refusals> {
     const result = verifyApprovalLink(secret, token);
     if (!result.ok) return result.reason;
-    const used = db
-      .select()
-      .from(t.usedApprovalTokens)
-      .where(eq(t.usedApprovalTokens.tokenId, result.claims.jti))
-      .get();
-    if (used) return 'used';
+    if (await isLinkSpent(db, result.claims.jti)) return 'used';
     // A link is the approver's signature in their absence: it dies with their account.
-    const approver = db
+    const [approver] = await db
       .select({ active: t.users.active, removedAt: t.users.removedAt })
       .from(t.users)
       .where(eq(t.users.id, result.claims.approver))
-      .get();
+      .limit(1);
     if (!approver?.active || approver.removedAt) return 'inactive';
     return result.claims;
   }
@@ -109,7 +105,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     },
     async (request, reply) => {
       reply.type('text/html; charset=utf-8');
-      const claims = check(request.params.token);
+      const claims = await check(request.params.token);
       if (typeof claims === 'string') return refuse(reply, claims);
       const row = await findRequestWithItem(db, claims.requestId);
       const verb = claims.decision === 'approve' ? 'Approve' : 'Deny';
@@ -141,16 +137,13 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     },
     async (request, reply) => {
       reply.type('text/html; charset=utf-8');
-      const claims = check(request.params.token);
+      const claims = await check(request.params.token);
       if (typeof claims === 'string') return refuse(reply, claims);
       // Spend the token first, so two clicks racing cannot both decide; give it back
       // only if the decision failed for a reason the approver could retry.
-      const spent = db
-        .insert(t.usedApprovalTokens)
-        .values({ tokenId: claims.jti, requestId: claims.requestId })
-        .onConflictDoNothing()
-        .run();
-      if (spent.changes === 0) return refuse(reply, 'used');
+      if (!(await spendLink(db, { tokenId: claims.jti, requestId: claims.requestId }))) {
+        return refuse(reply, 'used');
+      }
       try {
         await decide(db, temporal, {
           requestId: claims.requestId,
@@ -166,7 +159,7 @@ const approvalLinkRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
             .code(err.statusCode as 403 | 404 | 409)
             .send(page('Your decision was not recorded', `<p>${escape(err.message)}</p>`));
         }
-        db.delete(t.usedApprovalTokens).where(eq(t.usedApprovalTokens.tokenId, claims.jti)).run();
+        await unspendLink(db, claims.jti);
         throw err;
       }
       const done = claims.decision === 'approve' ? 'approved' : 'denied';

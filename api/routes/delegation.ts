@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { and, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
+import { delegate, endDelegation, findDelegation } from '../../approvals/delegations.js';
 import { notFound, unprocessable } from '../errors.js';
 import { Delegation, DelegationBody } from '../schemas/approvals.js';
 import { authProblems, problemRef } from '../schemas/common.js';
@@ -22,7 +21,7 @@ const delegationRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db
       },
     },
     async (request) => {
-      const row = db.select().from(t.delegations).where(eq(t.delegations.userId, request.principal.id)).get();
+      const row = await findDelegation(db, request.principal.id);
       if (!row) throw notFound('You have no delegation.');
       return { userId: row.userId, delegateId: row.delegateId, until: row.until };
     },
@@ -39,22 +38,10 @@ const delegationRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db
       },
     },
     async (request) => {
-      const me = request.principal.id;
       const { delegateId, until } = request.body;
-      if (delegateId === me) throw unprocessable('You cannot delegate to yourself.');
-      const delegate = db
-        .select({ id: t.users.id })
-        .from(t.users)
-        .where(and(eq(t.users.id, delegateId), eq(t.users.active, true)))
-        .get();
-      if (!delegate) throw unprocessable(`Unknown or inactive user "${delegateId}".`);
-      if (until && Date.parse(until) <= Date.now()) throw unprocessable('"until" must be in the future.');
-      const values = { userId: me, delegateId, until: until ?? null };
-      db.insert(t.delegations)
-        .values(values)
-        .onConflictDoUpdate({ target: t.delegations.userId, set: { delegateId, until: until ?? null } })
-        .run();
-      return values;
+      const result = await delegate(db, { userId: request.principal.id, delegateId, until: until ?? null });
+      if ('refused' in result) throw unprocessable(result.refused);
+      return result.delegation;
     },
   );
 
@@ -68,7 +55,7 @@ const delegationRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db
       },
     },
     async (request, reply) => {
-      db.delete(t.delegations).where(eq(t.delegations.userId, request.principal.id)).run();
+      await endDelegation(db, request.principal.id);
       return reply.code(204).send(null);
     },
   );
