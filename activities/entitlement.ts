@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, inArray, ne } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import * as t from '../db/schema.js';
+import { heldElsewhere } from '../licences/seats.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import type { ChangeModel } from '../domain/status.js';
@@ -33,29 +34,6 @@ export function notEntitled(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'NotEntitled', message, nonRetryable: true });
 }
 
-/**
- * The seat another request already holds (reserved or assigned) for this person's copy
- * of the software on this device: one device needs one seat, however often it is asked for.
- */
-export function heldElsewhere(
-  db: Pick<ActivityDeps['db'], 'select'>,
-  seat: { poolId: string; userId: string; deviceId: string; requestId: string },
-): { requestId: string; state: string } | undefined {
-  return db
-    .select({ requestId: t.licenseAssignments.requestId, state: t.licenseAssignments.state })
-    .from(t.licenseAssignments)
-    .where(
-      and(
-        eq(t.licenseAssignments.poolId, seat.poolId),
-        eq(t.licenseAssignments.userId, seat.userId),
-        eq(t.licenseAssignments.deviceId, seat.deviceId),
-        ne(t.licenseAssignments.requestId, seat.requestId),
-        inArray(t.licenseAssignments.state, ['reserved', 'assigned']),
-      ),
-    )
-    .get();
-}
-
 export function createEntitlementActivities({ db }: ActivityDeps) {
   return {
     /** Checks the beneficiary's role against the item and that the device is theirs. */
@@ -65,14 +43,14 @@ export function createEntitlementActivities({ db }: ActivityDeps) {
       if (item.type !== 'standard_service' || !item.packageId) {
         throw notEntitled(`${item.name} is not software that can be deployed to a device.`);
       }
-      const user = db
+      const [user] = await db
         .select({ id: t.users.id, active: t.users.active, roleId: t.users.roleId, roleName: t.roles.name })
         .from(t.users)
         .innerJoin(t.roles, eq(t.roles.id, t.users.roleId))
         .where(eq(t.users.id, input.beneficiary))
-        .get();
+        .limit(1);
       if (!user || !user.active) throw notEntitled(`User ${input.beneficiary} is not an active user.`);
-      const device = db.select().from(t.devices).where(eq(t.devices.id, input.deviceId)).get();
+      const [device] = await db.select().from(t.devices).where(eq(t.devices.id, input.deviceId)).limit(1);
       if (!device || device.ownerId !== user.id) {
         throw notEntitled(`Device ${input.deviceId} is not registered to ${user.id}.`);
       }
@@ -84,7 +62,7 @@ export function createEntitlementActivities({ db }: ActivityDeps) {
         );
       }
       if (item.licensePoolId) {
-        const held = heldElsewhere(db, {
+        const held = await heldElsewhere(db, {
           poolId: item.licensePoolId,
           userId: user.id,
           deviceId: device.id,
