@@ -1,6 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq } from 'drizzle-orm';
-import * as t from '../db/schema.js';
+import { reopenFailedChange } from '../cmdb/changes.js';
 import { createDeploymentJobs } from '../deployments/jobs.js';
 import { packageFolderOf } from '../service-catalog/items.js';
 import type { JobAction } from '../domain/status.js';
@@ -63,10 +62,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
           deviceId: input.deviceId,
         });
       }
-      db.update(t.changes)
-        .set({ state: 'implementing', closedAt: null, closeNote: null })
-        .where(and(eq(t.changes.requestId, input.requestId), eq(t.changes.state, 'closed_failed')))
-        .run();
+      await reopenFailedChange(db, input.requestId);
       return { firstAttempt: (await jobs.lastInstallAttempt(input.requestId)) + 1 };
     },
 

@@ -1,5 +1,7 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
+import { recordHardwareAsset } from '../cmdb/records.js';
 import * as t from '../db/schema.js';
+import { advanceOrder, cancelOrder, placeOrder } from '../procurement/orders.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
@@ -27,7 +29,7 @@ export function createProcurementActivities(deps: ActivityDeps) {
       if (!item || !item.active || item.type !== 'resource') {
         throw notEntitled(`Catalog item ${input.catalogItemId} is not a resource that can be ordered.`);
       }
-      const user = db.select().from(t.users).where(eq(t.users.id, input.beneficiary)).get();
+      const [user] = await db.select().from(t.users).where(eq(t.users.id, input.beneficiary)).limit(1);
       if (!user?.active) throw notEntitled(`User ${input.beneficiary} is not an active user.`);
       return {
         itemName: item.name,
@@ -44,18 +46,7 @@ export function createProcurementActivities(deps: ActivityDeps) {
       costCents: number;
     }): Promise<{ orderId: string }> {
       const id = `PO-${requestSuffix(input.requestId)}`;
-      db.insert(t.procurementOrders)
-        .values({
-          id,
-          requestId: input.requestId,
-          item: input.item,
-          costCents: input.costCents,
-          state: 'ordered',
-          createdAt: now(),
-          updatedAt: now(),
-        })
-        .onConflictDoNothing({ target: t.procurementOrders.requestId })
-        .run();
+      await placeOrder(db, { id, ...input, at: now() });
       return { orderId: id };
     },
 
@@ -65,33 +56,12 @@ export function createProcurementActivities(deps: ActivityDeps) {
       state: 'shipped' | 'delivered';
       assetTag?: string;
     }): Promise<void> {
-      const from = input.state === 'shipped' ? ['ordered'] : ['ordered', 'shipped'];
-      db.update(t.procurementOrders)
-        .set({
-          state: input.state,
-          updatedAt: now(),
-          ...(input.assetTag ? { assetTag: input.assetTag } : {}),
-        })
-        .where(
-          and(
-            eq(t.procurementOrders.id, input.orderId),
-            inArray(t.procurementOrders.state, from as ['ordered']),
-          ),
-        )
-        .run();
+      await advanceOrder(db, { ...input, at: now() });
     },
 
     /** Compensation: cancels an order that was not delivered. */
     async cancelProcurementOrder(input: { orderId: string }): Promise<void> {
-      db.update(t.procurementOrders)
-        .set({ state: 'cancelled', updatedAt: now() })
-        .where(
-          and(
-            eq(t.procurementOrders.id, input.orderId),
-            inArray(t.procurementOrders.state, ['ordered', 'shipped']),
-          ),
-        )
-        .run();
+      await cancelOrder(db, { ...input, at: now() });
     },
 
     /** The delivered asset becomes a CI assigned to its user. Upserts by asset tag. */
@@ -101,27 +71,7 @@ export function createProcurementActivities(deps: ActivityDeps) {
       product: string;
       assignedTo: string;
     }): Promise<{ ciId: string }> {
-      const ciId = `HW-${input.assetTag}`;
-      const at = now();
-      const attributes = {
-        product: input.product,
-        assetTag: input.assetTag,
-        assignedTo: input.assignedTo,
-        requestId: input.requestId,
-        deliveredAt: at,
-      };
-      db.insert(t.cmdbCis)
-        .values({
-          id: ciId,
-          ciClass: 'hardware_asset',
-          name: input.product,
-          attributes,
-          createdAt: at,
-          updatedAt: at,
-        })
-        .onConflictDoUpdate({ target: t.cmdbCis.id, set: { attributes, updatedAt: at } })
-        .run();
-      return { ciId };
+      return recordHardwareAsset(db, { ...input, at: now() });
     },
   };
 }

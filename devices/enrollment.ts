@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { appendAuditEntry } from '../audit/log.js';
-import { recordComputerIn } from '../activities/cmdb.js';
+import { recordComputerIn } from '../cmdb/records.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { DeviceRefusedError } from './errors.js';

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq, or } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
-import { ciHolder, getCi, personCis } from '../../cmdb/index.js';
+import { ciHolder, deviceCi, getCi, personCis } from '../../cmdb/index.js';
 import { getDevice } from '../../devices/index.js';
 import { notFound } from '../errors.js';
 import { CiView, PersonCisView } from '../schemas/cmdb.js';
@@ -60,24 +60,11 @@ const cmdbRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =>
       if (!device || (device.ownerId !== request.principal.id && !request.principal.isOperator)) {
         throw notFound(`Device ${id} not found.`);
       }
-      const ci = db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, id)).get();
-      const relationships = db
-        .select()
-        .from(t.cmdbRelationships)
-        .where(or(eq(t.cmdbRelationships.sourceCiId, id), eq(t.cmdbRelationships.targetCiId, id)))
-        .all();
-      const installed = db
-        .select({ ci: t.cmdbCis })
-        .from(t.cmdbRelationships)
-        .innerJoin(t.cmdbCis, eq(t.cmdbCis.id, t.cmdbRelationships.sourceCiId))
-        .where(eq(t.cmdbRelationships.targetCiId, id))
-        .all()
-        .filter((r) => r.ci.ciClass === 'software_install');
-      const str = (v: unknown) => (typeof v === 'string' ? v : null);
+      const ci = await deviceCi(db, id);
       return {
         id: device.id,
         class: 'computer' as const,
-        name: ci?.name ?? device.name,
+        name: ci.name ?? device.name,
         owner: device.ownerId,
         platform: device.platform,
         hostname: device.hostname,
@@ -85,20 +72,8 @@ const cmdbRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =>
         enrolledAt: device.enrolledAt,
         unenrolledAt: device.unenrolledAt,
         lastSeenAt: device.lastSeenAt,
-        installedSoftware: installed.map(({ ci: s }) => ({
-          ciId: s.id,
-          name: s.name,
-          version: str(s.attributes.version),
-          installedAt: str(s.attributes.installedAt),
-          requestId: str(s.attributes.requestId),
-        })),
-        relationships: relationships.map((r) => ({
-          type: r.type,
-          source: r.sourceCiId,
-          target: r.targetCiId,
-          requestId: r.requestId,
-          createdAt: r.createdAt,
-        })),
+        installedSoftware: ci.installedSoftware,
+        relationships: ci.relationships,
       };
     },
   );
@@ -118,7 +93,7 @@ const cmdbRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) =>
     },
     async (request) => {
       const { id } = request.params;
-      const known = db.select({ id: t.users.id }).from(t.users).where(eq(t.users.id, id)).get();
+      const [known] = await db.select({ id: t.users.id }).from(t.users).where(eq(t.users.id, id)).limit(1);
       if (!known || (id !== request.principal.id && !request.principal.isOperator)) {
         throw notFound(`User ${id} not found.`);
       }
