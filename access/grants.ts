@@ -1,6 +1,7 @@
 import { and, asc, eq, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
 import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
-import type { DB } from '../db/client.js';
+import type { DB, Tx } from '../db/client.js';
+import { serialize, transaction } from '../db/transaction.js';
 import * as t from '../db/schema.js';
 import type { GrantEndReason } from '../domain/access.js';
 
@@ -67,7 +68,11 @@ const heldBy = (g: Pick<GrantRow, 'groupId' | 'userId' | 'requestId'>) =>
       : eq(t.securityGroupMembers.requestId, g.requestId),
   );
 
-/** Ends a grant inside the caller's transaction: membership removed, audited, pointing at the grant's entry. */
+/**
+ * Ends a grant inside the caller's transaction: membership removed, audited, pointing at the
+ * grant's entry. Synchronous, like the audit append it makes and the directory change that
+ * calls it on a deactivation (revokeOnLeaveIn); it becomes awaited with them.
+ */
 export function endGrantIn(
   tx: AuditWriter,
   at: string,
@@ -109,21 +114,22 @@ export function endGrantIn(
  * a cancelled request takes back the membership it granted, and its grant ends as `cancelled`.
  * The workflow audits it. Returns how many memberships it removed.
  */
-export function takeBackIn(tx: AuditWriter, at: string, requestId: string): { removed: number } {
-  const removed = tx
+export async function takeBackIn(tx: Tx, at: string, requestId: string): Promise<{ removed: number }> {
+  const removed = await tx
     .delete(t.securityGroupMembers)
     .where(eq(t.securityGroupMembers.requestId, requestId))
-    .run().changes;
-  tx.update(t.accessGrants)
+    .returning({ groupId: t.securityGroupMembers.groupId });
+  await tx
+    .update(t.accessGrants)
     .set({ endedAt: at, endReason: 'cancelled', endedBy: 'reqflow' })
-    .where(and(eq(t.accessGrants.id, requestId), isNull(t.accessGrants.endedAt)))
-    .run();
-  return { removed };
+    .where(and(eq(t.accessGrants.id, requestId), isNull(t.accessGrants.endedAt)));
+  return { removed: removed.length };
 }
 
 /**
  * Deactivation, inside the directory's change: every active grant of the person whose item is
- * marked `revokeOnLeave` ends, each audited. Returns the grants it ended.
+ * marked `revokeOnLeave` ends, each audited. Returns the grants it ended. Synchronous while the
+ * directory's change is a synchronous better-sqlite3 transaction.
  */
 export function revokeOnLeaveIn(tx: AuditWriter, at: string, userId: string, by: string): RevokeResult[] {
   return tx
@@ -155,10 +161,13 @@ export function revokeOnLeaveIn(tx: AuditWriter, at: string, userId: string, by:
 export function createAccessGrants(deps: AccessDeps) {
   const { db } = deps;
   const now = () => (deps.now?.() ?? new Date()).toISOString();
-  const read = (id: string) => db.select().from(t.accessGrants).where(eq(t.accessGrants.id, id)).get();
+  const read = async (q: DB | Tx, id: string): Promise<GrantRow | undefined> => {
+    const [grant] = await q.select().from(t.accessGrants).where(eq(t.accessGrants.id, id)).limit(1);
+    return grant;
+  };
 
   return {
-    get: async (id: string): Promise<GrantRow | undefined> => read(id),
+    get: (id: string): Promise<GrantRow | undefined> => read(db, id),
 
     async list(filter: GrantFilter): Promise<GrantRow[]> {
       const where: SQL[] = [];
@@ -174,8 +183,7 @@ export function createAccessGrants(deps: AccessDeps) {
         .from(t.accessGrants)
         .where(and(...where))
         .orderBy(asc(t.accessGrants.grantedAt), asc(t.accessGrants.id))
-        .limit(filter.limit ?? 500)
-        .all();
+        .limit(filter.limit ?? 500);
     },
 
     /**
@@ -185,97 +193,89 @@ export function createAccessGrants(deps: AccessDeps) {
      * membership over, and that grant ends as `renewed` or `superseded`, so its expiry removes nothing.
      */
     async grant(input: GrantInput): Promise<{ added: boolean; grant: GrantRow; supersededTimed?: string }> {
-      return db.transaction(
-        (tx) => {
-          const existing = tx
-            .select()
-            .from(t.accessGrants)
-            .where(eq(t.accessGrants.id, input.requestId))
-            .get();
-          if (existing) return { added: false, grant: existing };
-          const at = now();
-          const member = tx
-            .select()
-            .from(t.securityGroupMembers)
-            .where(
-              and(
-                eq(t.securityGroupMembers.groupId, input.groupId),
-                eq(t.securityGroupMembers.userId, input.userId),
-              ),
-            )
-            .get();
-          const holder = member?.requestId
-            ? tx.select().from(t.accessGrants).where(eq(t.accessGrants.id, member.requestId)).get()
-            : undefined;
-          const takeOver =
-            holder !== undefined &&
-            holder.endedAt === null &&
-            holder.until !== null &&
-            (input.until === undefined || input.until > holder.until);
-          const entry = appendAuditEntry(tx, at, {
-            key: `access.granted:${input.requestId}`,
-            actor: 'reqflow',
-            action: 'access.granted',
-            requestId: input.requestId,
-            subject: input.userId,
-            details: {
-              grantId: input.requestId,
-              securityGroup: input.groupId,
-              user: input.userId,
-              added: member === undefined || takeOver,
-              approvalAuditSeq: input.approvalAuditSeq,
-              ...(input.until ? { until: input.until } : {}),
-              ...(input.renewalOf ? { renewalOf: input.renewalOf } : {}),
-              ...input.details,
-            },
-          });
-          const row: GrantRow = {
-            id: input.requestId,
-            requestId: input.requestId,
-            groupId: input.groupId,
-            userId: input.userId,
-            catalogItemId: input.catalogItemId,
-            approvedBy: input.approvedBy,
-            approvedAt: input.approvedAt,
-            justification: input.justification ?? null,
+      return transaction(db, async (tx) => {
+        await serialize(tx, 'audit_log');
+        const existing = await read(tx, input.requestId);
+        if (existing) return { added: false, grant: existing };
+        const at = now();
+        const [member] = await tx
+          .select()
+          .from(t.securityGroupMembers)
+          .where(
+            and(
+              eq(t.securityGroupMembers.groupId, input.groupId),
+              eq(t.securityGroupMembers.userId, input.userId),
+            ),
+          )
+          .limit(1);
+        const holder = member?.requestId ? await read(tx, member.requestId) : undefined;
+        const takeOver =
+          holder !== undefined &&
+          holder.endedAt === null &&
+          holder.until !== null &&
+          (input.until === undefined || input.until > holder.until);
+        const entry = appendAuditEntry(tx, at, {
+          key: `access.granted:${input.requestId}`,
+          actor: 'reqflow',
+          action: 'access.granted',
+          requestId: input.requestId,
+          subject: input.userId,
+          details: {
+            grantId: input.requestId,
+            securityGroup: input.groupId,
+            user: input.userId,
+            added: member === undefined || takeOver,
             approvalAuditSeq: input.approvalAuditSeq,
-            grantAuditSeq: entry.seq,
-            grantedAt: at,
-            until: input.until ?? null,
-            revokeOnLeave: input.revokeOnLeave,
-            renewalOf: input.renewalOf ?? null,
-            endedAt: null,
-            endReason: null,
-            endedBy: null,
-            endComment: null,
-            endAuditSeq: null,
-          };
-          tx.insert(t.accessGrants).values(row).run();
-          const membership = {
-            requestId: input.requestId,
-            approvalAuditSeq: input.approvalAuditSeq,
-            addedAt: at,
-          };
-          if (!member) {
-            tx.insert(t.securityGroupMembers)
-              .values({ groupId: input.groupId, userId: input.userId, ...membership })
-              .run();
-            return { added: true, grant: row };
-          }
-          if (!takeOver) return { added: false, grant: row };
-          tx.update(t.securityGroupMembers).set(membership).where(heldBy(holder)).run();
-          const ended = {
-            endedAt: at,
-            endReason: input.renewalOf === holder.id ? ('renewed' as const) : ('superseded' as const),
-            endedBy: 'reqflow',
-            endComment: `Continued by ${input.requestId}.`,
-            endAuditSeq: entry.seq,
-          };
-          tx.update(t.accessGrants).set(ended).where(eq(t.accessGrants.id, holder.id)).run();
-          return { added: true, grant: row, supersededTimed: holder.id };
-        },
-        { behavior: 'immediate' },
-      );
+            ...(input.until ? { until: input.until } : {}),
+            ...(input.renewalOf ? { renewalOf: input.renewalOf } : {}),
+            ...input.details,
+          },
+        });
+        const row: GrantRow = {
+          id: input.requestId,
+          requestId: input.requestId,
+          groupId: input.groupId,
+          userId: input.userId,
+          catalogItemId: input.catalogItemId,
+          approvedBy: input.approvedBy,
+          approvedAt: input.approvedAt,
+          justification: input.justification ?? null,
+          approvalAuditSeq: input.approvalAuditSeq,
+          grantAuditSeq: entry.seq,
+          grantedAt: at,
+          until: input.until ?? null,
+          revokeOnLeave: input.revokeOnLeave,
+          renewalOf: input.renewalOf ?? null,
+          endedAt: null,
+          endReason: null,
+          endedBy: null,
+          endComment: null,
+          endAuditSeq: null,
+        };
+        await tx.insert(t.accessGrants).values(row);
+        const membership = {
+          requestId: input.requestId,
+          approvalAuditSeq: input.approvalAuditSeq,
+          addedAt: at,
+        };
+        if (!member) {
+          await tx
+            .insert(t.securityGroupMembers)
+            .values({ groupId: input.groupId, userId: input.userId, ...membership });
+          return { added: true, grant: row };
+        }
+        if (!takeOver) return { added: false, grant: row };
+        await tx.update(t.securityGroupMembers).set(membership).where(heldBy(holder));
+        const ended = {
+          endedAt: at,
+          endReason: input.renewalOf === holder.id ? ('renewed' as const) : ('superseded' as const),
+          endedBy: 'reqflow',
+          endComment: `Continued by ${input.requestId}.`,
+          endAuditSeq: entry.seq,
+        };
+        await tx.update(t.accessGrants).set(ended).where(eq(t.accessGrants.id, holder.id));
+        return { added: true, grant: row, supersededTimed: holder.id };
+      });
     },
 
     /**
@@ -288,50 +288,48 @@ export function createAccessGrants(deps: AccessDeps) {
       userId: string;
       approvalAuditSeq: number;
     }): Promise<{ added: boolean }> {
-      return db.transaction(
-        (tx) => {
-          const at = now();
-          const res = tx
-            .insert(t.securityGroupMembers)
-            .values({ ...input, addedAt: at })
-            .onConflictDoNothing()
-            .run();
-          tx.insert(t.accessGrants)
-            .values({
-              id: input.requestId,
-              requestId: input.requestId,
-              groupId: input.groupId,
-              userId: input.userId,
-              approvalAuditSeq: input.approvalAuditSeq,
-              grantedAt: at,
-            })
-            .onConflictDoNothing()
-            .run();
-          return { added: res.changes > 0 };
-        },
-        { behavior: 'immediate' },
-      );
+      return transaction(db, async (tx) => {
+        const at = now();
+        const added = await tx
+          .insert(t.securityGroupMembers)
+          .values({ ...input, addedAt: at })
+          .onConflictDoNothing()
+          .returning({ groupId: t.securityGroupMembers.groupId });
+        await tx
+          .insert(t.accessGrants)
+          .values({
+            id: input.requestId,
+            requestId: input.requestId,
+            groupId: input.groupId,
+            userId: input.userId,
+            approvalAuditSeq: input.approvalAuditSeq,
+            grantedAt: at,
+          })
+          .onConflictDoNothing();
+        return { added: added.length > 0 };
+      });
     },
 
     /** Ends one grant (expiry, an operator, a review); a grant already ended is left as it is. */
     async revoke(r: Revocation): Promise<RevokeResult | undefined> {
-      return db.transaction(
-        (tx) => {
-          const grant = tx.select().from(t.accessGrants).where(eq(t.accessGrants.id, r.grantId)).get();
-          return grant ? endGrantIn(tx, now(), grant, r) : undefined;
-        },
-        { behavior: 'immediate' },
-      );
+      return transaction(db, async (tx) => {
+        await serialize(tx, 'audit_log');
+        const grant = await read(tx, r.grantId);
+        return grant ? endGrantIn(tx, now(), grant, r) : undefined;
+      });
     },
 
     /** A cancelled request takes back what it granted; the workflow audits it. */
     async revokeForCancelledRequest(requestId: string): Promise<{ removed: number }> {
-      return db.transaction((tx) => takeBackIn(tx, now(), requestId), { behavior: 'immediate' });
+      return transaction(db, (tx) => takeBackIn(tx, now(), requestId));
     },
 
     /** Deactivation outside a directory change (see revokeOnLeaveIn). */
     async revokeOnLeave(userId: string, by: string): Promise<RevokeResult[]> {
-      return db.transaction((tx) => revokeOnLeaveIn(tx, now(), userId, by), { behavior: 'immediate' });
+      return transaction(db, async (tx) => {
+        await serialize(tx, 'audit_log');
+        return revokeOnLeaveIn(tx, now(), userId, by);
+      });
     },
   };
 }

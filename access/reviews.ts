@@ -1,6 +1,8 @@
 import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
+import { appendAuditEntry } from '../audit/log.js';
+import type { Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { serialize, transaction } from '../db/transaction.js';
 import type { ReviewDeadlinePolicy, ReviewDecision, ReviewOutcome } from '../domain/access.js';
 import { endGrantIn, type AccessDeps, type GrantRow } from './grants.js';
 
@@ -19,7 +21,10 @@ export interface OpenCampaign {
 
 /** A review item as a reviewer and an auditor see it: the grant under review beside the decision. */
 export interface ReviewItemView extends ReviewItemRow {
-  grant: Pick<GrantRow, 'requestId' | 'approvedBy' | 'approvedAt' | 'justification' | 'until' | 'grantedAt'>;
+  grant: Pick<
+    GrantRow,
+    'requestId' | 'approvedBy' | 'approvedAt' | 'justification' | 'until' | 'grantedAt' | 'endAuditSeq'
+  >;
 }
 
 export interface DecisionResult {
@@ -43,21 +48,18 @@ export function createAccessReviews(deps: AccessDeps) {
   const { db } = deps;
   const now = () => (deps.now?.() ?? new Date()).toISOString();
 
-  const withGrants = (rows: ReviewItemRow[]): ReviewItemView[] => {
+  const withGrants = async (rows: ReviewItemRow[]): Promise<ReviewItemView[]> => {
     if (rows.length === 0) return [];
-    const grants = new Map(
-      db
-        .select()
-        .from(t.accessGrants)
-        .where(
-          inArray(
-            t.accessGrants.id,
-            rows.map((r) => r.grantId),
-          ),
-        )
-        .all()
-        .map((g) => [g.id, g]),
-    );
+    const found = await db
+      .select()
+      .from(t.accessGrants)
+      .where(
+        inArray(
+          t.accessGrants.id,
+          rows.map((r) => r.grantId),
+        ),
+      );
+    const grants = new Map(found.map((g) => [g.id, g]));
     return rows.map((r) => {
       const g = grants.get(r.grantId)!;
       return {
@@ -69,118 +71,123 @@ export function createAccessReviews(deps: AccessDeps) {
           justification: g.justification,
           until: g.until,
           grantedAt: g.grantedAt,
+          endAuditSeq: g.endAuditSeq,
         },
       };
     });
   };
 
   /** The holder's active manager; else the service owner of the item that grants the group; else an operator. */
-  function reviewerOf(grant: GrantRow): string | undefined {
-    const holder = db.select().from(t.users).where(eq(t.users.id, grant.userId)).get();
-    const manager = holder?.managerId
-      ? db.select().from(t.users).where(eq(t.users.id, holder.managerId)).get()
-      : undefined;
+  async function reviewerOf(q: Tx, grant: GrantRow): Promise<string | undefined> {
+    const user = async (id: string) => (await q.select().from(t.users).where(eq(t.users.id, id)).limit(1))[0];
+    const holder = await user(grant.userId);
+    const manager = holder?.managerId ? await user(holder.managerId) : undefined;
     if (manager?.active && manager.id !== grant.userId) return manager.id;
-    const owner = db
+    const owners = await q
       .select({ id: t.catalogItems.serviceOwnerId })
       .from(t.catalogItems)
-      .where(and(eq(t.catalogItems.securityGroup, grant.groupId), eq(t.catalogItems.type, 'access')))
-      .all()
-      .find((o) => o.id && o.id !== grant.userId)?.id;
+      .where(and(eq(t.catalogItems.securityGroup, grant.groupId), eq(t.catalogItems.type, 'access')));
+    const owner = owners.find((o) => o.id && o.id !== grant.userId)?.id;
     if (owner) return owner;
-    return db
+    const operators = await q
       .select({ id: t.groupMembers.userId })
       .from(t.groupMembers)
-      .where(eq(t.groupMembers.groupId, FALLBACK_GROUP))
-      .all()
-      .find((m) => m.id !== grant.userId)?.id;
+      .where(eq(t.groupMembers.groupId, FALLBACK_GROUP));
+    return operators.find((m) => m.id !== grant.userId)?.id;
   }
 
-  function decideIn(
+  async function decideIn(
     at: string,
     itemId: number,
     d: { decision: ReviewDecision; by: string; comment?: string; outcome?: ReviewOutcome },
-  ): DecisionResult | undefined {
-    return db.transaction(
-      (tx) => {
-        // Read inside the transaction: a decision and the deadline may race, and only the first counts.
-        const found = load(tx, itemId);
-        if (!found) return undefined;
-        const { item, grant } = found;
-        if (item.decision) return { item };
-        const revoke = d.decision === 'revoke';
-        const ended = revoke
-          ? endGrantIn(tx, at, grant, {
-              reason: 'review',
-              by: d.by,
-              comment: `Access review ${item.campaignId}${d.comment ? `: ${d.comment}` : ''}`,
-            })
-          : undefined;
-        const outcome: ReviewOutcome =
-          revoke && !ended?.revoked ? 'already_ended' : (d.outcome ?? (revoke ? 'revoked' : 'kept'));
-        const entry = appendAuditEntry(tx, at, {
-          key: `access.review.decided:${item.id}`,
-          actor: d.by,
-          action: 'access.review.decided',
-          ...(grant.requestId ? { requestId: grant.requestId } : {}),
-          subject: grant.userId,
-          details: {
-            campaignId: item.campaignId,
-            grantId: grant.id,
-            securityGroup: grant.groupId,
-            decision: d.decision,
-            outcome,
-            ...(d.comment ? { comment: d.comment } : {}),
-            ...(ended?.revoked ? { revocationAuditSeq: ended.grant.endAuditSeq } : {}),
-          },
-        });
-        const decided = {
+  ): Promise<DecisionResult | undefined> {
+    return transaction(db, async (tx) => {
+      await serialize(tx, 'audit_log');
+      // Read inside the transaction: a decision and the deadline may race, and only the first counts.
+      const found = await load(tx, itemId);
+      if (!found) return undefined;
+      const { item, grant } = found;
+      if (item.decision) return { item };
+      const revoke = d.decision === 'revoke';
+      const ended = revoke
+        ? endGrantIn(tx, at, grant, {
+            reason: 'review',
+            by: d.by,
+            comment: `Access review ${item.campaignId}${d.comment ? `: ${d.comment}` : ''}`,
+          })
+        : undefined;
+      const outcome: ReviewOutcome =
+        revoke && !ended?.revoked ? 'already_ended' : (d.outcome ?? (revoke ? 'revoked' : 'kept'));
+      const entry = appendAuditEntry(tx, at, {
+        key: `access.review.decided:${item.id}`,
+        actor: d.by,
+        action: 'access.review.decided',
+        ...(grant.requestId ? { requestId: grant.requestId } : {}),
+        subject: grant.userId,
+        details: {
+          campaignId: item.campaignId,
+          grantId: grant.id,
+          securityGroup: grant.groupId,
           decision: d.decision,
-          decidedBy: d.by,
-          comment: d.comment ?? null,
-          decidedAt: at,
           outcome,
-          auditSeq: entry.seq,
-        };
-        tx.update(t.accessReviewItems).set(decided).where(eq(t.accessReviewItems.id, item.id)).run();
-        return {
-          item: { ...item, ...decided },
-          ...(ended?.revoked && ended.timed ? { revokedTimed: grant.id } : {}),
-        };
-      },
-      { behavior: 'immediate' },
-    );
+          ...(d.comment ? { comment: d.comment } : {}),
+          ...(ended?.revoked ? { revocationAuditSeq: ended.grant.endAuditSeq } : {}),
+        },
+      });
+      const decided = {
+        decision: d.decision,
+        decidedBy: d.by,
+        comment: d.comment ?? null,
+        decidedAt: at,
+        outcome,
+        auditSeq: entry.seq,
+      };
+      await tx.update(t.accessReviewItems).set(decided).where(eq(t.accessReviewItems.id, item.id));
+      return {
+        item: { ...item, ...decided },
+        ...(ended?.revoked && ended.timed ? { revokedTimed: grant.id } : {}),
+      };
+    });
   }
 
-  function load(q: Pick<AuditWriter, 'select'>, itemId: number): ItemWithGrant | undefined {
-    const item = q.select().from(t.accessReviewItems).where(eq(t.accessReviewItems.id, itemId)).get();
-    const grant = item
-      ? q.select().from(t.accessGrants).where(eq(t.accessGrants.id, item.grantId)).get()
-      : undefined;
+  async function load(q: Tx, itemId: number): Promise<ItemWithGrant | undefined> {
+    const [item] = await q
+      .select()
+      .from(t.accessReviewItems)
+      .where(eq(t.accessReviewItems.id, itemId))
+      .limit(1);
+    const [grant] = item
+      ? await q.select().from(t.accessGrants).where(eq(t.accessGrants.id, item.grantId)).limit(1)
+      : [];
     return item && grant ? { item, grant } : undefined;
   }
 
   return {
-    getCampaign: async (id: string): Promise<CampaignRow | undefined> =>
-      db.select().from(t.accessReviewCampaigns).where(eq(t.accessReviewCampaigns.id, id)).get(),
+    async getCampaign(id: string): Promise<CampaignRow | undefined> {
+      const [campaign] = await db
+        .select()
+        .from(t.accessReviewCampaigns)
+        .where(eq(t.accessReviewCampaigns.id, id))
+        .limit(1);
+      return campaign;
+    },
 
     /** Campaigns, newest first; `reviewerId`: only those that gave this person something to review. */
     async listCampaigns(reviewerId?: string): Promise<CampaignRow[]> {
       const ids = reviewerId
-        ? db
-            .selectDistinct({ id: t.accessReviewItems.campaignId })
-            .from(t.accessReviewItems)
-            .where(eq(t.accessReviewItems.reviewerId, reviewerId))
-            .all()
-            .map((r) => r.id)
+        ? (
+            await db
+              .selectDistinct({ id: t.accessReviewItems.campaignId })
+              .from(t.accessReviewItems)
+              .where(eq(t.accessReviewItems.reviewerId, reviewerId))
+          ).map((r) => r.id)
         : undefined;
       if (ids?.length === 0) return [];
       return db
         .select()
         .from(t.accessReviewCampaigns)
         .where(ids ? inArray(t.accessReviewCampaigns.id, ids) : undefined)
-        .orderBy(desc(t.accessReviewCampaigns.startedAt))
-        .all();
+        .orderBy(desc(t.accessReviewCampaigns.startedAt));
     },
 
     /**
@@ -189,79 +196,73 @@ export function createAccessReviews(deps: AccessDeps) {
      */
     async open(input: OpenCampaign): Promise<{ reviewers: string[]; items: number }> {
       const at = now();
-      db.transaction(
-        (tx) => {
-          const exists = tx
-            .select({ id: t.accessReviewCampaigns.id })
-            .from(t.accessReviewCampaigns)
-            .where(eq(t.accessReviewCampaigns.id, input.campaignId))
-            .get();
-          if (exists) return;
-          const groups =
-            input.scope === 'sensitive'
-              ? [
-                  ...new Set(
-                    tx
+      await transaction(db, async (tx) => {
+        await serialize(tx, 'audit_log');
+        const [exists] = await tx
+          .select({ id: t.accessReviewCampaigns.id })
+          .from(t.accessReviewCampaigns)
+          .where(eq(t.accessReviewCampaigns.id, input.campaignId))
+          .limit(1);
+        if (exists) return;
+        const groups =
+          input.scope === 'sensitive'
+            ? [
+                ...new Set(
+                  (
+                    await tx
                       .select({ g: t.catalogItems.securityGroup })
                       .from(t.catalogItems)
                       .where(
                         and(eq(t.catalogItems.type, 'access'), eq(t.catalogItems.sensitivity, 'sensitive')),
                       )
-                      .all()
-                      .map((r) => r.g)
-                      .filter((g): g is string => g !== null),
-                  ),
-                ].sort()
-              : input.scope;
-          tx.insert(t.accessReviewCampaigns)
-            .values({
-              id: input.campaignId,
-              groups,
-              deadline: input.deadline,
-              policy: input.policy,
-              startedBy: input.startedBy,
-              startedAt: at,
-              scheduleId: input.scheduleId ?? null,
-            })
-            .run();
-          const grants = groups.length
-            ? tx
-                .select()
-                .from(t.accessGrants)
-                .where(and(inArray(t.accessGrants.groupId, groups), isNull(t.accessGrants.endedAt)))
-                .orderBy(asc(t.accessGrants.groupId), asc(t.accessGrants.userId))
-                .all()
-            : [];
-          const items = grants.flatMap((g) => {
-            const reviewerId = reviewerOf(g);
-            return reviewerId
-              ? [
-                  {
-                    campaignId: input.campaignId,
-                    grantId: g.id,
-                    groupId: g.groupId,
-                    userId: g.userId,
-                    reviewerId,
-                  },
-                ]
-              : [];
-          });
-          if (items.length) tx.insert(t.accessReviewItems).values(items).run();
-          appendAuditEntry(tx, at, {
-            key: `access.review.started:${input.campaignId}`,
-            actor: input.startedBy,
-            action: 'access.review.started',
-            subject: input.campaignId,
-            details: { groups, deadline: input.deadline, policy: input.policy, items: items.length },
-          });
-        },
-        { behavior: 'immediate' },
-      );
-      const items = db
+                  )
+                    .map((r) => r.g)
+                    .filter((g): g is string => g !== null),
+                ),
+              ].sort()
+            : input.scope;
+        await tx.insert(t.accessReviewCampaigns).values({
+          id: input.campaignId,
+          groups,
+          deadline: input.deadline,
+          policy: input.policy,
+          startedBy: input.startedBy,
+          startedAt: at,
+          scheduleId: input.scheduleId ?? null,
+        });
+        const grants = groups.length
+          ? await tx
+              .select()
+              .from(t.accessGrants)
+              .where(and(inArray(t.accessGrants.groupId, groups), isNull(t.accessGrants.endedAt)))
+              .orderBy(asc(t.accessGrants.groupId), asc(t.accessGrants.userId))
+          : [];
+        const items = [];
+        for (const g of grants) {
+          const reviewerId = await reviewerOf(tx, g);
+          if (reviewerId) {
+            items.push({
+              campaignId: input.campaignId,
+              grantId: g.id,
+              groupId: g.groupId,
+              userId: g.userId,
+              reviewerId,
+            });
+          }
+        }
+        if (items.length) await tx.insert(t.accessReviewItems).values(items);
+        appendAuditEntry(tx, at, {
+          key: `access.review.started:${input.campaignId}`,
+          actor: input.startedBy,
+          action: 'access.review.started',
+          subject: input.campaignId,
+          details: { groups, deadline: input.deadline, policy: input.policy, items: items.length },
+        });
+      });
+      const items = await db
         .select({ reviewerId: t.accessReviewItems.reviewerId })
         .from(t.accessReviewItems)
-        .where(eq(t.accessReviewItems.campaignId, input.campaignId))
-        .all();
+        .where(eq(t.accessReviewItems.campaignId, input.campaignId));
       return { reviewers: [...new Set(items.map((i) => i.reviewerId))].sort(), items: items.length };
     },
 
@@ -270,7 +271,7 @@ export function createAccessReviews(deps: AccessDeps) {
       campaignId: string | undefined,
       opts: { reviewerId?: string; pending?: boolean } = {},
     ): Promise<ReviewItemView[]> {
-      const rows = db
+      const rows = await db
         .select()
         .from(t.accessReviewItems)
         .where(
@@ -280,8 +281,7 @@ export function createAccessReviews(deps: AccessDeps) {
             opts.pending ? isNull(t.accessReviewItems.decision) : undefined,
           ),
         )
-        .orderBy(asc(t.accessReviewItems.id))
-        .all();
+        .orderBy(asc(t.accessReviewItems.id));
       return withGrants(rows);
     },
 
@@ -310,7 +310,7 @@ export function createAccessReviews(deps: AccessDeps) {
       policy: ReviewDeadlinePolicy;
     }): Promise<DecisionResult[]> {
       const at = now();
-      const pending = db
+      const pending = await db
         .select({ id: t.accessReviewItems.id })
         .from(t.accessReviewItems)
         .where(
@@ -319,67 +319,65 @@ export function createAccessReviews(deps: AccessDeps) {
             eq(t.accessReviewItems.reviewerId, input.reviewerId),
             isNull(t.accessReviewItems.decision),
           ),
-        )
-        .all();
+        );
       const revoke = input.policy === 'revoke';
-      return pending.flatMap(({ id }) => {
-        const r = decideIn(at, id, {
+      const settled: DecisionResult[] = [];
+      // One transaction per item, as a reviewer's own decisions are: a decision racing the deadline counts once.
+      for (const { id } of pending) {
+        const r = await decideIn(at, id, {
           decision: revoke ? 'revoke' : 'keep',
           by: 'reqflow',
           comment: `Not reviewed by ${input.reviewerId} before the deadline.`,
           outcome: revoke ? 'revoked_at_deadline' : 'kept_escalated',
         });
-        return r ? [r] : [];
-      });
+        if (r) settled.push(r);
+      }
+      return settled;
     },
 
     /** Marks the campaign completed, audited with its tally. */
     async complete(campaignId: string): Promise<CampaignRow | undefined> {
       const at = now();
-      return db.transaction(
-        (tx) => {
-          const c = tx
-            .select()
-            .from(t.accessReviewCampaigns)
-            .where(eq(t.accessReviewCampaigns.id, campaignId))
-            .get();
-          if (!c || c.state === 'completed') return c;
-          const outcomes = tx
-            .select({ outcome: t.accessReviewItems.outcome })
-            .from(t.accessReviewItems)
-            .where(eq(t.accessReviewItems.campaignId, campaignId))
-            .all();
-          const tally: Record<string, number> = {};
-          for (const o of outcomes)
-            tally[o.outcome ?? 'undecided'] = (tally[o.outcome ?? 'undecided'] ?? 0) + 1;
-          appendAuditEntry(tx, at, {
-            key: `access.review.completed:${campaignId}`,
-            actor: 'reqflow',
-            action: 'access.review.completed',
-            subject: campaignId,
-            details: { tally },
-          });
-          tx.update(t.accessReviewCampaigns)
-            .set({ state: 'completed', completedAt: at })
-            .where(eq(t.accessReviewCampaigns.id, campaignId))
-            .run();
-          return { ...c, state: 'completed' as const, completedAt: at };
-        },
-        { behavior: 'immediate' },
-      );
+      return transaction(db, async (tx) => {
+        await serialize(tx, 'audit_log');
+        const [c] = await tx
+          .select()
+          .from(t.accessReviewCampaigns)
+          .where(eq(t.accessReviewCampaigns.id, campaignId))
+          .limit(1);
+        if (!c || c.state === 'completed') return c;
+        const outcomes = await tx
+          .select({ outcome: t.accessReviewItems.outcome })
+          .from(t.accessReviewItems)
+          .where(eq(t.accessReviewItems.campaignId, campaignId));
+        const tally: Record<string, number> = {};
+        for (const o of outcomes)
+          tally[o.outcome ?? 'undecided'] = (tally[o.outcome ?? 'undecided'] ?? 0) + 1;
+        appendAuditEntry(tx, at, {
+          key: `access.review.completed:${campaignId}`,
+          actor: 'reqflow',
+          action: 'access.review.completed',
+          subject: campaignId,
+          details: { tally },
+        });
+        await tx
+          .update(t.accessReviewCampaigns)
+          .set({ state: 'completed', completedAt: at })
+          .where(eq(t.accessReviewCampaigns.id, campaignId));
+        return { ...c, state: 'completed' as const, completedAt: at };
+      });
     },
 
     /** Whether the person reviews anything in the campaign (they may read it, not the others' parts). */
     async isReviewer(campaignId: string, userId: string): Promise<boolean> {
-      return (
-        db
-          .select({ id: t.accessReviewItems.id })
-          .from(t.accessReviewItems)
-          .where(
-            and(eq(t.accessReviewItems.campaignId, campaignId), eq(t.accessReviewItems.reviewerId, userId)),
-          )
-          .get() !== undefined
-      );
+      const [item] = await db
+        .select({ id: t.accessReviewItems.id })
+        .from(t.accessReviewItems)
+        .where(
+          and(eq(t.accessReviewItems.campaignId, campaignId), eq(t.accessReviewItems.reviewerId, userId)),
+        )
+        .limit(1);
+      return item !== undefined;
     },
   };
 }

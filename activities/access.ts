@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { createAccessGrants, takeBackIn, type GrantInput } from '../access/grants.js';
 import * as t from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
@@ -36,11 +37,11 @@ export function createAccessActivities(deps: ActivityDeps) {
       if (!item || !item.active || item.type !== 'access' || !item.securityGroup) {
         throw notEntitled(`Catalog item ${input.catalogItemId} does not grant access to anything.`);
       }
-      const group = db
+      const [group] = await db
         .select()
         .from(t.securityGroups)
         .where(eq(t.securityGroups.id, item.securityGroup))
-        .get();
+        .limit(1);
       if (!group) {
         throw ApplicationFailure.create({
           type: 'SecurityGroupMissing',
@@ -48,7 +49,7 @@ export function createAccessActivities(deps: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      const user = db.select().from(t.users).where(eq(t.users.id, input.beneficiary)).get();
+      const [user] = await db.select().from(t.users).where(eq(t.users.id, input.beneficiary)).limit(1);
       if (!user?.active) throw notEntitled(`User ${input.beneficiary} is not an active user.`);
       const sensitive = item.sensitivity === 'sensitive';
       return {
@@ -74,9 +75,9 @@ export function createAccessActivities(deps: ActivityDeps) {
       requestId: string;
       undoneBy?: string;
     }): Promise<{ removed: number }> {
-      return db.transaction((tx) => {
+      return transaction(db, async (tx) => {
         const at = now();
-        const { removed } = takeBackIn(tx, at, input.requestId);
+        const { removed } = await takeBackIn(tx, at, input.requestId);
         if (input.undoneBy) {
           recordRequestUndoneIn(tx, {
             requestId: input.requestId,

@@ -81,7 +81,7 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
   const base = { tags: ['access'], security: [{ bearerAuth: [] }] };
 
   /** The groups a body names, checked: exactly one of groups or allSensitive, every group known. */
-  function scopeOf(body: { groups?: string[] | undefined; allSensitive?: boolean | undefined }) {
+  async function scopeOf(body: { groups?: string[] | undefined; allSensitive?: boolean | undefined }) {
     if ((body.groups === undefined) === (body.allSensitive !== true)) {
       throw unprocessable('Name the security groups to review, or set allSensitive (one of the two).', [
         { path: 'body/groups', message: 'groups or allSensitive' },
@@ -89,14 +89,11 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     }
     if (!body.groups) return 'sensitive' as const;
     const groups = [...new Set(body.groups)];
-    const known = new Set(
-      db
-        .select({ id: t.securityGroups.id })
-        .from(t.securityGroups)
-        .where(inArray(t.securityGroups.id, groups))
-        .all()
-        .map((g) => g.id),
-    );
+    const found = await db
+      .select({ id: t.securityGroups.id })
+      .from(t.securityGroups)
+      .where(inArray(t.securityGroups.id, groups));
+    const known = new Set(found.map((g) => g.id));
     const unknown = groups.filter((g) => !known.has(g));
     if (unknown.length > 0) {
       throw unprocessable(`Unknown security group(s): ${unknown.join(', ')}.`, [
@@ -125,7 +122,7 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     async (request, reply) => {
       const me = request.principal;
       operatorsOnly(me);
-      const scope = scopeOf(request.body);
+      const scope = await scopeOf(request.body);
       const deadline = new Date(request.body.deadline);
       if (deadline.getTime() <= Date.now()) {
         throw unprocessable(`The deadline ${request.body.deadline} is in the past.`, [
@@ -166,7 +163,7 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
     async (request, reply) => {
       const me = request.principal;
       operatorsOnly(me);
-      const scope = scopeOf(request.body);
+      const scope = await scopeOf(request.body);
       const { every, deadlineAfter, policy } = request.body;
       const scheduleId = `${config.temporal.taskQueue}-access-review-${every}-${scope === 'sensitive' ? 'sensitive' : scope.join('+')}`;
       const args: [ReviewCampaignInput] = [
@@ -278,24 +275,11 @@ const accessReviewRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; 
       const me = request.principal;
       const c = await campaignFor(me, request.params.id);
       if (!seesAll(me)) throw forbidden('Campaign reports are for operators and auditors.');
-      const items = (await reviews.items(c.id)).map(itemView);
+      const reviewed = await reviews.items(c.id);
+      const items = reviewed.map(itemView);
       const tally: Record<string, number> = {};
       for (const i of items) tally[i.outcome ?? 'undecided'] = (tally[i.outcome ?? 'undecided'] ?? 0) + 1;
-      const ended = new Map(
-        (items.length
-          ? db
-              .select({ id: t.accessGrants.id, seq: t.accessGrants.endAuditSeq })
-              .from(t.accessGrants)
-              .where(
-                inArray(
-                  t.accessGrants.id,
-                  items.map((i) => i.grantId),
-                ),
-              )
-              .all()
-          : []
-        ).map((g) => [g.id, g.seq]),
-      );
+      const ended = new Map(reviewed.map((i) => [i.grantId, i.grant.endAuditSeq]));
       const revocations = items
         .filter((i) => i.outcome === 'revoked' || i.outcome === 'revoked_at_deadline')
         .map((i) => ({
