@@ -22,7 +22,7 @@ export function createFeedbackActivities({ db }: ActivityDeps) {
      */
     async routeFeedback(input: { service: string }): Promise<FeedbackRoute> {
       const said = new Set(words(input.service));
-      const all = db.select().from(t.services).all();
+      const all = await db.select().from(t.services);
       const score = (s: (typeof all)[number]) =>
         [s.id, ...words(s.name), ...words(s.aliases)].filter(
           (w) => said.has(w) || said.has(w.replace(/-/g, '')),

@@ -63,13 +63,13 @@ export function createReportActivities(deps: ActivityDeps) {
         generatedAt,
         workflowId: input.workflowId,
       };
-      db.insert(t.reports)
+      await db
+        .insert(t.reports)
         .values(row)
         .onConflictDoUpdate({
           target: t.reports.id,
           set: { body, generatedBy: row.generatedBy, generatedAt, workflowId: row.workflowId },
-        })
-        .run();
+        });
       return {
         reportId: row.id,
         period: input.period,
