@@ -114,6 +114,25 @@ describe('license seats', () => {
     expect(d.inUse).toBe(3);
   });
 
+  it('hands out each seat once when reservations run at the same time', async () => {
+    // Started together, the reservations interleave at every await: only the transaction keeps
+    // the count and the insert together.
+    const ids = ['REQ-A', 'REQ-B', 'REQ-C', 'REQ-D', 'REQ-E', 'REQ-F'];
+    const results = await Promise.allSettled(
+      ids.map((id) => run(acts.reserveLicenseSeat, seat(id, `PC-${id}`))),
+    );
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ApplicationFailure] : []));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(refused.map((f) => f.type)).toEqual(['LicensePoolEmpty', 'LicensePoolEmpty', 'LicensePoolEmpty']);
+    const held = db
+      .select()
+      .from(t.licenseAssignments)
+      .where(eq(t.licenseAssignments.poolId, 'visio'))
+      .all()
+      .filter((a) => a.state === 'reserved');
+    expect(held).toHaveLength(3);
+  });
+
   it('takes no second seat for the same software on the same device', async () => {
     await run(acts.reserveLicenseSeat, seat('REQ-A'));
     const f = await failureOf(run(acts.reserveLicenseSeat, seat('REQ-B')));
