@@ -6,8 +6,9 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { seed } from '../db/seed.js';
 import { ensureDeviceToken } from '../devices/index.js';
 import { createDirectory } from '../directory/index.js';
@@ -83,13 +84,14 @@ export async function prepareFixtures(o: FixtureOptions): Promise<void> {
         'chaos',
       );
     }
-    db.transaction((tx) => {
+    await transaction(db, async (tx) => {
       for (let n = 1; n <= o.tools; n++) {
         const id = chaosTool(n);
         // Each tool is a product of its own: a device holds one seat per product, so tools
         // sharing a pool would refuse each other on the same laptop.
-        tx.insert(t.licensePools).values({ id, product: id, totalSeats: 1 }).onConflictDoNothing().run();
-        tx.insert(t.catalogItems)
+        await tx.insert(t.licensePools).values({ id, product: id, totalSeats: 1 }).onConflictDoNothing();
+        await tx
+          .insert(t.catalogItems)
           .values({
             id,
             name: id,
@@ -102,11 +104,10 @@ export async function prepareFixtures(o: FixtureOptions): Promise<void> {
             fulfillmentGroupId: 'service-desk',
             formFields: [{ name: 'deviceId', label: 'Device', type: 'device', required: true }],
           })
-          .onConflictDoNothing()
-          .run();
+          .onConflictDoNothing();
       }
     });
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }

@@ -111,9 +111,9 @@ function cleanRun(): Planned[] {
 }
 
 describe('chaos checks', () => {
-  it('finds a clean run clean', () => {
+  it('finds a clean run clean', async () => {
     const planned = cleanRun();
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings).toMatchObject({
       finals: { fulfilled: 2 },
       lost: [],
@@ -124,7 +124,7 @@ describe('chaos checks', () => {
     expect(clean(findings)).toBe(true);
   });
 
-  it('counts each duplicated side effect', () => {
+  it('counts each duplicated side effect', async () => {
     const planned = cleanRun();
     const tool = chaosTool(1);
     db.insert(t.notifications)
@@ -151,12 +151,12 @@ describe('chaos checks', () => {
       join(dir, 'devices', CHAOS_DEVICE, 'root', INSTALL_LEDGER),
       `begin ${tool} JOB-1\ninstalled ${tool} JOB-1\nbegin ${tool} JOB-2\ninstalled ${tool} JOB-2\n`,
     );
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings.duplicates).toMatchObject({ notifications: 1, jobs: 1, auditEntries: 1, installs: 1 });
     expect(clean(findings)).toBe(false);
   });
 
-  it('counts requests that never ended, ended otherwise, or lack their side effects', () => {
+  it('counts requests that never ended, ended otherwise, or lack their side effects', async () => {
     const planned: Planned[] = [
       ...cleanRun(),
       {
@@ -181,7 +181,7 @@ describe('chaos checks', () => {
     row('REQ-B', chaosUser(2), 'vpn-access', 'fulfilled', 'k-3');
     row('REQ-C', chaosUser(3), 'vpn-access', 'awaiting_approval', 'k-4');
     db.update(t.requests).set({ status: 'denied' }).where(eq(t.requests.id, 'REQ-A')).run();
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings.wrong).toEqual(['k-1 REQ-A: denied, expected fulfilled']);
     expect(findings.lost).toEqual(
       expect.arrayContaining([
