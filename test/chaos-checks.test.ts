@@ -5,10 +5,19 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAudit } from '../audit/log.js';
 import { check, clean } from '../chaos/checks.js';
-import { CHAOS_DEVICE, chaosTool, chaosUser, INSTALL_LEDGER, prepareFixtures } from '../chaos/fixtures.js';
+import {
+  CHAOS_CATALOG_FILE,
+  CHAOS_DEVICE,
+  chaosCatalogDir,
+  chaosTool,
+  chaosUser,
+  INSTALL_LEDGER,
+  prepareFixtures,
+} from '../chaos/fixtures.js';
 import type { Planned } from '../chaos/workload.js';
 import { openDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { createCatalog } from '../service-catalog/index.js';
 
 // The chaos suite's checks must be able to fail: each kind of loss and duplicate, planted in a
 // real database and install ledger, is found and counted, and a clean run is clean.
@@ -192,5 +201,20 @@ describe('chaos checks', () => {
       ]),
     );
     expect(clean(findings)).toBe(false);
+  });
+});
+
+describe('chaos fixtures', () => {
+  it('bring the chaos software as catalog files the catalog applied, which the stack applies again unchanged', async () => {
+    const tool = chaosTool(1);
+    const [item] = await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, tool)).limit(1);
+    expect(item).toMatchObject({ active: true, version: 1, source: CHAOS_CATALOG_FILE, licensePoolId: tool });
+    const [pool] = await db.select().from(t.licensePools).where(eq(t.licensePools.id, tool)).limit(1);
+    expect(pool?.totalSeats).toBe(1);
+    const catalog = createCatalog({ db, dir: chaosCatalogDir(dir) });
+    expect(await catalog.packageFolder(tool)).toBe(join(dir, 'packages', tool));
+    expect(await catalog.packageFolder('visio')).toBe(join(dir, 'packages', 'visio'));
+    // What the stack's start-up apply of CATALOG_DIR would do: nothing, so no chaos item is retired.
+    expect(await catalog.diff()).toEqual({ errors: [], changes: [] });
   });
 });
