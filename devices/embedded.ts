@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { appendAuditEntry } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { hashDeviceToken, newToken } from './tokens.js';
 
 /** Where an agent on this machine keeps a device's token by default (`npm run agent` reads it). */
@@ -46,6 +46,8 @@ export async function ensureDeviceToken(
   const wasEnrolled = device.tokenHash !== null;
   const action = wasEnrolled ? 'device.token_reissued' : 'device.enrolled';
   await transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
     await tx
       .update(t.devices)
       .set({

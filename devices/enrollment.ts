@@ -4,7 +4,7 @@ import { appendAuditEntry } from '../audit/log.js';
 import { recordComputerIn } from '../activities/cmdb.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { DeviceRefusedError } from './errors.js';
 import { hashDeviceToken, newToken } from './tokens.js';
 
@@ -72,6 +72,8 @@ export async function issueEnrollment(
   const id = `ENR-${randomBytes(6).toString('hex').toUpperCase()}`;
   const token = newToken();
   await transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
     if (!(await isActiveUser(tx, input.ownerId))) {
       throw new DeviceRefusedError('owner_unknown', `Unknown or inactive user "${input.ownerId}".`);
     }
@@ -147,6 +149,8 @@ export async function enrollDevice(
   const at = now.toISOString();
   const token = newToken();
   return transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
     const [enrollment] = await tx
       .select()
       .from(t.deviceEnrollments)

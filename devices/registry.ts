@@ -2,7 +2,7 @@ import { and, asc, eq, isNotNull } from 'drizzle-orm';
 import { appendAuditEntry } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { hashDeviceToken } from './tokens.js';
 
 /**
@@ -101,6 +101,8 @@ export async function unenrollDevice(
 ): Promise<DeviceRecord | undefined> {
   const at = now.toISOString();
   return transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
     const [device] = await tx.select().from(t.devices).where(eq(t.devices.id, input.deviceId)).limit(1);
     if (!device) return undefined;
     if (device.unenrolledAt && !device.tokenHash) return toRecord(device);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendAuditEntry } from '../audit/log.js';
 import type { DB, Tx } from '../db/client.js';
-import { transaction } from '../db/transaction.js';
+import { serialize, transaction } from '../db/transaction.js';
 
 export interface DirectoryDeps {
   db: DB;
@@ -40,8 +40,11 @@ export async function change<T>(
   fn: (c: Change) => Promise<T>,
 ): Promise<T> {
   const at = (deps.now?.() ?? new Date()).toISOString();
-  return transaction(deps.db, async (tx) =>
-    fn({
+  return transaction(deps.db, async (tx) => {
+    // Every change appends to the audit chain: taking its lock first also runs directory
+    // changes one at a time on PostgreSQL, as SQLite does, so a read-then-write stays true.
+    await serialize(tx, 'audit_log');
+    return fn({
       tx,
       at,
       audit: async (action, subject, details) => {
@@ -57,6 +60,6 @@ export async function change<T>(
       deactivated: async (userId) => {
         await deps.onDeactivated?.(tx, at, userId);
       },
-    }),
-  );
+    });
+  });
 }

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { appendAuditEntry } from '../audit/log.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { createDirectory } from '../directory/index.js';
 import { loadCatalogFiles, type CatalogError, type CatalogFiles } from './load.js';
 import { canonical, compare, fieldChanges, itemConfig, type CatalogChange, type ItemConfig } from './plan.js';
@@ -174,6 +174,8 @@ export function createCatalog(deps: CatalogDeps) {
       if (errors.length > 0) return { errors, changes: [] };
       const directory = createDirectory({ db, now: () => new Date(at) });
       return transaction(db, async (tx) => {
+        // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+        await serialize(tx, 'audit_log');
         const referenceErrors = checkReferences(files, await knownElsewhere(tx), dir);
         if (referenceErrors.length > 0) return { errors: referenceErrors, changes: [] };
         const p = await plan(tx, files, dir);
