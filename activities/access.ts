@@ -33,7 +33,7 @@ export function createAccessActivities(deps: ActivityDeps) {
       /** A renewal: the item's renewal policy, when it names one, instead of its approval policy. */
       renewal?: boolean;
     }): Promise<AccessItem> {
-      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
+      const item = await itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active || item.type !== 'access' || !item.securityGroup) {
         throw notEntitled(`Catalog item ${input.catalogItemId} does not grant access to anything.`);
       }

@@ -86,7 +86,7 @@ export function createApprovalActivities(deps: ActivityDeps) {
     /** Turns one policy level into people. Never returns an empty list: it falls back to the operators. */
     async resolveApprovers(input: ResolveInput): Promise<ResolvedLevel> {
       const notes: string[] = [];
-      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
+      const item = await itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       let label: string;
       let approvers: string[] = [];
       let required = 1;

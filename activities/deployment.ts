@@ -76,7 +76,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         version = loadPackage(
           deps.packagesDirs,
           input.packageId,
-          packageFolderOf(db, input.packageId),
+          await packageFolderOf(db, input.packageId),
         ).version;
       } catch (err) {
         if (err instanceof PackageNotFoundError) {

@@ -38,7 +38,7 @@ export function createEntitlementActivities({ db }: ActivityDeps) {
   return {
     /** Checks the beneficiary's role against the item and that the device is theirs. */
     async checkEntitlement(input: EntitlementInput): Promise<Entitlement> {
-      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
+      const item = await itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active) throw notEntitled(`Catalog item ${input.catalogItemId} is not available.`);
       if (item.type !== 'standard_service' || !item.packageId) {
         throw notEntitled(`${item.name} is not software that can be deployed to a device.`);

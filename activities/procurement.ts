@@ -25,7 +25,7 @@ export function createProcurementActivities(deps: ActivityDeps) {
       catalogItemVersion?: number;
       beneficiary: string;
     }): Promise<ResourceItem> {
-      const item = itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
+      const item = await itemAsOrdered(db, input.catalogItemId, input.catalogItemVersion);
       if (!item || !item.active || item.type !== 'resource') {
         throw notEntitled(`Catalog item ${input.catalogItemId} is not a resource that can be ordered.`);
       }

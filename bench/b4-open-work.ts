@@ -7,7 +7,7 @@
 import { and, count, eq } from 'drizzle-orm';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { BenchContext } from './context.js';
 import { BENCH_MANAGER } from './fixture.js';
@@ -104,7 +104,7 @@ async function awaitWaiting(ctx: BenchContext, target: number): Promise<void> {
       await sleep(500);
     }
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }
 

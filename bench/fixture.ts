@@ -7,7 +7,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { enrollDevice, issueEnrollment } from '../devices/index.js';
 import { createDirectory } from '../directory/index.js';
@@ -79,6 +79,6 @@ export async function provisionPeople(
     }
     return people;
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }

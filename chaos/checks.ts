@@ -52,9 +52,9 @@ function groupCount<T>(items: T[], keyOf: (item: T) => string): Map<string, numb
 
 const over = (counts: Map<string, number>, limit = 1) => [...counts.values()].filter((n) => n > limit).length;
 
-export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
+export async function check(db: DB, dataDir: string, planned: Planned[]): Promise<Findings> {
   const ids = planned.flatMap((p) => (p.id ? [p.id] : []));
-  const rows = readRequests(db, ids);
+  const rows = await readRequests(db, ids);
   const finals: Record<string, number> = {};
   const lost: string[] = [];
   const wrong: string[] = [];
@@ -72,26 +72,25 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
     );
   }
   // SQLite caps the bound parameters of one statement: ask in chunks.
-  const chunked = <R>(values: string[], read: (chunk: string[]) => R[]): R[] => {
+  const chunked = async <R>(values: string[], read: (chunk: string[]) => Promise<R[]>): Promise<R[]> => {
     const out: R[] = [];
-    for (let i = 0; i < values.length; i += 500) out.push(...read(values.slice(i, i + 500)));
+    for (let i = 0; i < values.length; i += 500) out.push(...(await read(values.slice(i, i + 500))));
     return out;
   };
-  const inChunks = <R>(read: (chunk: string[]) => R[]): R[] => chunked(ids, read);
+  const inChunks = <R>(read: (chunk: string[]) => Promise<R[]>): Promise<R[]> => chunked(ids, read);
 
   // Every key names one request (the id is derived from requester and key).
-  const keyed = chunked(
+  const keyed = await chunked(
     planned.map((p) => p.key),
     (c) =>
       db
         .select({ requester: t.requests.requesterId, key: t.requests.idempotencyKey })
         .from(t.requests)
-        .where(inArray(t.requests.idempotencyKey, c))
-        .all(),
+        .where(inArray(t.requests.idempotencyKey, c)),
   );
 
   // One notification per key, and no person told the same thing twice about one request.
-  const notes = inChunks((c) =>
+  const notes = await inChunks((c) =>
     db
       .select({
         key: t.notifications.key,
@@ -101,27 +100,25 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
         status: t.notifications.status,
       })
       .from(t.notifications)
-      .where(inArray(t.notifications.requestId, c))
-      .all(),
+      .where(inArray(t.notifications.requestId, c)),
   );
 
   // One seat per request.
-  const seats = inChunks((c) =>
-    db.select().from(t.licenseAssignments).where(inArray(t.licenseAssignments.requestId, c)).all(),
+  const seats = await inChunks((c) =>
+    db.select().from(t.licenseAssignments).where(inArray(t.licenseAssignments.requestId, c)),
   );
 
   // One software CI per install, one hardware CI per delivered monitor.
   const software = planned.filter((p) => p.kind === 'software' && p.id);
-  const relationships = inChunks((c) =>
+  const relationships = await inChunks((c) =>
     db
       .select()
       .from(t.cmdbRelationships)
-      .where(and(inArray(t.cmdbRelationships.requestId, c), eq(t.cmdbRelationships.type, 'installed_on')))
-      .all(),
+      .where(and(inArray(t.cmdbRelationships.requestId, c), eq(t.cmdbRelationships.type, 'installed_on'))),
   );
   const monitors = planned.filter((p) => p.kind === 'monitor' && p.id);
   const hardware = monitors.length
-    ? db
+    ? await db
         .select({ id: t.cmdbCis.id })
         .from(t.cmdbCis)
         .where(
@@ -130,10 +127,9 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
             monitors.map((p) => `HW-AT-${p.id}`),
           ),
         )
-        .all()
     : [];
   const softwareCis = software.length
-    ? db
+    ? await db
         .select({ id: t.cmdbCis.id })
         .from(t.cmdbCis)
         .where(
@@ -142,12 +138,11 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
             software.map((p) => `SW-${CHAOS_DEVICE}-${p.tool}`),
           ),
         )
-        .all()
     : [];
 
   // One membership per grant: each chaos person asked for access once.
-  const members = inChunks((c) =>
-    db.select().from(t.securityGroupMembers).where(inArray(t.securityGroupMembers.requestId, c)).all(),
+  const members = await inChunks((c) =>
+    db.select().from(t.securityGroupMembers).where(inArray(t.securityGroupMembers.requestId, c)),
   );
   const granted = planned.filter(
     (p) =>
@@ -157,12 +152,11 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
   );
 
   // One audit entry per event: the same action on the same subject of one request, once.
-  const audit = inChunks((c) =>
+  const audit = await inChunks((c) =>
     db
       .select({ request: t.auditLog.requestId, action: t.auditLog.action, subject: t.auditLog.subject })
       .from(t.auditLog)
-      .where(inArray(t.auditLog.requestId, c))
-      .all(),
+      .where(inArray(t.auditLog.requestId, c)),
   );
   const chain = verifyAuditChain(db);
 
@@ -174,7 +168,7 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
     .map((line) => /^installed (\S+) /.exec(line)?.[1])
     .filter((tool): tool is string => tool !== undefined && tools.has(tool));
   const jobs = software.length
-    ? db
+    ? await db
         .select({ request: t.deploymentJobs.requestId, attempt: t.deploymentJobs.attempt })
         .from(t.deploymentJobs)
         .where(
@@ -183,7 +177,6 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
             software.map((p) => p.id!),
           ),
         )
-        .all()
     : [];
 
   /** Each of `done` (requests that ended as expected) must have left its side effect. */

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../runtime/config.js';
 import { readStackState, stackStateFile } from '../runtime/stack-state.js';
 import { freePort, startDevServer, type DevServer } from '../scripts/dev-server.js';
+import { chaosCatalogDir } from './fixtures.js';
 
 export interface Env {
   name: string;
@@ -47,6 +48,8 @@ export async function baseEnv(dataDir: string, packagesDir: string): Promise<Nod
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     REQFLOW_DEV_MODE: '1',
     PACKAGES_DIR: `${join(repoRoot, 'packages')}:${packagesDir}`,
+    // The stack applies its catalog at start: the chaos software must be in it, or it is retired.
+    CATALOG_DIR: chaosCatalogDir(dataDir),
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     LOG_LEVEL: 'warn',
     LOG_PRETTY: '0',

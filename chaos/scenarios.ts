@@ -118,8 +118,8 @@ async function runWorkload(
     notes.push(`submitting stopped: ${err instanceof Error ? err.message : String(err)}`);
   }
   const ids = () => planned.flatMap((p) => (p.id ? [p.id] : []));
-  allFinal = await until(() => {
-    const rows = readRequests(db, ids());
+  allFinal = await until(async () => {
+    const rows = await readRequests(db, ids());
     return rows.size === planned.length && [...rows.values()].every((r) => isFinalStatus(r.status));
   }, deadline - Date.now());
   const finalAt = Date.now();
@@ -129,7 +129,7 @@ async function runWorkload(
     notes.push(`not every request was final within ${s.deadlineMs / 1000} s`);
     notes.push(...driver.unexpected.map((u) => `a person's action was refused: ${u}`));
   }
-  const findings = check(db, env.dataDir, planned);
+  const findings = await check(db, env.dataDir, planned);
   return {
     name,
     where: env.name,
@@ -239,8 +239,12 @@ export function agentKills(env: Env, db: DB, s: Settings, alloc: Allocator): Pro
         await sleep(between(s.rng, 100, 600));
         const killedAt = Date.now();
         if (!kill(env.pid('agent'), s, faulted, `the agent during job ${job}`)) continue;
-        const reported = await until(() => {
-          const row = db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.id, job!)).get();
+        const reported = await until(async () => {
+          const [row] = await db
+            .select()
+            .from(t.deploymentJobs)
+            .where(eq(t.deploymentJobs.id, job!))
+            .limit(1);
           return row?.state === 'succeeded' || row?.state === 'failed';
         }, 120_000);
         if (reported) recoveries.push((Date.now() - killedAt) / 1000);

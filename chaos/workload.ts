@@ -158,11 +158,11 @@ export async function submitAll(client: ChaosClient, planned: Planned[], concurr
 
 export type Row = Pick<typeof t.requests.$inferSelect, 'id' | 'status' | 'waitingOn' | 'steps'>;
 
-export function readRequests(db: DB, ids: string[]): Map<string, Row> {
+export async function readRequests(db: DB, ids: string[]): Promise<Map<string, Row>> {
   const rows = new Map<string, Row>();
   // SQLite caps the number of bound parameters; a chunk stays well under it.
   for (let i = 0; i < ids.length; i += 500) {
-    for (const r of db
+    for (const r of await db
       .select({
         id: t.requests.id,
         status: t.requests.status,
@@ -170,8 +170,7 @@ export function readRequests(db: DB, ids: string[]): Map<string, Row> {
         steps: t.requests.steps,
       })
       .from(t.requests)
-      .where(inArray(t.requests.id, ids.slice(i, i + 500)))
-      .all())
+      .where(inArray(t.requests.id, ids.slice(i, i + 500))))
       rows.set(r.id, r);
   }
   return rows;
@@ -216,7 +215,7 @@ export class Driver {
         .filter((p) => p.id)
         .map((p) => [p.id!, p]),
     );
-    const rows = readRequests(this.db, [...byId.keys()]);
+    const rows = await readRequests(this.db, [...byId.keys()]);
     const todo: (() => Promise<void>)[] = [];
     for (const row of rows.values()) {
       if (isFinalStatus(row.status) || !row.waitingOn) continue;
@@ -237,7 +236,7 @@ export class Driver {
       (r) => !isFinalStatus(r.status) && r.waitingOn?.what.startsWith('task '),
     );
     if (waitingOnTasks.length > 0) {
-      const open = this.db
+      const tasks = await this.db
         .select()
         .from(t.tasks)
         .where(
@@ -245,9 +244,8 @@ export class Driver {
             t.tasks.requestId,
             waitingOnTasks.map((r) => r.id),
           ),
-        )
-        .all()
-        .filter((task) => task.state === 'open' || task.state === 'claimed');
+        );
+      const open = tasks.filter((task) => task.state === 'open' || task.state === 'claimed');
       for (const task of open) {
         const outcome = task.outcomes?.[0] ?? 'done';
         const as = task.groupId === 'procurement' ? 'dave' : (task.assigneeId ?? 'dave');

@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, max } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import type { JobAction } from '../domain/status.js';
 import { loadPackage, type DeploymentPackage } from '../runtime/packages.js';
 import { packageFolderOf } from '../service-catalog/items.js';
@@ -86,44 +87,41 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
      * device never both take a job.
      */
     async claim(deviceId: string, nowMs: number): Promise<ClaimedJob[]> {
-      return db.transaction(
-        (tx) => {
-          const candidates = tx
-            .select()
-            .from(t.deploymentJobs)
-            .where(
-              and(
-                eq(t.deploymentJobs.deviceId, deviceId),
-                inArray(t.deploymentJobs.state, ['queued', 'running']),
-              ),
-            )
-            .orderBy(asc(t.deploymentJobs.queuedAt))
-            .all();
-          const claimed: ClaimedJob[] = [];
-          for (const job of candidates) {
-            const pkg = loadPackage(packagesDirs, job.packageId, packageFolderOf(tx, job.packageId));
-            // A running job is handed out again only after it could have run all three
-            // scripts to their limits: the agent died mid-job. `detect` makes that safe.
-            const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;
-            if (job.state === 'running' && job.startedAt && Date.parse(job.startedAt) + leaseMs > nowMs)
-              continue;
-            tx.update(t.deploymentJobs)
-              .set({ state: 'running', startedAt: new Date(nowMs).toISOString() })
-              .where(eq(t.deploymentJobs.id, job.id))
-              .run();
-            claimed.push({
-              id: job.id,
-              requestId: job.requestId,
-              action: job.action,
-              attempt: job.attempt,
-              package: pkg,
-              ...(job.traceParent ? { traceparent: job.traceParent } : {}),
-            });
-          }
-          return claimed;
-        },
-        { behavior: 'immediate' },
-      );
+      return transaction(db, async (tx) => {
+        const candidates = tx
+          .select()
+          .from(t.deploymentJobs)
+          .where(
+            and(
+              eq(t.deploymentJobs.deviceId, deviceId),
+              inArray(t.deploymentJobs.state, ['queued', 'running']),
+            ),
+          )
+          .orderBy(asc(t.deploymentJobs.queuedAt))
+          .all();
+        const claimed: ClaimedJob[] = [];
+        for (const job of candidates) {
+          const pkg = loadPackage(packagesDirs, job.packageId, await packageFolderOf(tx, job.packageId));
+          // A running job is handed out again only after it could have run all three
+          // scripts to their limits: the agent died mid-job. `detect` makes that safe.
+          const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;
+          if (job.state === 'running' && job.startedAt && Date.parse(job.startedAt) + leaseMs > nowMs)
+            continue;
+          tx.update(t.deploymentJobs)
+            .set({ state: 'running', startedAt: new Date(nowMs).toISOString() })
+            .where(eq(t.deploymentJobs.id, job.id))
+            .run();
+          claimed.push({
+            id: job.id,
+            requestId: job.requestId,
+            action: job.action,
+            attempt: job.attempt,
+            package: pkg,
+            ...(job.traceParent ? { traceparent: job.traceParent } : {}),
+          });
+        }
+        return claimed;
+      });
     },
 
     /** What the agent reported for a job. */

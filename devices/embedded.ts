@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { appendAuditEntry } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { hashDeviceToken, newToken } from './tokens.js';
 
 /** Where an agent on this machine keeps a device's token by default (`npm run agent` reads it). */
@@ -34,7 +35,7 @@ export async function ensureDeviceToken(
   now: Date = new Date(),
 ): Promise<string> {
   const file = deviceTokenFile(dataDir, deviceId);
-  const device = db.select().from(t.devices).where(eq(t.devices.id, deviceId)).get();
+  const [device] = await db.select().from(t.devices).where(eq(t.devices.id, deviceId)).limit(1);
   if (!device) throw new Error(`unknown device ${deviceId}`);
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
@@ -44,26 +45,25 @@ export async function ensureDeviceToken(
   const at = now.toISOString();
   const wasEnrolled = device.tokenHash !== null;
   const action = wasEnrolled ? 'device.token_reissued' : 'device.enrolled';
-  db.transaction(
-    (tx) => {
-      tx.update(t.devices)
-        .set({
-          tokenHash: hashDeviceToken(token),
-          enrolledAt: wasEnrolled && device.enrolledAt ? device.enrolledAt : at,
-          unenrolledAt: null,
-        })
-        .where(eq(t.devices.id, deviceId))
-        .run();
-      appendAuditEntry(tx, at, {
-        key: `${action}:${deviceId}:${at}`,
-        actor: 'reqflow',
-        action,
-        subject: deviceId,
-        details: { ownerId: device.ownerId, via: 'embedded stack' },
-      });
-    },
-    { behavior: 'immediate' },
-  );
+  await transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
+    await tx
+      .update(t.devices)
+      .set({
+        tokenHash: hashDeviceToken(token),
+        enrolledAt: wasEnrolled && device.enrolledAt ? device.enrolledAt : at,
+        unenrolledAt: null,
+      })
+      .where(eq(t.devices.id, deviceId));
+    appendAuditEntry(tx, at, {
+      key: `${action}:${deviceId}:${at}`,
+      actor: 'reqflow',
+      action,
+      subject: deviceId,
+      details: { ownerId: device.ownerId, via: 'embedded stack' },
+    });
+  });
   // Stored after the hash: a crash in between leaves a file that does not match, and the next start issues again.
   writeTokenFile(file, token);
   return token;

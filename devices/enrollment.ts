@@ -4,6 +4,7 @@ import { appendAuditEntry } from '../audit/log.js';
 import { recordComputerIn } from '../cmdb/records.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { DeviceRefusedError } from './errors.js';
 import { hashDeviceToken, newToken } from './tokens.js';
 
@@ -45,12 +46,13 @@ export interface EnrolledDevice {
   ownerId: string;
 }
 
-function activeUser(tx: Tx | DB, userId: string) {
-  return tx
+async function isActiveUser(tx: Tx | DB, userId: string): Promise<boolean> {
+  const [user] = await tx
     .select({ id: t.users.id })
     .from(t.users)
     .where(and(eq(t.users.id, userId), eq(t.users.active, true), isNull(t.users.removedAt)))
-    .get();
+    .limit(1);
+  return user !== undefined;
 }
 
 /** Issues a single-use enrollment token for a device that `ownerId` will own. */
@@ -69,31 +71,28 @@ export async function issueEnrollment(
   const expiresAt = new Date(now.getTime() + seconds * 1000).toISOString();
   const id = `ENR-${randomBytes(6).toString('hex').toUpperCase()}`;
   const token = newToken();
-  db.transaction(
-    (tx) => {
-      if (!activeUser(tx, input.ownerId)) {
-        throw new DeviceRefusedError('owner_unknown', `Unknown or inactive user "${input.ownerId}".`);
-      }
-      tx.insert(t.deviceEnrollments)
-        .values({
-          id,
-          tokenHash: hashDeviceToken(token),
-          ownerId: input.ownerId,
-          createdBy: input.createdBy,
-          createdAt: at,
-          expiresAt,
-        })
-        .run();
-      appendAuditEntry(tx, at, {
-        key: `device.enrollment_issued:${id}`,
-        actor: input.createdBy,
-        action: 'device.enrollment_issued',
-        subject: id,
-        details: { ownerId: input.ownerId, expiresAt },
-      });
-    },
-    { behavior: 'immediate' },
-  );
+  await transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
+    if (!(await isActiveUser(tx, input.ownerId))) {
+      throw new DeviceRefusedError('owner_unknown', `Unknown or inactive user "${input.ownerId}".`);
+    }
+    await tx.insert(t.deviceEnrollments).values({
+      id,
+      tokenHash: hashDeviceToken(token),
+      ownerId: input.ownerId,
+      createdBy: input.createdBy,
+      createdAt: at,
+      expiresAt,
+    });
+    appendAuditEntry(tx, at, {
+      key: `device.enrollment_issued:${id}`,
+      actor: input.createdBy,
+      action: 'device.enrollment_issued',
+      subject: id,
+      details: { ownerId: input.ownerId, expiresAt },
+    });
+  });
   return { id, token, ownerId: input.ownerId, expiresAt };
 }
 
@@ -114,28 +113,32 @@ export function deviceIdFor(input: Pick<EnrollInput, 'hostname' | 'deviceId'>): 
 }
 
 /** `base`, else `base-2`, `base-3`...: free among devices and CMDB CIs (a device is a CI by its id). */
-function freeDeviceId(tx: Tx, base: string): string {
-  const taken = (id: string) =>
-    tx
-      .select({ id: t.devices.id })
-      .from(t.devices)
-      .where(sql`lower(${t.devices.id}) = lower(${id})`)
-      .get() ??
-    tx
-      .select({ id: t.cmdbCis.id })
-      .from(t.cmdbCis)
-      .where(sql`lower(${t.cmdbCis.id}) = lower(${id})`)
-      .get();
+async function freeDeviceId(tx: Tx, base: string): Promise<string> {
+  const taken = async (id: string) =>
+    (
+      await tx
+        .select({ id: t.devices.id })
+        .from(t.devices)
+        .where(sql`lower(${t.devices.id}) = lower(${id})`)
+        .limit(1)
+    ).length > 0 ||
+    (
+      await tx
+        .select({ id: t.cmdbCis.id })
+        .from(t.cmdbCis)
+        .where(sql`lower(${t.cmdbCis.id}) = lower(${id})`)
+        .limit(1)
+    ).length > 0;
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? base : `${base}-${n}`;
-    if (!taken(candidate)) return candidate;
+    if (!(await taken(candidate))) return candidate;
   }
 }
 
 /**
  * Spends an enrollment token: creates the device for the token's owner (and its CMDB CI),
- * issues the device its own token and marks the enrollment used, all in one IMMEDIATE
- * transaction, so of two agents presenting the same token exactly one gets a device.
+ * issues the device its own token and marks the enrollment used, all in one transaction,
+ * so of two agents presenting the same token exactly one gets a device.
  */
 export async function enrollDevice(
   db: DB,
@@ -145,77 +148,75 @@ export async function enrollDevice(
 ): Promise<EnrolledDevice> {
   const at = now.toISOString();
   const token = newToken();
-  return db.transaction(
-    (tx) => {
-      const enrollment = tx
-        .select()
-        .from(t.deviceEnrollments)
-        .where(eq(t.deviceEnrollments.tokenHash, hashDeviceToken(enrollmentToken)))
-        .get();
-      if (!enrollment) throw new DeviceRefusedError('token_unknown', 'Unknown enrollment token.');
-      if (enrollment.usedAt) {
-        throw new DeviceRefusedError(
-          'token_used',
-          `This enrollment token was already used (device ${enrollment.deviceId} at ${enrollment.usedAt}); ` +
-            'enrollment tokens work once: ask an operator for a new one.',
-        );
-      }
-      if (enrollment.expiresAt <= at) {
-        throw new DeviceRefusedError(
-          'token_expired',
-          `This enrollment token expired at ${enrollment.expiresAt}; ask an operator for a new one.`,
-        );
-      }
-      if (!activeUser(tx, enrollment.ownerId)) {
-        throw new DeviceRefusedError(
-          'owner_inactive',
-          `The device's owner ${enrollment.ownerId} is no longer an active user.`,
-        );
-      }
-      const deviceId = freeDeviceId(tx, deviceIdFor(input));
-      tx.insert(t.devices)
-        .values({
-          id: deviceId,
-          name: input.hostname,
-          ownerId: enrollment.ownerId,
-          platform: input.platform,
-          tokenHash: hashDeviceToken(token),
-          hostname: input.hostname,
-          enrolledAt: at,
-        })
-        .run();
-      recordComputerIn(tx, {
-        deviceId,
-        name: input.hostname,
+  return transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
+    const [enrollment] = await tx
+      .select()
+      .from(t.deviceEnrollments)
+      .where(eq(t.deviceEnrollments.tokenHash, hashDeviceToken(enrollmentToken)))
+      .limit(1);
+    if (!enrollment) throw new DeviceRefusedError('token_unknown', 'Unknown enrollment token.');
+    if (enrollment.usedAt) {
+      throw new DeviceRefusedError(
+        'token_used',
+        `This enrollment token was already used (device ${enrollment.deviceId} at ${enrollment.usedAt}); ` +
+          'enrollment tokens work once: ask an operator for a new one.',
+      );
+    }
+    if (enrollment.expiresAt <= at) {
+      throw new DeviceRefusedError(
+        'token_expired',
+        `This enrollment token expired at ${enrollment.expiresAt}; ask an operator for a new one.`,
+      );
+    }
+    if (!(await isActiveUser(tx, enrollment.ownerId))) {
+      throw new DeviceRefusedError(
+        'owner_inactive',
+        `The device's owner ${enrollment.ownerId} is no longer an active user.`,
+      );
+    }
+    const deviceId = await freeDeviceId(tx, deviceIdFor(input));
+    await tx.insert(t.devices).values({
+      id: deviceId,
+      name: input.hostname,
+      ownerId: enrollment.ownerId,
+      platform: input.platform,
+      tokenHash: hashDeviceToken(token),
+      hostname: input.hostname,
+      enrolledAt: at,
+    });
+    recordComputerIn(tx, {
+      deviceId,
+      name: input.hostname,
+      ownerId: enrollment.ownerId,
+      platform: input.platform,
+      hostname: input.hostname,
+      at,
+    });
+    // SQLite's transactions already run one at a time; on PostgreSQL two spenders may both have
+    // read the enrollment unused, and this guarded update lets exactly one of them through.
+    const spent = await tx
+      .update(t.deviceEnrollments)
+      .set({ usedAt: at, deviceId })
+      .where(and(eq(t.deviceEnrollments.id, enrollment.id), isNull(t.deviceEnrollments.usedAt)))
+      .returning({ id: t.deviceEnrollments.id });
+    if (spent.length !== 1) {
+      throw new DeviceRefusedError('token_used', 'This enrollment token was already used.');
+    }
+    appendAuditEntry(tx, at, {
+      key: `device.enrolled:${deviceId}:${at}`,
+      actor: `device:${deviceId}`,
+      action: 'device.enrolled',
+      subject: deviceId,
+      details: {
         ownerId: enrollment.ownerId,
-        platform: input.platform,
         hostname: input.hostname,
-        at,
-      });
-      // The IMMEDIATE lock already orders spenders; the guard keeps the rule if that ever changes.
-      const spent = tx
-        .update(t.deviceEnrollments)
-        .set({ usedAt: at, deviceId })
-        .where(and(eq(t.deviceEnrollments.id, enrollment.id), isNull(t.deviceEnrollments.usedAt)))
-        .run();
-      if (spent.changes !== 1) {
-        throw new DeviceRefusedError('token_used', 'This enrollment token was already used.');
-      }
-      appendAuditEntry(tx, at, {
-        key: `device.enrolled:${deviceId}:${at}`,
-        actor: `device:${deviceId}`,
-        action: 'device.enrolled',
-        subject: deviceId,
-        details: {
-          ownerId: enrollment.ownerId,
-          hostname: input.hostname,
-          platform: input.platform,
-          enrollmentId: enrollment.id,
-          issuedBy: enrollment.createdBy,
-        },
-      });
-      return { deviceId, token, ownerId: enrollment.ownerId };
-    },
-    { behavior: 'immediate' },
-  );
+        platform: input.platform,
+        enrollmentId: enrollment.id,
+        issuedBy: enrollment.createdBy,
+      },
+    });
+    return { deviceId, token, ownerId: enrollment.ownerId };
+  });
 }

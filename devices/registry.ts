@@ -2,6 +2,7 @@ import { and, asc, eq, isNotNull } from 'drizzle-orm';
 import { appendAuditEntry } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { serialize, transaction } from '../db/transaction.js';
 import { hashDeviceToken } from './tokens.js';
 
 /**
@@ -42,41 +43,41 @@ function toRecord(row: DeviceRow): DeviceRecord {
 
 /** The device a bearer token belongs to; undefined for an unknown or revoked token. */
 export async function findDeviceByToken(db: DB, token: string): Promise<{ id: string } | undefined> {
-  return db
+  const [device] = await db
     .select({ id: t.devices.id })
     .from(t.devices)
     .where(eq(t.devices.tokenHash, hashDeviceToken(token)))
-    .get();
+    .limit(1);
+  return device;
 }
 
 /** Whether the device still holds a token: a long poll checks it so an unenrolled agent learns at once. */
 export async function isEnrolled(db: DB, deviceId: string): Promise<boolean> {
-  const row = db
+  const [row] = await db
     .select({ id: t.devices.id })
     .from(t.devices)
     .where(and(eq(t.devices.id, deviceId), isNotNull(t.devices.tokenHash)))
-    .get();
+    .limit(1);
   return row !== undefined;
 }
 
 export async function recordDeviceSeen(db: DB, deviceId: string, at: Date = new Date()): Promise<void> {
-  db.update(t.devices).set({ lastSeenAt: at.toISOString() }).where(eq(t.devices.id, deviceId)).run();
+  await db.update(t.devices).set({ lastSeenAt: at.toISOString() }).where(eq(t.devices.id, deviceId));
 }
 
 export async function getDevice(db: DB, deviceId: string): Promise<DeviceRecord | undefined> {
-  const row = db.select().from(t.devices).where(eq(t.devices.id, deviceId)).get();
+  const [row] = await db.select().from(t.devices).where(eq(t.devices.id, deviceId)).limit(1);
   return row && toRecord(row);
 }
 
 /** Devices in id order, optionally one owner's. */
 export async function listDevices(db: DB, filter: { ownerId?: string } = {}): Promise<DeviceRecord[]> {
-  return db
+  const rows = await db
     .select()
     .from(t.devices)
     .where(filter.ownerId ? eq(t.devices.ownerId, filter.ownerId) : undefined)
-    .orderBy(asc(t.devices.id))
-    .all()
-    .map(toRecord);
+    .orderBy(asc(t.devices.id));
+  return rows.map(toRecord);
 }
 
 export interface UnenrollInput {
@@ -99,26 +100,24 @@ export async function unenrollDevice(
   now: Date = new Date(),
 ): Promise<DeviceRecord | undefined> {
   const at = now.toISOString();
-  return db.transaction(
-    (tx) => {
-      const device = tx.select().from(t.devices).where(eq(t.devices.id, input.deviceId)).get();
-      if (!device) return undefined;
-      if (device.unenrolledAt && !device.tokenHash) return toRecord(device);
-      const updated = tx
-        .update(t.devices)
-        .set({ tokenHash: null, unenrolledAt: at })
-        .where(eq(t.devices.id, device.id))
-        .returning()
-        .get();
-      appendAuditEntry(tx, at, {
-        key: `device.unenrolled:${device.id}:${at}`,
-        actor: input.actor,
-        action: 'device.unenrolled',
-        subject: device.id,
-        details: { ownerId: device.ownerId, reason: input.reason, hadToken: device.tokenHash !== null },
-      });
-      return toRecord(updated);
-    },
-    { behavior: 'immediate' },
-  );
+  return transaction(db, async (tx) => {
+    // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+    await serialize(tx, 'audit_log');
+    const [device] = await tx.select().from(t.devices).where(eq(t.devices.id, input.deviceId)).limit(1);
+    if (!device) return undefined;
+    if (device.unenrolledAt && !device.tokenHash) return toRecord(device);
+    const [updated] = await tx
+      .update(t.devices)
+      .set({ tokenHash: null, unenrolledAt: at })
+      .where(eq(t.devices.id, device.id))
+      .returning();
+    appendAuditEntry(tx, at, {
+      key: `device.unenrolled:${device.id}:${at}`,
+      actor: input.actor,
+      action: 'device.unenrolled',
+      subject: device.id,
+      details: { ownerId: device.ownerId, reason: input.reason, hadToken: device.tokenHash !== null },
+    });
+    return toRecord(updated!);
+  });
 }

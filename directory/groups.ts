@@ -28,10 +28,10 @@ export interface GroupInput {
   members: readonly string[];
 }
 
-function views(q: Reader, rows: GroupRow[]): DirectoryGroup[] {
+async function views(q: Reader, rows: GroupRow[]): Promise<DirectoryGroup[]> {
   if (rows.length === 0) return [];
   const members = new Map<string, DirectoryGroup['members']>();
-  for (const m of q
+  for (const m of await q
     .select({ groupId: t.groupMembers.groupId, id: t.users.id, name: t.users.name })
     .from(t.groupMembers)
     .innerJoin(t.users, eq(t.users.id, t.groupMembers.userId))
@@ -44,8 +44,7 @@ function views(q: Reader, rows: GroupRow[]): DirectoryGroup[] {
         sql`${t.users.removedAt} is null`,
       ),
     )
-    .orderBy(asc(t.users.id))
-    .all()) {
+    .orderBy(asc(t.users.id))) {
     const list = members.get(m.groupId) ?? [];
     list.push({ id: m.id, name: m.name });
     members.set(m.groupId, list);
@@ -62,12 +61,13 @@ function views(q: Reader, rows: GroupRow[]): DirectoryGroup[] {
   }));
 }
 
-const view = (q: Reader, row: GroupRow) => views(q, [row])[0]!;
-const rowById = (q: Reader, id: string) => q.select().from(t.groups).where(eq(t.groups.id, id)).get();
+const view = async (q: Reader, row: GroupRow) => (await views(q, [row]))[0]!;
+const rowById = async (q: Reader, id: string): Promise<GroupRow | undefined> =>
+  (await q.select().from(t.groups).where(eq(t.groups.id, id)).limit(1))[0];
 const lower = (s: string) => s.toLowerCase();
 
-function provisionedRow(q: Reader, id: string): GroupRow {
-  const row = rowById(q, id);
+async function provisionedRow(q: Reader, id: string): Promise<GroupRow> {
+  const row = await rowById(q, id);
   if (!row?.scimManaged) throw notFound(`Group ${id} not found.`);
   return row;
 }
@@ -76,8 +76,8 @@ function provisionedRow(q: Reader, id: string): GroupRow {
  * The reqflow group a provider's group stands for: the one whose id equals its externalId
  * or displayName, else the one whose name equals its displayName (case ignored both ways).
  */
-function boundTarget(c: Change, input: { displayName: string; externalId: string | null }) {
-  const candidates = c.tx
+async function boundTarget(c: Change, input: { displayName: string; externalId: string | null }) {
+  const candidates = await c.tx
     .select()
     .from(t.groups)
     .where(
@@ -86,8 +86,7 @@ function boundTarget(c: Change, input: { displayName: string; externalId: string
         eq(sql`lower(${t.groups.id})`, lower(input.displayName)),
         eq(sql`lower(${t.groups.name})`, lower(input.displayName)),
       ),
-    )
-    .all();
+    );
   const rank = (g: GroupRow) =>
     input.externalId && lower(g.id) === lower(input.externalId)
       ? 0
@@ -97,33 +96,32 @@ function boundTarget(c: Change, input: { displayName: string; externalId: string
   return candidates.sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id))[0];
 }
 
-function assertExternalIdFree(c: Change, externalId: string | null, self?: string): void {
+async function assertExternalIdFree(c: Change, externalId: string | null, self?: string): Promise<void> {
   if (!externalId) return;
-  const other = c.tx.select().from(t.groups).where(eq(t.groups.externalId, externalId)).get();
+  const [other] = await c.tx.select().from(t.groups).where(eq(t.groups.externalId, externalId)).limit(1);
   if (other && other.id !== self)
     throw taken(`externalId "${externalId}" already belongs to group ${other.id}.`);
 }
 
-function currentMembers(q: Reader, groupId: string): string[] {
-  return q
+async function currentMembers(q: Reader, groupId: string): Promise<string[]> {
+  const rows = await q
     .select({ userId: t.groupMembers.userId })
     .from(t.groupMembers)
-    .where(eq(t.groupMembers.groupId, groupId))
-    .all()
-    .map((m) => m.userId);
+    .where(eq(t.groupMembers.groupId, groupId));
+  return rows.map((m) => m.userId);
 }
 
 /** Makes the group's members exactly `wanted`, auditing each addition and removal. */
-function setMembers(c: Change, groupId: string, wanted: readonly string[]): void {
+async function setMembers(c: Change, groupId: string, wanted: readonly string[]): Promise<void> {
   const want = new Set(wanted);
   if (want.size > 0) {
     const known = new Set(
-      c.tx
-        .select({ id: t.users.id })
-        .from(t.users)
-        .where(and(inArray(t.users.id, [...want]), sql`${t.users.removedAt} is null`))
-        .all()
-        .map((u) => u.id),
+      (
+        await c.tx
+          .select({ id: t.users.id })
+          .from(t.users)
+          .where(and(inArray(t.users.id, [...want]), sql`${t.users.removedAt} is null`))
+      ).map((u) => u.id),
     );
     const unknown = [...want].filter((id) => !known.has(id));
     if (unknown.length > 0)
@@ -131,19 +129,18 @@ function setMembers(c: Change, groupId: string, wanted: readonly string[]): void
         `members: ${unknown.map((id) => `"${id}"`).join(', ')} not a known user (send SCIM user ids).`,
       );
   }
-  const have = new Set(currentMembers(c.tx, groupId));
+  const have = new Set(await currentMembers(c.tx, groupId));
   for (const userId of have) {
     if (want.has(userId)) continue;
-    c.tx
+    await c.tx
       .delete(t.groupMembers)
-      .where(and(eq(t.groupMembers.groupId, groupId), eq(t.groupMembers.userId, userId)))
-      .run();
-    c.audit('group.member_removed', groupId, { userId });
+      .where(and(eq(t.groupMembers.groupId, groupId), eq(t.groupMembers.userId, userId)));
+    await c.audit('group.member_removed', groupId, { userId });
   }
   for (const userId of want) {
     if (have.has(userId)) continue;
-    c.tx.insert(t.groupMembers).values({ groupId, userId }).run();
-    c.audit('group.member_added', groupId, { userId });
+    await c.tx.insert(t.groupMembers).values({ groupId, userId });
+    await c.audit('group.member_added', groupId, { userId });
   }
 }
 
@@ -167,34 +164,12 @@ export interface EnsuredGroup {
   members?: readonly string[];
 }
 
-/**
- * Creates the group unless it exists; an existing group keeps its name and members. Synchronous,
- * so a caller's transaction (the catalog's apply) can hold it: it then commits or rolls back with it.
- */
-export function ensureGroupNow(
-  deps: DirectoryDeps,
-  group: EnsuredGroup,
-  actor: string,
-): { group: DirectoryGroup; created: boolean } {
-  return change(deps, actor, (c) => {
-    const existing = rowById(c.tx, group.id);
-    if (existing) return { group: view(c.tx, existing), created: false };
-    c.tx
-      .insert(t.groups)
-      .values({ id: group.id, name: group.name, kind: group.kind, createdAt: c.at, updatedAt: c.at })
-      .run();
-    c.audit('group.created', group.id, { kind: group.kind, name: group.name });
-    setMembers(c, group.id, group.members ?? []);
-    return { group: view(c.tx, rowById(c.tx, group.id)!), created: true };
-  });
-}
-
 export function createGroupDirectory(deps: DirectoryDeps) {
   const { db } = deps;
   return {
     /** A group bound to the identity provider (the only ones SCIM sees). */
     async findProvisionedGroup(id: string): Promise<DirectoryGroup | undefined> {
-      const row = rowById(db, id);
+      const row = await rowById(db, id);
       return row?.scimManaged ? view(db, row) : undefined;
     },
 
@@ -204,7 +179,7 @@ export function createGroupDirectory(deps: DirectoryDeps) {
       displayName?: string;
       externalId?: string;
     }): Promise<DirectoryGroup[]> {
-      const rows = db
+      const rows = await db
         .select()
         .from(t.groups)
         .where(
@@ -217,15 +192,14 @@ export function createGroupDirectory(deps: DirectoryDeps) {
             by.externalId !== undefined ? eq(t.groups.externalId, by.externalId) : undefined,
           ),
         )
-        .orderBy(asc(t.groups.id))
-        .all();
+        .orderBy(asc(t.groups.id));
       return views(db, rows);
     },
 
     async listProvisionedGroups(): Promise<DirectoryGroup[]> {
       return views(
         db,
-        db.select().from(t.groups).where(eq(t.groups.scimManaged, true)).orderBy(asc(t.groups.id)).all(),
+        await db.select().from(t.groups).where(eq(t.groups.scimManaged, true)).orderBy(asc(t.groups.id)),
       );
     },
 
@@ -235,16 +209,16 @@ export function createGroupDirectory(deps: DirectoryDeps) {
      * become exactly the ones given.
      */
     async provisionGroup(input: GroupInput, actor: string): Promise<DirectoryGroup> {
-      return change(deps, actor, (c) => {
+      return change(deps, actor, async (c) => {
         const fields = cleaned(input);
-        const target = boundTarget(c, fields);
+        const target = await boundTarget(c, fields);
         if (target?.scimManaged)
           throw taken(`Group "${fields.displayName}" is already provisioned (as ${target.id}).`);
-        assertExternalIdFree(c, fields.externalId, target?.id);
+        await assertExternalIdFree(c, fields.externalId, target?.id);
         let id: string;
         if (target) {
           id = target.id;
-          c.tx
+          await c.tx
             .update(t.groups)
             .set({
               name: fields.displayName,
@@ -252,36 +226,35 @@ export function createGroupDirectory(deps: DirectoryDeps) {
               scimManaged: true,
               updatedAt: c.at,
             })
-            .where(eq(t.groups.id, id))
-            .run();
-          c.audit('group.bound', id, {
+            .where(eq(t.groups.id, id));
+          await c.audit('group.bound', id, {
             kind: target.kind,
             displayName: fields.displayName,
             externalId: fields.externalId,
             previousName: target.name,
           });
         } else {
-          id = unique(groupIdBase(fields.displayName), (candidate) => rowById(c.tx, candidate) !== undefined);
-          c.tx
-            .insert(t.groups)
-            .values({
-              id,
-              name: fields.displayName,
-              kind: 'directory',
-              externalId: fields.externalId,
-              scimManaged: true,
-              createdAt: c.at,
-              updatedAt: c.at,
-            })
-            .run();
-          c.audit('group.created', id, {
+          id = await unique(
+            groupIdBase(fields.displayName),
+            async (candidate) => (await rowById(c.tx, candidate)) !== undefined,
+          );
+          await c.tx.insert(t.groups).values({
+            id,
+            name: fields.displayName,
+            kind: 'directory',
+            externalId: fields.externalId,
+            scimManaged: true,
+            createdAt: c.at,
+            updatedAt: c.at,
+          });
+          await c.audit('group.created', id, {
             kind: 'directory',
             name: fields.displayName,
             externalId: fields.externalId,
           });
         }
-        setMembers(c, id, fields.members);
-        return view(c.tx, rowById(c.tx, id)!);
+        await setMembers(c, id, fields.members);
+        return view(c.tx, (await rowById(c.tx, id))!);
       });
     },
 
@@ -298,17 +271,16 @@ export function createGroupDirectory(deps: DirectoryDeps) {
       actor: string,
       options: { since?: readonly string[] } = {},
     ): Promise<DirectoryGroup> {
-      return change(deps, actor, (c) => {
-        const row = provisionedRow(c.tx, id);
+      return change(deps, actor, async (c) => {
+        const row = await provisionedRow(c.tx, id);
         const fields = cleaned(input);
-        assertExternalIdFree(c, fields.externalId, id);
+        await assertExternalIdFree(c, fields.externalId, id);
         if (row.name !== fields.displayName || row.externalId !== fields.externalId) {
-          c.tx
+          await c.tx
             .update(t.groups)
             .set({ name: fields.displayName, externalId: fields.externalId, updatedAt: c.at })
-            .where(eq(t.groups.id, id))
-            .run();
-          c.audit('group.updated', id, {
+            .where(eq(t.groups.id, id));
+          await c.audit('group.updated', id, {
             ...(row.name !== fields.displayName ? { name: { from: row.name, to: fields.displayName } } : {}),
             ...(row.externalId !== fields.externalId
               ? { externalId: { from: row.externalId, to: fields.externalId } }
@@ -319,11 +291,11 @@ export function createGroupDirectory(deps: DirectoryDeps) {
         if (options.since) {
           const before = new Set(options.since);
           const after = new Set(fields.members);
-          const now = currentMembers(c.tx, id).filter((m) => !before.has(m) || after.has(m));
+          const now = (await currentMembers(c.tx, id)).filter((m) => !before.has(m) || after.has(m));
           members = [...new Set([...now, ...fields.members.filter((m) => !before.has(m))])];
         }
-        setMembers(c, id, members);
-        return view(c.tx, rowById(c.tx, id)!);
+        await setMembers(c, id, members);
+        return view(c.tx, (await rowById(c.tx, id))!);
       });
     },
 
@@ -333,28 +305,37 @@ export function createGroupDirectory(deps: DirectoryDeps) {
      * unbound; SCIM no longer sees it.
      */
     async releaseGroup(id: string, actor: string): Promise<void> {
-      change(deps, actor, (c) => {
-        provisionedRow(c.tx, id);
-        setMembers(c, id, []);
-        c.tx
+      await change(deps, actor, async (c) => {
+        await provisionedRow(c.tx, id);
+        await setMembers(c, id, []);
+        await c.tx
           .update(t.groups)
           .set({ externalId: null, scimManaged: false, updatedAt: c.at })
-          .where(eq(t.groups.id, id))
-          .run();
-        c.audit('group.released', id, {});
+          .where(eq(t.groups.id, id));
+        await c.audit('group.released', id, {});
       });
     },
 
     /**
      * Creates a group with its first members unless a group with this id exists: the demo
      * organisation's groups are seeded this way, and a restart keeps the members the
-     * running system gave them since.
+     * running system gave them since. The catalog's apply calls it inside its own
+     * transaction, which the change joins: the group commits or rolls back with the catalog.
      */
     async ensureGroup(
       group: EnsuredGroup,
       actor: string,
     ): Promise<{ group: DirectoryGroup; created: boolean }> {
-      return ensureGroupNow(deps, group, actor);
+      return change(deps, actor, async (c) => {
+        const existing = await rowById(c.tx, group.id);
+        if (existing) return { group: await view(c.tx, existing), created: false };
+        await c.tx
+          .insert(t.groups)
+          .values({ id: group.id, name: group.name, kind: group.kind, createdAt: c.at, updatedAt: c.at });
+        await c.audit('group.created', group.id, { kind: group.kind, name: group.name });
+        await setMembers(c, group.id, group.members ?? []);
+        return { group: await view(c.tx, (await rowById(c.tx, group.id))!), created: true };
+      });
     },
   };
 }

@@ -5,7 +5,6 @@ import { createUserDirectory } from './users.js';
 
 export type { DirectoryDeps } from './changes.js';
 export { DirectoryError } from './errors.js';
-export { ensureGroupNow } from './groups.js';
 export type { DirectoryGroup, EnsuredGroup, GroupInput, GroupKind } from './groups.js';
 export { DEFAULT_ROLE, pickRole, type Role } from './roles.js';
 export type { DirectoryUser, UserInput } from './users.js';
@@ -21,7 +20,7 @@ export function createDirectory(deps: DirectoryDeps) {
     ...createGroupDirectory(deps),
     /** Creates the role unless it exists (roles come with the catalog's entitlements, not from the provider). */
     async ensureRole(role: Role, actor: string): Promise<{ created: boolean }> {
-      return { created: change(deps, actor, (c) => ensureRoleIn(c, role)) };
+      return { created: await change(deps, actor, (c) => ensureRoleIn(c, role)) };
     },
   };
 }

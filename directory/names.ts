@@ -28,11 +28,11 @@ export function groupIdBase(displayName: string): string {
   return slug(displayName, 'group');
 }
 
-/** `base`, or `base-2`, `base-3`... whichever is not taken yet. */
-export function unique(base: string, taken: (id: string) => boolean): string {
-  if (!taken(base)) return base;
+/** `base`, or `base-2`, `base-3`... whichever is not taken yet (`taken` looks it up). */
+export async function unique(base: string, taken: (id: string) => Promise<boolean>): Promise<string> {
+  if (!(await taken(base))) return base;
   for (let n = 2; ; n++) {
     const candidate = `${base.slice(0, MAX_ID_LENGTH - String(n).length - 1)}-${n}`;
-    if (!taken(candidate)) return candidate;
+    if (!(await taken(candidate))) return candidate;
   }
 }

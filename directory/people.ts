@@ -10,7 +10,12 @@ export interface PersonName {
 
 /** A person's display name, active or not (old requests still name people who left). */
 export async function findPersonName(db: DB, id: string): Promise<PersonName | undefined> {
-  return db.select({ id: t.users.id, name: t.users.name }).from(t.users).where(eq(t.users.id, id)).get();
+  const [person] = await db
+    .select({ id: t.users.id, name: t.users.name })
+    .from(t.users)
+    .where(eq(t.users.id, id))
+    .limit(1);
+  return person;
 }
 
 /** The active people with their role's name, by name: the dev sign-in page lists them. */
@@ -20,6 +25,5 @@ export async function listActivePeople(db: DB): Promise<(PersonName & { role: st
     .from(t.users)
     .innerJoin(t.roles, eq(t.roles.id, t.users.roleId))
     .where(and(eq(t.users.active, true), isNull(t.users.removedAt)))
-    .orderBy(asc(t.users.name))
-    .all();
+    .orderBy(asc(t.users.name));
 }

@@ -35,23 +35,23 @@ export function pickRole(
   return undefined;
 }
 
-export function allRoles(q: Reader): Role[] {
-  return q.select().from(t.roles).all();
+export async function allRoles(q: Reader): Promise<Role[]> {
+  return q.select().from(t.roles);
 }
 
 /** Creates the role unless it exists; only the directory writes roles. */
-export function ensureRoleIn(c: Change, role: Role): boolean {
-  const existing = c.tx.select().from(t.roles).where(eq(t.roles.id, role.id)).get();
+export async function ensureRoleIn(c: Change, role: Role): Promise<boolean> {
+  const [existing] = await c.tx.select().from(t.roles).where(eq(t.roles.id, role.id)).limit(1);
   if (existing) return false;
-  c.tx.insert(t.roles).values(role).run();
-  c.audit('role.created', role.id, { name: role.name });
+  await c.tx.insert(t.roles).values(role);
+  await c.audit('role.created', role.id, { name: role.name });
   return true;
 }
 
 /** The role id the rule gives for these hints, creating the default role when it is the answer and missing. */
-export function roleFor(c: Change, hints: readonly (string | null | undefined)[]): string {
-  const picked = pickRole(hints, allRoles(c.tx));
+export async function roleFor(c: Change, hints: readonly (string | null | undefined)[]): Promise<string> {
+  const picked = pickRole(hints, await allRoles(c.tx));
   if (picked) return picked.id;
-  ensureRoleIn(c, DEFAULT_ROLE);
+  await ensureRoleIn(c, DEFAULT_ROLE);
   return DEFAULT_ROLE.id;
 }

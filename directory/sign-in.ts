@@ -15,18 +15,18 @@ const isActive = and(eq(t.users.active, true), isNull(t.users.removedAt));
 
 /** The principal of an active, non-removed user; undefined for anyone else. */
 export async function loadPrincipal(db: DB, userId: string): Promise<UserPrincipal | undefined> {
-  const user = db
+  const [user] = await db
     .select()
     .from(t.users)
     .where(and(eq(t.users.id, userId), isActive))
-    .get();
+    .limit(1);
   if (!user) return undefined;
-  const groups = db
-    .select({ id: t.groupMembers.groupId })
-    .from(t.groupMembers)
-    .where(eq(t.groupMembers.userId, userId))
-    .all()
-    .map((g) => g.id);
+  const groups = (
+    await db
+      .select({ id: t.groupMembers.groupId })
+      .from(t.groupMembers)
+      .where(eq(t.groupMembers.userId, userId))
+  ).map((g) => g.id);
   return {
     id: user.id,
     name: user.name,
@@ -62,11 +62,10 @@ export async function findSignInUser(db: DB, claims: SignInClaims): Promise<Sign
     sub ? eq(t.users.externalId, sub) : undefined,
   ].filter((w) => w !== undefined);
   if (ways.length === 0) return { ok: false, reason: 'unknown', userIds: [] };
-  const matches = db
+  const matches = await db
     .select({ id: t.users.id, active: t.users.active, removedAt: t.users.removedAt })
     .from(t.users)
-    .where(or(...ways))
-    .all();
+    .where(or(...ways));
   const userIds = matches.map((m) => m.id);
   const [user, ...others] = matches;
   if (!user) return { ok: false, reason: 'unknown', userIds };

@@ -41,28 +41,22 @@ type UserRow = typeof t.users.$inferSelect;
 
 const MAX_USER_NAME = 256;
 
-function views(q: Reader, rows: UserRow[]): DirectoryUser[] {
+async function views(q: Reader, rows: UserRow[]): Promise<DirectoryUser[]> {
   if (rows.length === 0) return [];
-  const roles = new Map(
-    q
-      .select()
-      .from(t.roles)
-      .all()
-      .map((r) => [r.id, r.name]),
-  );
+  const roles = new Map((await q.select().from(t.roles)).map((r) => [r.id, r.name]));
   const managerIds = [...new Set(rows.map((r) => r.managerId).filter((id): id is string => id !== null))];
   const managers = new Map(
     managerIds.length === 0
       ? []
-      : q
-          .select({ id: t.users.id, name: t.users.name })
-          .from(t.users)
-          .where(inArray(t.users.id, managerIds))
-          .all()
-          .map((m) => [m.id, m.name]),
+      : (
+          await q
+            .select({ id: t.users.id, name: t.users.name })
+            .from(t.users)
+            .where(inArray(t.users.id, managerIds))
+        ).map((m) => [m.id, m.name]),
   );
   const memberships = new Map<string, DirectoryUser['groups']>();
-  for (const m of q
+  for (const m of await q
     .select({
       userId: t.groupMembers.userId,
       id: t.groups.id,
@@ -77,8 +71,7 @@ function views(q: Reader, rows: UserRow[]): DirectoryUser[] {
         rows.map((r) => r.id),
       ),
     )
-    .orderBy(asc(t.groups.id))
-    .all()) {
+    .orderBy(asc(t.groups.id))) {
     const list = memberships.get(m.userId) ?? [];
     list.push({ id: m.id, name: m.name, provisioned: m.provisioned });
     memberships.set(m.userId, list);
@@ -100,15 +93,16 @@ function views(q: Reader, rows: UserRow[]): DirectoryUser[] {
   }));
 }
 
-function view(q: Reader, row: UserRow): DirectoryUser {
-  return views(q, [row])[0]!;
+async function view(q: Reader, row: UserRow): Promise<DirectoryUser> {
+  return (await views(q, [row]))[0]!;
 }
 
 const current = isNull(t.users.removedAt);
 const byUserName = (userName: string) => eq(sql`lower(${t.users.userName})`, userName.toLowerCase());
 
-function rowById(q: Reader, id: string): UserRow | undefined {
-  return q.select().from(t.users).where(eq(t.users.id, id)).get();
+async function rowById(q: Reader, id: string): Promise<UserRow | undefined> {
+  const [row] = await q.select().from(t.users).where(eq(t.users.id, id)).limit(1);
+  return row;
 }
 
 /** What the input says, cleaned; refused when it cannot describe a person. */
@@ -128,20 +122,26 @@ function checked(input: UserInput) {
 }
 
 /** Refuses a userName or externalId that another person holds (removed people keep theirs). */
-function assertFree(c: Change, fields: { userName: string; externalId: string | null }, self?: string) {
-  const other = (where: ReturnType<typeof and>) =>
-    c.tx
-      .select({ id: t.users.id, removedAt: t.users.removedAt })
-      .from(t.users)
-      .where(self ? and(where, ne(t.users.id, self)) : where)
-      .get();
-  const sameName = other(byUserName(fields.userName));
+async function assertFree(
+  c: Change,
+  fields: { userName: string; externalId: string | null },
+  self?: string,
+): Promise<void> {
+  const other = async (where: ReturnType<typeof and>) =>
+    (
+      await c.tx
+        .select({ id: t.users.id, removedAt: t.users.removedAt })
+        .from(t.users)
+        .where(self ? and(where, ne(t.users.id, self)) : where)
+        .limit(1)
+    )[0];
+  const sameName = await other(byUserName(fields.userName));
   if (sameName)
     throw taken(
       `userName "${fields.userName}" is already taken by ${sameName.removedAt ? 'a removed user' : `user ${sameName.id}`}.`,
     );
   if (fields.externalId) {
-    const sameExternal = other(eq(t.users.externalId, fields.externalId));
+    const sameExternal = await other(eq(t.users.externalId, fields.externalId));
     if (sameExternal)
       throw taken(
         `externalId "${fields.externalId}" is already taken by ${sameExternal.removedAt ? 'a removed user' : `user ${sameExternal.id}`}.`,
@@ -150,10 +150,10 @@ function assertFree(c: Change, fields: { userName: string; externalId: string | 
 }
 
 /** A manager must be a person the directory knows (inactive is fine: approvals skip them). */
-function assertManager(c: Change, managerId: string | null, self?: string): void {
+async function assertManager(c: Change, managerId: string | null, self?: string): Promise<void> {
   if (!managerId) return;
   if (managerId === self) throw invalidValue('A person cannot be their own manager.');
-  const manager = rowById(c.tx, managerId);
+  const manager = await rowById(c.tx, managerId);
   if (!manager || manager.removedAt)
     throw invalidValue(`manager "${managerId}" is not a known user (send the manager's SCIM id).`);
 }
@@ -171,7 +171,11 @@ const snapshot = (
 });
 
 /** Writes `next` over `row`, auditing what changed; returns whether anything did. */
-function update(c: Change, row: UserRow, next: ReturnType<typeof snapshot> & { active: boolean }): boolean {
+async function update(
+  c: Change,
+  row: UserRow,
+  next: ReturnType<typeof snapshot> & { active: boolean },
+): Promise<boolean> {
   const before = snapshot(row);
   const after = snapshot(next);
   const changes = Object.fromEntries(
@@ -181,38 +185,40 @@ function update(c: Change, row: UserRow, next: ReturnType<typeof snapshot> & { a
   );
   const activeChanged = row.active !== next.active;
   if (Object.keys(changes).length === 0 && !activeChanged) return false;
-  c.tx
+  await c.tx
     .update(t.users)
     .set({ ...after, active: next.active, updatedAt: c.at })
-    .where(eq(t.users.id, row.id))
-    .run();
-  if (Object.keys(changes).length > 0) c.audit('user.updated', row.id, { changes });
-  if (activeChanged) c.audit(next.active ? 'user.reactivated' : 'user.deactivated', row.id, {});
-  if (activeChanged && !next.active) c.deactivated(row.id);
+    .where(eq(t.users.id, row.id));
+  if (Object.keys(changes).length > 0) await c.audit('user.updated', row.id, { changes });
+  if (activeChanged) await c.audit(next.active ? 'user.reactivated' : 'user.deactivated', row.id, {});
+  if (activeChanged && !next.active) await c.deactivated(row.id);
   return true;
 }
 
-function createIn(c: Change, input: UserInput): UserRow {
+async function createIn(c: Change, input: UserInput): Promise<UserRow> {
   const fields = checked(input);
   // Someone the provider deleted and now creates again keeps their id and history.
-  const removed = c.tx
+  const [removed] = await c.tx
     .select()
     .from(t.users)
     .where(and(byUserName(fields.userName), sql`${t.users.removedAt} is not null`))
-    .get();
+    .limit(1);
   if (removed) {
-    assertFree(c, fields, removed.id);
-    assertManager(c, fields.managerId, removed.id);
-    const roleId = roleFor(c, input.roleHints ?? []);
-    c.tx.update(t.users).set({ removedAt: null }).where(eq(t.users.id, removed.id)).run();
-    c.audit('user.restored', removed.id, { userName: fields.userName });
-    update(c, { ...removed, removedAt: null }, { ...fields, roleId, active: input.active ?? true });
-    return rowById(c.tx, removed.id)!;
+    await assertFree(c, fields, removed.id);
+    await assertManager(c, fields.managerId, removed.id);
+    const roleId = await roleFor(c, input.roleHints ?? []);
+    await c.tx.update(t.users).set({ removedAt: null }).where(eq(t.users.id, removed.id));
+    await c.audit('user.restored', removed.id, { userName: fields.userName });
+    await update(c, { ...removed, removedAt: null }, { ...fields, roleId, active: input.active ?? true });
+    return (await rowById(c.tx, removed.id))!;
   }
-  assertFree(c, fields);
-  assertManager(c, fields.managerId);
-  const roleId = roleFor(c, input.roleHints ?? []);
-  const id = unique(userIdBase(fields.userName), (candidate) => rowById(c.tx, candidate) !== undefined);
+  await assertFree(c, fields);
+  await assertManager(c, fields.managerId);
+  const roleId = await roleFor(c, input.roleHints ?? []);
+  const id = await unique(
+    userIdBase(fields.userName),
+    async (candidate) => (await rowById(c.tx, candidate)) !== undefined,
+  );
   const row = {
     id,
     ...fields,
@@ -222,8 +228,8 @@ function createIn(c: Change, input: UserInput): UserRow {
     createdAt: c.at,
     updatedAt: c.at,
   };
-  c.tx.insert(t.users).values(row).run();
-  c.audit('user.created', id, { ...snapshot(row), active: row.active });
+  await c.tx.insert(t.users).values(row);
+  await c.audit('user.created', id, { ...snapshot(row), active: row.active });
   return row;
 }
 
@@ -237,17 +243,17 @@ export function createUserDirectory(deps: DirectoryDeps) {
   const { db } = deps;
   return {
     async findUser(id: string): Promise<DirectoryUser | undefined> {
-      const row = db
+      const [row] = await db
         .select()
         .from(t.users)
         .where(and(eq(t.users.id, id), current))
-        .get();
+        .limit(1);
       return row ? view(db, row) : undefined;
     },
 
     /** Exact lookups the identity provider filters by; userName ignores case. */
     async findUsers(by: { id?: string; userName?: string; externalId?: string }): Promise<DirectoryUser[]> {
-      const rows = db
+      const rows = await db
         .select()
         .from(t.users)
         .where(
@@ -258,18 +264,17 @@ export function createUserDirectory(deps: DirectoryDeps) {
             by.externalId !== undefined ? eq(t.users.externalId, by.externalId) : undefined,
           ),
         )
-        .orderBy(asc(t.users.id))
-        .all();
+        .orderBy(asc(t.users.id));
       return views(db, rows);
     },
 
     async listUsers(): Promise<DirectoryUser[]> {
-      return views(db, db.select().from(t.users).where(current).orderBy(asc(t.users.id)).all());
+      return views(db, await db.select().from(t.users).where(current).orderBy(asc(t.users.id)));
     },
 
     /** A new person, with an id derived from their userName (see names.ts). 409-style refusal when the userName is taken. */
     async createUser(input: UserInput, actor: string): Promise<DirectoryUser> {
-      return change(deps, actor, (c) => view(c.tx, createIn(c, input)));
+      return change(deps, actor, async (c) => view(c.tx, await createIn(c, input)));
     },
 
     /**
@@ -278,26 +283,29 @@ export function createUserDirectory(deps: DirectoryDeps) {
      * the running system changed since.
      */
     async ensureUser(input: UserInput, actor: string): Promise<{ user: DirectoryUser; created: boolean }> {
-      return change(deps, actor, (c) => {
-        const existing =
-          c.tx.select().from(t.users).where(byUserName(input.userName.trim())).get() ??
-          rowById(c.tx, userIdBase(input.userName));
-        if (existing) return { user: view(c.tx, existing), created: false };
-        return { user: view(c.tx, createIn(c, input)), created: true };
+      return change(deps, actor, async (c) => {
+        const [sameName] = await c.tx
+          .select()
+          .from(t.users)
+          .where(byUserName(input.userName.trim()))
+          .limit(1);
+        const existing = sameName ?? (await rowById(c.tx, userIdBase(input.userName)));
+        if (existing) return { user: await view(c.tx, existing), created: false };
+        return { user: await view(c.tx, await createIn(c, input)), created: true };
       });
     },
 
     /** Replaces what the provider manages about a person (SCIM PUT, and PATCH once applied). */
     async replaceUser(id: string, input: UserInput, actor: string): Promise<DirectoryUser> {
-      return change(deps, actor, (c) => {
-        const row = rowById(c.tx, id);
+      return change(deps, actor, async (c) => {
+        const row = await rowById(c.tx, id);
         if (!row || row.removedAt) throw notFound(`User ${id} not found.`);
         const fields = checked(input);
-        assertFree(c, fields, id);
-        assertManager(c, fields.managerId, id);
-        const roleId = roleFor(c, input.roleHints ?? []);
-        update(c, row, { ...fields, roleId, active: input.active ?? row.active });
-        return view(c.tx, rowById(c.tx, id)!);
+        await assertFree(c, fields, id);
+        await assertManager(c, fields.managerId, id);
+        const roleId = await roleFor(c, input.roleHints ?? []);
+        await update(c, row, { ...fields, roleId, active: input.active ?? row.active });
+        return view(c.tx, (await rowById(c.tx, id))!);
       });
     },
 
@@ -306,33 +314,30 @@ export function createUserDirectory(deps: DirectoryDeps) {
      * with it), marked removed and hidden from now on. The row stays for the history.
      */
     async removeUser(id: string, actor: string): Promise<DirectoryUser> {
-      return change(deps, actor, (c) => {
-        const row = rowById(c.tx, id);
+      return change(deps, actor, async (c) => {
+        const row = await rowById(c.tx, id);
         if (!row || row.removedAt) throw notFound(`User ${id} not found.`);
-        const memberships = c.tx
+        const memberships = await c.tx
           .select()
           .from(t.groupMembers)
           .where(eq(t.groupMembers.userId, id))
-          .orderBy(asc(t.groupMembers.groupId))
-          .all();
+          .orderBy(asc(t.groupMembers.groupId));
         for (const m of memberships) {
-          c.tx
+          await c.tx
             .delete(t.groupMembers)
-            .where(and(eq(t.groupMembers.groupId, m.groupId), eq(t.groupMembers.userId, id)))
-            .run();
-          c.audit('group.member_removed', m.groupId, { userId: id, why: 'user removed' });
+            .where(and(eq(t.groupMembers.groupId, m.groupId), eq(t.groupMembers.userId, id)));
+          await c.audit('group.member_removed', m.groupId, { userId: id, why: 'user removed' });
         }
-        c.tx
+        await c.tx
           .update(t.users)
           .set({ active: false, removedAt: c.at, updatedAt: c.at })
-          .where(eq(t.users.id, id))
-          .run();
+          .where(eq(t.users.id, id));
         if (row.active) {
-          c.audit('user.deactivated', id, {});
-          c.deactivated(id);
+          await c.audit('user.deactivated', id, {});
+          await c.deactivated(id);
         }
-        c.audit('user.removed', id, { userName: row.userName });
-        return view(c.tx, rowById(c.tx, id)!);
+        await c.audit('user.removed', id, { userName: row.userName });
+        return view(c.tx, (await rowById(c.tx, id))!);
       });
     },
   };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { verifyAuditChain } from '../audit/verify.js';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import { loadConfig } from '../runtime/config.js';
 
 /**
@@ -26,7 +26,7 @@ async function run(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import { loadConfig } from '../runtime/config.js';
 import { CATALOG_SYNC_ACTOR, createCatalog, formatChanges, formatError } from '../service-catalog/index.js';
 
@@ -46,7 +46,7 @@ async function run(): Promise<number> {
       );
     return 0;
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }
 

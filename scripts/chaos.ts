@@ -28,7 +28,7 @@ import {
   type Settings,
 } from '../chaos/scenarios.js';
 import { Allocator } from '../chaos/workload.js';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 const log = (line: string) => console.log(line);
@@ -125,7 +125,7 @@ async function run(): Promise<number> {
         results.push(ok);
       }
     } finally {
-      db.$client.close();
+      await closeDatabase(db);
       const code = await env.stop();
       log(`\n${env.name} stopped (exit code ${code})`);
       if (code !== 0) results.push(false);

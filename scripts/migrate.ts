@@ -1,4 +1,4 @@
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
 
@@ -12,7 +12,7 @@ async function run(): Promise<void> {
       `database ${config.databaseFile} migrated${process.argv.includes('--seed') ? ' and seeded' : ''}`,
     );
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 }
 

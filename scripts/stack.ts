@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase } from '../db/client.js';
+import { closeDatabase, openDatabase } from '../db/client.js';
 import { seedOrganisation } from '../db/seed.js';
 import { CATALOG_SYNC_ACTOR, createCatalog, formatChanges, formatError } from '../service-catalog/index.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
@@ -307,7 +307,7 @@ async function run(): Promise<void> {
       say(`catalog ${config.catalogDir} applied:\n${formatChanges(catalog.changes)}`);
     }
   } finally {
-    db.$client.close();
+    await closeDatabase(db);
   }
 
   await supervise('worker', async () => startChild('worker', 'worker.ts', [], env)).start();

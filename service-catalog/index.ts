@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
-import type { DB } from '../db/client.js';
+import { appendAuditEntry } from '../audit/log.js';
+import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
-import { ensureGroupNow } from '../directory/index.js';
+import { serialize, transaction } from '../db/transaction.js';
+import { createDirectory } from '../directory/index.js';
 import { loadCatalogFiles, type CatalogError, type CatalogFiles } from './load.js';
 import { canonical, compare, fieldChanges, itemConfig, type CatalogChange, type ItemConfig } from './plan.js';
 import { itemAsOrdered, packageFolderOf } from './items.js';
@@ -36,12 +37,12 @@ export const CATALOG_SYNC_ACTOR = 'catalog-sync';
  * People, roles and groups the directory knows. A person it deactivated or removed still counts:
  * the directory changes on its own schedule, and approvals already skip people who cannot decide.
  */
-function knownElsewhere(db: AuditWriter) {
+async function knownElsewhere(db: DB | Tx) {
   const ids = (rows: { id: string }[]) => new Set(rows.map((r) => r.id));
   return {
-    users: ids(db.select({ id: t.users.id }).from(t.users).all()),
-    roles: ids(db.select({ id: t.roles.id }).from(t.roles).all()),
-    groups: ids(db.select({ id: t.groups.id }).from(t.groups).all()),
+    users: ids(await db.select({ id: t.users.id }).from(t.users)),
+    roles: ids(await db.select({ id: t.roles.id }).from(t.roles)),
+    groups: ids(await db.select({ id: t.groups.id }).from(t.groups)),
   };
 }
 
@@ -49,7 +50,7 @@ const byId = <R extends { id: string }>(rows: R[]) =>
   new Map<string, Record<string, unknown>>(rows.map((r) => [r.id, r as Record<string, unknown>]));
 
 /** Wanted rows per kind, and what differs from the database. */
-function plan(db: AuditWriter, files: CatalogFiles, dir: string) {
+async function plan(db: DB | Tx, files: CatalogFiles, dir: string) {
   const items = files.items.map((l) => ({
     located: l,
     id: l.doc.id,
@@ -83,21 +84,18 @@ function plan(db: AuditWriter, files: CatalogFiles, dir: string) {
     row: { id: l.doc.id, title: l.doc.title, body: l.doc.body, tags: l.doc.tags.join(' ') },
   }));
 
-  const currentItems = db.select().from(t.catalogItems).all();
+  const currentItems = await db.select().from(t.catalogItems);
+  const currentPackages = await db.select().from(t.catalogPackages);
   const inFiles = new Set(items.map((i) => i.id));
   const packageIds = new Set(packages.map((p) => p.id));
   const changes: CatalogChange[] = [
-    ...compare('FulfillmentGroup', fulfillmentGroups, byId(db.select().from(t.groups).all())),
-    ...compare('SecurityGroup', securityGroups, byId(db.select().from(t.securityGroups).all())),
-    ...compare('LicensePool', pools, byId(db.select().from(t.licensePools).all())),
-    ...compare('Service', services, byId(db.select().from(t.services).all())),
-    ...compare('Package', packages, byId(db.select().from(t.catalogPackages).all())),
-    ...db
-      .select()
-      .from(t.catalogPackages)
-      .where(eq(t.catalogPackages.active, true))
-      .all()
-      .filter((p) => !packageIds.has(p.id))
+    ...compare('FulfillmentGroup', fulfillmentGroups, byId(await db.select().from(t.groups))),
+    ...compare('SecurityGroup', securityGroups, byId(await db.select().from(t.securityGroups))),
+    ...compare('LicensePool', pools, byId(await db.select().from(t.licensePools))),
+    ...compare('Service', services, byId(await db.select().from(t.services))),
+    ...compare('Package', packages, byId(currentPackages)),
+    ...currentPackages
+      .filter((p) => p.active && !packageIds.has(p.id))
       .map((p) => ({ kind: 'Package' as const, id: p.id, op: 'retired' as const })),
     ...compare('CatalogItem', items, byId(currentItems)),
     // An item from before the catalog files gets its first version even when nothing else differs.
@@ -117,7 +115,7 @@ function plan(db: AuditWriter, files: CatalogFiles, dir: string) {
     ...currentItems
       .filter((i) => i.source !== null && i.active && !inFiles.has(i.id))
       .map((i) => ({ kind: 'CatalogItem' as const, id: i.id, op: 'retired' as const })),
-    ...compare('KnowledgeArticle', articles, byId(db.select().from(t.knowledgeArticles).all())),
+    ...compare('KnowledgeArticle', articles, byId(await db.select().from(t.knowledgeArticles))),
   ];
   return {
     changes,
@@ -133,10 +131,13 @@ function plan(db: AuditWriter, files: CatalogFiles, dir: string) {
 }
 
 /** Reads and checks the files; `errors` is empty when they may be applied. */
-function readChecked(db: AuditWriter, dir: string): { files: CatalogFiles; errors: CatalogError[] } {
+async function readChecked(
+  db: DB | Tx,
+  dir: string,
+): Promise<{ files: CatalogFiles; errors: CatalogError[] }> {
   const { files, errors } = loadCatalogFiles(dir);
   if (errors.length > 0) return { files, errors };
-  return { files, errors: checkReferences(files, knownElsewhere(db), dir) };
+  return { files, errors: checkReferences(files, await knownElsewhere(db), dir) };
 }
 
 /**
@@ -151,14 +152,14 @@ export function createCatalog(deps: CatalogDeps) {
   return {
     /** Validates the files (schemas and references) without changing anything. */
     async check(): Promise<CatalogError[]> {
-      return readChecked(db, dir).errors;
+      return (await readChecked(db, dir)).errors;
     },
 
     /** What `apply` would change now; nothing when the files have errors. */
     async diff(): Promise<CatalogResult> {
-      const { files, errors } = readChecked(db, dir);
+      const { files, errors } = await readChecked(db, dir);
       if (errors.length > 0) return { errors, changes: [] };
-      return { errors: [], changes: plan(db, files, dir).changes };
+      return { errors: [], changes: (await plan(db, files, dir)).changes };
     },
 
     /**
@@ -168,110 +169,108 @@ export function createCatalog(deps: CatalogDeps) {
      */
     async apply(actor: string): Promise<CatalogResult> {
       const at = (deps.now?.() ?? new Date()).toISOString();
-      return db.transaction(
-        (tx) => {
-          const { files, errors } = readChecked(tx, dir);
-          if (errors.length > 0) return { errors, changes: [] };
-          const p = plan(tx, files, dir);
-          const audit = (c: CatalogChange) =>
-            appendAuditEntry(tx, at, {
-              key: `catalog:${c.kind}:${c.id}:${c.op}:${randomUUID()}`,
-              actor,
-              action: `catalog.${c.kind}.${c.op}`,
-              subject: c.id,
-              details: {
-                ...(c.file ? { file: c.file } : {}),
-                ...(c.fields
-                  ? { fields: Object.fromEntries(c.fields.map((f) => [f.field, { from: f.from, to: f.to }])) }
-                  : {}),
-              },
-            });
-          const changed = (kind: CatalogChange['kind'], id: string) =>
-            p.changes.some((c) => c.kind === kind && c.id === id && c.op !== 'retired');
+      // The files are read before the transaction: its body waits only on the database.
+      const { files, errors } = loadCatalogFiles(dir);
+      if (errors.length > 0) return { errors, changes: [] };
+      const directory = createDirectory({ db, now: () => new Date(at) });
+      return transaction(db, async (tx) => {
+        // Audited: the audit chain's lock first, so every writer takes its locks in one order.
+        await serialize(tx, 'audit_log');
+        const referenceErrors = checkReferences(files, await knownElsewhere(tx), dir);
+        if (referenceErrors.length > 0) return { errors: referenceErrors, changes: [] };
+        const p = await plan(tx, files, dir);
+        const changed = (kind: CatalogChange['kind'], id: string) =>
+          p.changes.some((c) => c.kind === kind && c.id === id && c.op !== 'retired');
 
-          for (const g of p.fulfillmentGroups) {
-            ensureGroupNow(
-              { db, now: () => new Date(at) },
-              { id: g.id, name: g.located.doc.name, kind: 'fulfillment' },
-              actor,
-            );
+        // The directory's change joins this transaction: a group commits with the catalog or not at all.
+        for (const g of p.fulfillmentGroups) {
+          await directory.ensureGroup({ id: g.id, name: g.located.doc.name, kind: 'fulfillment' }, actor);
+        }
+        const upsert = async (
+          table:
+            | typeof t.securityGroups
+            | typeof t.licensePools
+            | typeof t.services
+            | typeof t.catalogPackages
+            | typeof t.knowledgeArticles,
+          rows: { id: string; row: Record<string, unknown> }[],
+          kind: CatalogChange['kind'],
+        ) => {
+          for (const r of rows.filter((r) => changed(kind, r.id))) {
+            // Each row was built for its table just above; the union of tables loses that pairing.
+            const row = r.row as never;
+            await tx.insert(table).values(row).onConflictDoUpdate({ target: table.id, set: row });
           }
-          const upsert = (
-            table:
-              | typeof t.securityGroups
-              | typeof t.licensePools
-              | typeof t.services
-              | typeof t.catalogPackages
-              | typeof t.knowledgeArticles,
-            rows: { id: string; row: Record<string, unknown> }[],
-            kind: CatalogChange['kind'],
-          ) => {
-            for (const r of rows.filter((r) => changed(kind, r.id))) {
-              // Each row was built for its table just above; the union of tables loses that pairing.
-              const row = r.row as never;
-              tx.insert(table).values(row).onConflictDoUpdate({ target: table.id, set: row }).run();
-            }
-          };
-          upsert(t.securityGroups, p.securityGroups, 'SecurityGroup');
-          upsert(t.licensePools, p.pools, 'LicensePool');
-          upsert(t.services, p.services, 'Service');
-          upsert(t.catalogPackages, p.packages, 'Package');
-          upsert(
-            t.knowledgeArticles,
-            p.articles.map((a) => ({ ...a, row: { ...a.row, updatedAt: at } })),
-            'KnowledgeArticle',
-          );
+        };
+        await upsert(t.securityGroups, p.securityGroups, 'SecurityGroup');
+        await upsert(t.licensePools, p.pools, 'LicensePool');
+        await upsert(t.services, p.services, 'Service');
+        await upsert(t.catalogPackages, p.packages, 'Package');
+        await upsert(
+          t.knowledgeArticles,
+          p.articles.map((a) => ({ ...a, row: { ...a.row, updatedAt: at } })),
+          'KnowledgeArticle',
+        );
 
-          const current = new Map<string, ItemRow>(p.currentItems.map((i) => [i.id, i]));
-          // Parts before bundles is not needed (no foreign key between them); files order is kept.
-          for (const w of p.items) {
-            const now = current.get(w.id);
-            const source = w.located.file;
-            if (!changed('CatalogItem', w.id)) {
-              if (now && now.source !== source) {
-                tx.update(t.catalogItems).set({ source }).where(eq(t.catalogItems.id, w.id)).run();
-              }
-              continue;
+        const current = new Map<string, ItemRow>(p.currentItems.map((i) => [i.id, i]));
+        // Parts before bundles is not needed (no foreign key between them); files order is kept.
+        for (const w of p.items) {
+          const now = current.get(w.id);
+          const source = w.located.file;
+          if (!changed('CatalogItem', w.id)) {
+            if (now && now.source !== source) {
+              await tx.update(t.catalogItems).set({ source }).where(eq(t.catalogItems.id, w.id));
             }
-            const version = (now?.version ?? 0) + 1;
-            const { active: _active, ...config } = w.row;
-            tx.insert(t.catalogItems)
-              .values({ ...w.row, version, source })
-              .onConflictDoUpdate({ target: t.catalogItems.id, set: { ...w.row, version, source } })
-              .run();
-            tx.insert(t.catalogItemVersions)
-              .values({
-                itemId: w.id,
-                version,
-                snapshot: snapshotOf(config),
-                appliedBy: actor,
-                appliedAt: at,
-              })
-              .run();
+            continue;
           }
-          for (const c of p.changes.filter((c) => c.op === 'retired')) {
-            if (c.kind === 'CatalogItem') {
-              tx.update(t.catalogItems).set({ active: false }).where(eq(t.catalogItems.id, c.id)).run();
-            } else if (c.kind === 'Package') {
-              tx.update(t.catalogPackages).set({ active: false }).where(eq(t.catalogPackages.id, c.id)).run();
-            }
+          const version = (now?.version ?? 0) + 1;
+          const { active: _active, ...config } = w.row;
+          await tx
+            .insert(t.catalogItems)
+            .values({ ...w.row, version, source })
+            .onConflictDoUpdate({ target: t.catalogItems.id, set: { ...w.row, version, source } });
+          await tx.insert(t.catalogItemVersions).values({
+            itemId: w.id,
+            version,
+            snapshot: snapshotOf(config),
+            appliedBy: actor,
+            appliedAt: at,
+          });
+        }
+        for (const c of p.changes.filter((c) => c.op === 'retired')) {
+          if (c.kind === 'CatalogItem') {
+            await tx.update(t.catalogItems).set({ active: false }).where(eq(t.catalogItems.id, c.id));
+          } else if (c.kind === 'Package') {
+            await tx.update(t.catalogPackages).set({ active: false }).where(eq(t.catalogPackages.id, c.id));
           }
-          for (const c of p.changes) audit(c);
-          return { errors: [], changes: p.changes };
-        },
-        { behavior: 'immediate' },
-      );
+        }
+        for (const c of p.changes) {
+          appendAuditEntry(tx, at, {
+            key: `catalog:${c.kind}:${c.id}:${c.op}:${randomUUID()}`,
+            actor,
+            action: `catalog.${c.kind}.${c.op}`,
+            subject: c.id,
+            details: {
+              ...(c.file ? { file: c.file } : {}),
+              ...(c.fields
+                ? { fields: Object.fromEntries(c.fields.map((f) => [f.field, { from: f.from, to: f.to }])) }
+                : {}),
+            },
+          });
+        }
+        return { errors: [], changes: p.changes };
+      });
     },
 
     /** Orderable items, optionally in one category and matching every word of `q` (name, description, aliases, category). */
     async listItems(filter: { q?: string; category?: string } = {}): Promise<ItemRow[]> {
       const words = (filter.q ?? '').toLowerCase().split(/\s+/).filter(Boolean);
-      return db
+      const items = await db
         .select()
         .from(t.catalogItems)
         .where(eq(t.catalogItems.active, true))
-        .orderBy(t.catalogItems.category, t.catalogItems.name)
-        .all()
+        .orderBy(t.catalogItems.category, t.catalogItems.name);
+      return items
         .filter((i) => !filter.category || i.category === filter.category)
         .filter((i) => {
           const text = [i.name, i.description, i.category, ...(i.aliases ?? [])].join(' ').toLowerCase();
@@ -281,7 +280,8 @@ export function createCatalog(deps: CatalogDeps) {
 
     /** An item, retired or not. */
     async getItem(id: string): Promise<ItemRow | undefined> {
-      return db.select().from(t.catalogItems).where(eq(t.catalogItems.id, id)).get();
+      const [item] = await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, id)).limit(1);
+      return item;
     },
 
     /**

@@ -138,7 +138,9 @@ describe('catalog apply', () => {
     expect(item.version).toBe(2);
     expect(item.approvalPolicy).toEqual([{ kind: 'manager' }, { kind: 'owner' }]);
     // Version 1 is kept as it was: a request submitted against it still sees one level.
-    expect(itemAsOrdered(db, 'financial-reporting', 1)?.approvalPolicy).toEqual([{ kind: 'manager' }]);
+    expect((await itemAsOrdered(db, 'financial-reporting', 1))?.approvalPolicy).toEqual([
+      { kind: 'manager' },
+    ]);
     const entry = db
       .select()
       .from(t.auditLog)
@@ -159,7 +161,7 @@ describe('catalog apply', () => {
     expect(kit).toMatchObject({ active: false, version: 1, name: 'New starter kit' });
     expect((await catalog().listItems()).map((i) => i.id)).not.toContain('new-starter-kit');
     // A request submitted against version 1 still reads it.
-    expect(itemAsOrdered(db, 'new-starter-kit', 1)).toMatchObject({ active: true, bundle: kit.bundle });
+    expect(await itemAsOrdered(db, 'new-starter-kit', 1)).toMatchObject({ active: true, bundle: kit.bundle });
     // Back in the files, it is active again as a new version.
     cpSync(join(DEMO_CATALOG_DIR, 'hardware.yaml'), join(dir, 'hardware.yaml'));
     const back = await catalog().apply('catalog-sync');

@@ -5,10 +5,19 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAudit } from '../audit/log.js';
 import { check, clean } from '../chaos/checks.js';
-import { CHAOS_DEVICE, chaosTool, chaosUser, INSTALL_LEDGER, prepareFixtures } from '../chaos/fixtures.js';
+import {
+  CHAOS_CATALOG_FILE,
+  CHAOS_DEVICE,
+  chaosCatalogDir,
+  chaosTool,
+  chaosUser,
+  INSTALL_LEDGER,
+  prepareFixtures,
+} from '../chaos/fixtures.js';
 import type { Planned } from '../chaos/workload.js';
 import { openDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { createCatalog } from '../service-catalog/index.js';
 
 // The chaos suite's checks must be able to fail: each kind of loss and duplicate, planted in a
 // real database and install ledger, is found and counted, and a clean run is clean.
@@ -111,9 +120,9 @@ function cleanRun(): Planned[] {
 }
 
 describe('chaos checks', () => {
-  it('finds a clean run clean', () => {
+  it('finds a clean run clean', async () => {
     const planned = cleanRun();
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings).toMatchObject({
       finals: { fulfilled: 2 },
       lost: [],
@@ -124,7 +133,7 @@ describe('chaos checks', () => {
     expect(clean(findings)).toBe(true);
   });
 
-  it('counts each duplicated side effect', () => {
+  it('counts each duplicated side effect', async () => {
     const planned = cleanRun();
     const tool = chaosTool(1);
     db.insert(t.notifications)
@@ -151,12 +160,12 @@ describe('chaos checks', () => {
       join(dir, 'devices', CHAOS_DEVICE, 'root', INSTALL_LEDGER),
       `begin ${tool} JOB-1\ninstalled ${tool} JOB-1\nbegin ${tool} JOB-2\ninstalled ${tool} JOB-2\n`,
     );
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings.duplicates).toMatchObject({ notifications: 1, jobs: 1, auditEntries: 1, installs: 1 });
     expect(clean(findings)).toBe(false);
   });
 
-  it('counts requests that never ended, ended otherwise, or lack their side effects', () => {
+  it('counts requests that never ended, ended otherwise, or lack their side effects', async () => {
     const planned: Planned[] = [
       ...cleanRun(),
       {
@@ -181,7 +190,7 @@ describe('chaos checks', () => {
     row('REQ-B', chaosUser(2), 'vpn-access', 'fulfilled', 'k-3');
     row('REQ-C', chaosUser(3), 'vpn-access', 'awaiting_approval', 'k-4');
     db.update(t.requests).set({ status: 'denied' }).where(eq(t.requests.id, 'REQ-A')).run();
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings.wrong).toEqual(['k-1 REQ-A: denied, expected fulfilled']);
     expect(findings.lost).toEqual(
       expect.arrayContaining([
@@ -192,5 +201,20 @@ describe('chaos checks', () => {
       ]),
     );
     expect(clean(findings)).toBe(false);
+  });
+});
+
+describe('chaos fixtures', () => {
+  it('bring the chaos software as catalog files the catalog applied, which the stack applies again unchanged', async () => {
+    const tool = chaosTool(1);
+    const [item] = await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, tool)).limit(1);
+    expect(item).toMatchObject({ active: true, version: 1, source: CHAOS_CATALOG_FILE, licensePoolId: tool });
+    const [pool] = await db.select().from(t.licensePools).where(eq(t.licensePools.id, tool)).limit(1);
+    expect(pool?.totalSeats).toBe(1);
+    const catalog = createCatalog({ db, dir: chaosCatalogDir(dir) });
+    expect(await catalog.packageFolder(tool)).toBe(join(dir, 'packages', tool));
+    expect(await catalog.packageFolder('visio')).toBe(join(dir, 'packages', 'visio'));
+    // What the stack's start-up apply of CATALOG_DIR would do: nothing, so no chaos item is retired.
+    expect(await catalog.diff()).toEqual({ errors: [], changes: [] });
   });
 });

@@ -77,7 +77,7 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
     // Access the catalog marks revokeOnLeave ends in the deactivation's own transaction; the
     // expiry timers of time-bound grants are told once it has committed (a timer re-reads the
     // grant when it wakes, so a rolled-back change leaves it waiting as before).
-    onDeactivated: (tx, at, userId) => {
+    onDeactivated: async (tx, at, userId) => {
       const timed = revokeOnLeaveIn(tx, at, userId, 'scim')
         .filter((r) => r.revoked && r.timed)
         .map((r) => r.grant.id);
