@@ -1,13 +1,18 @@
 import Database from 'better-sqlite3';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type { RunResult } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import pg from 'pg';
 import { repoRoot } from '../runtime/config.js';
+import * as pgSchema from './pg-schema.js';
 import * as schema from './schema.js';
+import { isPostgresUrl } from './url.js';
 
 /**
  * The application database. Typed as drizzle's SQLite database, which the code is written
@@ -23,6 +28,7 @@ export type Tx = BaseSQLiteDatabase<'sync', RunResult, typeof schema>;
 export type Dialect = 'sqlite' | 'postgres';
 
 const migrationsFolder = join(repoRoot, 'db', 'migrations');
+const pgMigrationsFolder = join(repoRoot, 'db', 'migrations-pg');
 
 /** Handles (databases and their transactions) that talk to PostgreSQL; everything else is SQLite. */
 const postgresHandles = new WeakSet<object>();
@@ -43,6 +49,90 @@ export async function execute(db: DB | Tx, query: SQL): Promise<void> {
   } else {
     db.run(query);
   }
+}
+
+/**
+ * Rows of a raw SELECT on either database (for what the query builders do not express).
+ * Cast counts to int in the SQL: PostgreSQL returns a bigint as a string.
+ */
+export async function selectRows<T>(db: DB | Tx, query: SQL): Promise<T[]> {
+  if (databaseDialect(db) === 'postgres') {
+    const result = await (db as unknown as { execute(q: SQL): Promise<{ rows: T[] }> }).execute(query);
+    return result.rows;
+  }
+  return db.all<T>(query);
+}
+
+/** Where the app database is: `databaseUrl` (PostgreSQL) when set, else the SQLite file. */
+export interface DatabaseConfig {
+  databaseUrl?: string | undefined;
+  databaseFile: string;
+}
+
+/**
+ * Opens the app database the configuration names, migrated: PostgreSQL when `databaseUrl`
+ * is set, the SQLite file otherwise. db/schema.ts bound its tables to one dialect when it
+ * loaded (from DATABASE_URL in the environment); a configuration that names the other one
+ * is refused here rather than left to fail at the first query.
+ */
+export async function connectDatabase(
+  config: DatabaseConfig,
+  options: { migrate?: boolean; onPoolError?: (err: Error) => void } = {},
+): Promise<DB> {
+  const wanted: Dialect = config.databaseUrl ? 'postgres' : 'sqlite';
+  if (wanted !== schema.schemaDialect) {
+    throw new Error(
+      `the configuration names a ${wanted} database, but this process loaded the ${schema.schemaDialect} schema: ` +
+        'set DATABASE_URL in the environment before the process starts, not afterwards',
+    );
+  }
+  if (config.databaseUrl) return openPostgresDatabase(config.databaseUrl, options);
+  return openDatabase(config.databaseFile, options);
+}
+
+// Any constant will do, as long as every reqflow process takes the same one.
+const MIGRATION_LOCK = sql`select pg_advisory_lock(hashtext('reqflow:migrations'))`;
+const MIGRATION_UNLOCK = sql`select pg_advisory_unlock(hashtext('reqflow:migrations'))`;
+
+/**
+ * A PostgreSQL database (a connection pool) with the pg-core tables, migrated from
+ * db/migrations-pg. Several processes may start at once (N workers, N API nodes): each runs
+ * the migrations holding one advisory lock on a connection of its own, so one applies them
+ * and the others, once they get the lock, find nothing left to do.
+ */
+export async function openPostgresDatabase(
+  url: string,
+  options: { migrate?: boolean; onPoolError?: (err: Error) => void } = {},
+): Promise<DB> {
+  if (!isPostgresUrl(url)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
+  const pool = new pg.Pool({ connectionString: url });
+  // An idle pooled connection the server drops (restart, failover) emits 'error' on the pool;
+  // unheard, that would end the process. The pool replaces the connection by itself.
+  pool.on('error', options.onPoolError ?? ((err) => console.warn(`database pool: ${err.message}`)));
+  try {
+    if (options.migrate ?? true) {
+      const client = await pool.connect();
+      try {
+        const session = drizzlePg(client);
+        await session.execute(MIGRATION_LOCK);
+        try {
+          await migratePg(session, { migrationsFolder: pgMigrationsFolder });
+        } finally {
+          await session.execute(MIGRATION_UNLOCK);
+        }
+      } finally {
+        client.release();
+      }
+    }
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  // Typed as the SQLite database the code is written against; the queries build PostgreSQL
+  // SQL because db/schema.ts bound the pg-core tables.
+  const db = drizzlePg(pool, { schema: pgSchema }) as unknown as DB;
+  markPostgres(db);
+  return db;
 }
 
 /**

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApprovalOptions, StandardServiceOptions } from '../domain/request.js';
 import { DEFAULT_TASK_QUEUE } from '../domain/temporal.js';
+import { isPostgresUrl } from '../db/url.js';
 import { readTemporalProfile, type TemporalProfile } from './temporal-profile.js';
 
 /** The checkout: the nearest folder up with a package.json (sources run from it, a build from dist/). */
@@ -35,6 +36,8 @@ export interface OidcConfig {
 export interface Config {
   dataDir: string;
   databaseFile: string;
+  /** DATABASE_URL: PostgreSQL (`postgres://…`) instead of the SQLite file; unset: SQLite. */
+  databaseUrl: string | undefined;
   host: string;
   port: number;
   /** Base URL people and devices use to reach the API (links in notifications). */
@@ -160,6 +163,16 @@ function scimTokenHash(token: string | undefined): string | undefined {
   return createHash('sha256').update(token).digest('hex');
 }
 
+function databaseUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!isPostgresUrl(value)) {
+    throw new Error(
+      'DATABASE_URL must be a PostgreSQL URL (postgres://user@host:port/db); unset it for SQLite',
+    );
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.DATA_DIR ?? 'data');
   const port = int(env.PORT, 3000, 'PORT');
@@ -168,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     dataDir,
     databaseFile: resolve(env.DATABASE_FILE ?? resolve(dataDir, 'reqflow.db')),
+    databaseUrl: databaseUrl(env.DATABASE_URL),
     host,
     port,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),

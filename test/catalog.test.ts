@@ -102,7 +102,7 @@ describe('catalog apply', () => {
 
   it('keeps knowledge articles in the search index', async () => {
     await appliedCatalog();
-    expect(searchKnowledge(db, 'VPN server address')[0]?.id).toBe('KB-VPN-ADDRESS');
+    expect((await searchKnowledge(db, 'VPN server address'))[0]?.id).toBe('KB-VPN-ADDRESS');
     edit('knowledge/vpn-address.md', (s) =>
       s.replace('GlobalProtect client', 'GlobalProtect client (or Zephyrlink)'),
     );
@@ -110,7 +110,7 @@ describe('catalog apply', () => {
     expect(changes).toEqual([
       expect.objectContaining({ kind: 'KnowledgeArticle', id: 'KB-VPN-ADDRESS', op: 'changed' }),
     ]);
-    expect(searchKnowledge(db, 'zephyrlink')[0]?.id).toBe('KB-VPN-ADDRESS');
+    expect((await searchKnowledge(db, 'zephyrlink'))[0]?.id).toBe('KB-VPN-ADDRESS');
   });
 
   it('diff prints a changed field with its old and new value, and apply makes a new version', async () => {

@@ -22,55 +22,56 @@ beforeEach(async () => {
   await seed(db);
 });
 
-const ids = (query: string, limit?: number) => searchKnowledge(db, query, limit).map((h) => h.id);
+const ids = async (query: string, limit?: number) =>
+  (await searchKnowledge(db, query, limit)).map((h) => h.id);
 
 function addArticle(id: string, title: string, body: string, tags = '') {
   db.insert(t.knowledgeArticles).values({ id, title, body, tags }).run();
 }
 
 describe('searchKnowledge', () => {
-  it('answers "What\'s the VPN server address?" with the VPN article first', () => {
-    const [top, ...rest] = searchKnowledge(db, "What's the VPN server address?");
+  it('answers "What\'s the VPN server address?" with the VPN article first', async () => {
+    const [top, ...rest] = await searchKnowledge(db, "What's the VPN server address?");
     expect(top).toMatchObject({ id: 'KB-VPN-ADDRESS', title: expect.stringContaining('VPN') as string });
     expect(top!.body).toContain('vpn.example.com');
     expect(top!.snippet).toContain('[VPN]');
     for (const hit of rest) expect(hit.score).toBeLessThan(top!.score);
   });
 
-  it('finds the article a plain question is about', () => {
-    expect(ids('I forgot my password')[0]).toBe('KB-PASSWORD-RESET');
-    expect(ids('guest wifi')[0]).toBe('KB-GUEST-WIFI');
-    expect(ids('The new expense system is confusing')[0]).toBe('KB-EXPENSE-SYSTEM');
-    expect(ids('no sound in teams')[0]).toBe('KB-TEAMS-AUDIO');
+  it('finds the article a plain question is about', async () => {
+    expect((await ids('I forgot my password'))[0]).toBe('KB-PASSWORD-RESET');
+    expect((await ids('guest wifi'))[0]).toBe('KB-GUEST-WIFI');
+    expect((await ids('The new expense system is confusing'))[0]).toBe('KB-EXPENSE-SYSTEM');
+    expect((await ids('no sound in teams'))[0]).toBe('KB-TEAMS-AUDIO');
     // Prefixes and stems: "conn" finds "connect", "printing" finds "printer".
-    expect(ids('conn')).toContain('KB-VPN-ADDRESS');
-    expect(ids('printing')[0]).toBe('KB-PRINTER-SETUP');
+    expect(await ids('conn')).toContain('KB-VPN-ADDRESS');
+    expect((await ids('printing'))[0]).toBe('KB-PRINTER-SETUP');
   });
 
-  it('ranks a title match above the same word in another body', () => {
+  it('ranks a title match above the same word in another body', async () => {
     addArticle('KB-T-BODY', 'Unrelated heading', 'The zorbulator zorbulator needs a restart now and then.');
     addArticle('KB-T-TITLE', 'Zorbulator basics', 'How the device works.');
-    expect(ids('zorbulator')).toEqual(['KB-T-TITLE', 'KB-T-BODY']);
+    expect(await ids('zorbulator')).toEqual(['KB-T-TITLE', 'KB-T-BODY']);
   });
 
-  it('returns scores best first and honours the limit', () => {
-    const hits = searchKnowledge(db, 'vpn server address printer mfa phone', 3);
+  it('returns scores best first and honours the limit', async () => {
+    const hits = await searchKnowledge(db, 'vpn server address printer mfa phone', 3);
     expect(hits).toHaveLength(3);
     expect(hits.map((h) => h.score)).toEqual([...hits.map((h) => h.score)].sort((a, b) => b - a));
   });
 
-  it('tells an answer from a single shared word by coverage', () => {
-    expect(searchKnowledge(db, "What's the VPN server address?")[0]?.coverage).toBe(1);
+  it('tells an answer from a single shared word by coverage', async () => {
+    expect((await searchKnowledge(db, "What's the VPN server address?"))[0]?.coverage).toBe(1);
     // "office" is in a printer title and "own" prefixes "owner": hits, but not answers.
-    const offTopic = searchKnowledge(db, 'Can I bring my own sourdough starter to the office fridge?');
+    const offTopic = await searchKnowledge(db, 'Can I bring my own sourdough starter to the office fridge?');
     expect(offTopic.length).toBeGreaterThan(0);
     for (const hit of offTopic) expect(hit.coverage).toBeLessThan(0.5);
   });
 
-  it('returns nothing for a question of stop words only', () => {
+  it('returns nothing for a question of stop words only', async () => {
     expect(toFtsQuery('What is the ... how do I?')).toBeUndefined();
-    expect(searchKnowledge(db, 'What is the ... how do I?')).toEqual([]);
-    expect(searchKnowledge(db, '   ')).toEqual([]);
+    expect(await searchKnowledge(db, 'What is the ... how do I?')).toEqual([]);
+    expect(await searchKnowledge(db, '   ')).toEqual([]);
   });
 
   it.each([
@@ -92,18 +93,18 @@ describe('searchKnowledge', () => {
     '漢字 العربية',
     'x'.repeat(5000),
     'vpn '.repeat(500),
-  ])('never lets %j reach MATCH as syntax', (input) => {
-    const hits = searchKnowledge(db, input);
+  ])('never lets %j reach MATCH as syntax', async (input) => {
+    const hits = await searchKnowledge(db, input);
     expect(Array.isArray(hits)).toBe(true);
   });
 
-  it('quotes every term it keeps', () => {
+  it('quotes every term it keeps', async () => {
     expect(toFtsQuery("What's the VPN server address?")).toBe('"vpn"* OR "server"* OR "address"*');
     expect(toFtsQuery('NEAR(vpn) OR pc')).toBe('"near"* OR "vpn"* OR "pc"');
     expect(toFtsTerms('vpn VPN Vpn')).toEqual(['"vpn"*']);
   });
 
-  it('follows an edited article through the update trigger', () => {
+  it('follows an edited article through the update trigger', async () => {
     db.update(t.knowledgeArticles)
       .set({
         title: 'Remote access with the new Zscaler client',
@@ -112,19 +113,19 @@ describe('searchKnowledge', () => {
       })
       .where(eq(t.knowledgeArticles.id, 'KB-VPN-ADDRESS'))
       .run();
-    expect(ids('zscaler')).toEqual(['KB-VPN-ADDRESS']);
-    expect(ids('globalprotect')).toEqual([]);
+    expect(await ids('zscaler')).toEqual(['KB-VPN-ADDRESS']);
+    expect(await ids('globalprotect')).toEqual([]);
   });
 
-  it('forgets a deleted article', () => {
+  it('forgets a deleted article', async () => {
     db.delete(t.knowledgeArticles).where(eq(t.knowledgeArticles.id, 'KB-VPN-ADDRESS')).run();
-    expect(ids('globalprotect')).toEqual([]);
-    expect(ids("What's the VPN server address?")).not.toContain('KB-VPN-ADDRESS');
+    expect(await ids('globalprotect')).toEqual([]);
+    expect(await ids("What's the VPN server address?")).not.toContain('KB-VPN-ADDRESS');
   });
 
   it('keeps the seed idempotent', async () => {
     await seed(db);
-    expect(ids('globalprotect')).toEqual(['KB-VPN-ADDRESS']);
+    expect(await ids('globalprotect')).toEqual(['KB-VPN-ADDRESS']);
   });
 });
 
@@ -143,7 +144,7 @@ describe('searchKnowledge activity', () => {
       KnowledgeHit[],
       typeof search
     >(search, { query: "What's the VPN server address?", limit: 2 });
-    expect(hits.map((h) => h.id)).toEqual(ids("What's the VPN server address?", 2));
+    expect(hits.map((h) => h.id)).toEqual(await ids("What's the VPN server address?", 2));
     expect(hits[0]?.id).toBe('KB-VPN-ADDRESS');
   });
 });

@@ -29,7 +29,7 @@ const knowledgeRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db 
     },
     async (request) => {
       const { q, limit = 5 } = request.query;
-      return { items: searchKnowledge(db, q, limit) };
+      return { items: await searchKnowledge(db, q, limit) };
     },
   );
 
