@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
+import { appendAuditEntrySync, type AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { GrantEndReason } from '../domain/access.js';
@@ -76,7 +76,7 @@ export function endGrantIn(
 ): RevokeResult {
   if (grant.endedAt) return { revoked: false, grant, removed: false, timed: grant.until !== null };
   const removed = tx.delete(t.securityGroupMembers).where(heldBy(grant)).run().changes > 0;
-  const entry = appendAuditEntry(tx, at, {
+  const entry = appendAuditEntrySync(tx, at, {
     key: `access.revoked:${grant.id}`,
     actor: r.by,
     action: 'access.revoked',
@@ -212,7 +212,7 @@ export function createAccessGrants(deps: AccessDeps) {
             holder.endedAt === null &&
             holder.until !== null &&
             (input.until === undefined || input.until > holder.until);
-          const entry = appendAuditEntry(tx, at, {
+          const entry = appendAuditEntrySync(tx, at, {
             key: `access.granted:${input.requestId}`,
             actor: 'reqflow',
             action: 'access.granted',

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
+import { appendAuditEntrySync, type AuditWriter } from '../audit/log.js';
 import * as t from '../db/schema.js';
 import type { ReviewDeadlinePolicy, ReviewDecision, ReviewOutcome } from '../domain/access.js';
 import { endGrantIn, type AccessDeps, type GrantRow } from './grants.js';
@@ -118,7 +118,7 @@ export function createAccessReviews(deps: AccessDeps) {
           : undefined;
         const outcome: ReviewOutcome =
           revoke && !ended?.revoked ? 'already_ended' : (d.outcome ?? (revoke ? 'revoked' : 'kept'));
-        const entry = appendAuditEntry(tx, at, {
+        const entry = appendAuditEntrySync(tx, at, {
           key: `access.review.decided:${item.id}`,
           actor: d.by,
           action: 'access.review.decided',
@@ -247,7 +247,7 @@ export function createAccessReviews(deps: AccessDeps) {
               : [];
           });
           if (items.length) tx.insert(t.accessReviewItems).values(items).run();
-          appendAuditEntry(tx, at, {
+          appendAuditEntrySync(tx, at, {
             key: `access.review.started:${input.campaignId}`,
             actor: input.startedBy,
             action: 'access.review.started',
@@ -352,7 +352,7 @@ export function createAccessReviews(deps: AccessDeps) {
           const tally: Record<string, number> = {};
           for (const o of outcomes)
             tally[o.outcome ?? 'undecided'] = (tally[o.outcome ?? 'undecided'] ?? 0) + 1;
-          appendAuditEntry(tx, at, {
+          appendAuditEntrySync(tx, at, {
             key: `access.review.completed:${campaignId}`,
             actor: 'reqflow',
             action: 'access.review.completed',

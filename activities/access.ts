@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { createAccessGrants, takeBackIn, type GrantInput } from '../access/grants.js';
 import * as t from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { itemAsOrdered } from '../service-catalog/items.js';
 import type { ApprovalPolicy } from '../domain/approval.js';
 import { clock, type ActivityDeps } from './deps.js';
@@ -74,11 +75,11 @@ export function createAccessActivities(deps: ActivityDeps) {
       requestId: string;
       undoneBy?: string;
     }): Promise<{ removed: number }> {
-      return db.transaction((tx) => {
+      return transaction(db, async (tx) => {
         const at = now();
         const { removed } = takeBackIn(tx, at, input.requestId);
         if (input.undoneBy) {
-          recordRequestUndoneIn(tx, {
+          await recordRequestUndoneIn(tx, {
             requestId: input.requestId,
             step: 'revoke_access',
             message: removed

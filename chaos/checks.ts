@@ -52,7 +52,7 @@ function groupCount<T>(items: T[], keyOf: (item: T) => string): Map<string, numb
 
 const over = (counts: Map<string, number>, limit = 1) => [...counts.values()].filter((n) => n > limit).length;
 
-export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
+export async function check(db: DB, dataDir: string, planned: Planned[]): Promise<Findings> {
   const ids = planned.flatMap((p) => (p.id ? [p.id] : []));
   const rows = readRequests(db, ids);
   const finals: Record<string, number> = {};
@@ -164,7 +164,7 @@ export function check(db: DB, dataDir: string, planned: Planned[]): Findings {
       .where(inArray(t.auditLog.requestId, c))
       .all(),
   );
-  const chain = verifyAuditChain(db);
+  const chain = await verifyAuditChain(db);
 
   // The device: every install that completed, from the package's own ledger.
   const ledgerFile = join(dataDir, 'devices', CHAOS_DEVICE, 'root', INSTALL_LEDGER);

@@ -129,7 +129,7 @@ async function runWorkload(
     notes.push(`not every request was final within ${s.deadlineMs / 1000} s`);
     notes.push(...driver.unexpected.map((u) => `a person's action was refused: ${u}`));
   }
-  const findings = check(db, env.dataDir, planned);
+  const findings = await check(db, env.dataDir, planned);
   return {
     name,
     where: env.name,

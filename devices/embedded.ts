@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { appendAuditEntry } from '../audit/log.js';
+import { appendAuditEntrySync } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { hashDeviceToken, newToken } from './tokens.js';
@@ -54,7 +54,7 @@ export async function ensureDeviceToken(
         })
         .where(eq(t.devices.id, deviceId))
         .run();
-      appendAuditEntry(tx, at, {
+      appendAuditEntrySync(tx, at, {
         key: `${action}:${deviceId}:${at}`,
         actor: 'reqflow',
         action,

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { appendAuditEntry } from '../audit/log.js';
+import { appendAuditEntrySync } from '../audit/log.js';
 import { recordComputerIn } from '../activities/cmdb.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
@@ -84,7 +84,7 @@ export async function issueEnrollment(
           expiresAt,
         })
         .run();
-      appendAuditEntry(tx, at, {
+      appendAuditEntrySync(tx, at, {
         key: `device.enrollment_issued:${id}`,
         actor: input.createdBy,
         action: 'device.enrollment_issued',
@@ -201,7 +201,7 @@ export async function enrollDevice(
       if (spent.changes !== 1) {
         throw new DeviceRefusedError('token_used', 'This enrollment token was already used.');
       }
-      appendAuditEntry(tx, at, {
+      appendAuditEntrySync(tx, at, {
         key: `device.enrolled:${deviceId}:${at}`,
         actor: `device:${deviceId}`,
         action: 'device.enrolled',

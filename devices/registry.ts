@@ -1,5 +1,5 @@
 import { and, asc, eq, isNotNull } from 'drizzle-orm';
-import { appendAuditEntry } from '../audit/log.js';
+import { appendAuditEntrySync } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { hashDeviceToken } from './tokens.js';
@@ -110,7 +110,7 @@ export async function unenrollDevice(
         .where(eq(t.devices.id, device.id))
         .returning()
         .get();
-      appendAuditEntry(tx, at, {
+      appendAuditEntrySync(tx, at, {
         key: `device.unenrolled:${device.id}:${at}`,
         actor: input.actor,
         action: 'device.unenrolled',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
+import { appendAuditEntrySync, type AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 
 export interface DirectoryDeps {
@@ -41,7 +41,7 @@ export function change<T>(deps: DirectoryDeps, actor: string, fn: (c: Change) =>
         at,
         audit: (action, subject, details) => {
           // A change is written once (its transaction commits or not), so a fresh key per entry suffices.
-          appendAuditEntry(tx, at, {
+          appendAuditEntrySync(tx, at, {
             key: `directory:${action}:${subject}:${randomUUID()}`,
             actor,
             action,

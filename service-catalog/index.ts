@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { appendAuditEntry, type AuditWriter } from '../audit/log.js';
+import { appendAuditEntrySync, type AuditWriter } from '../audit/log.js';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { ensureGroupNow } from '../directory/index.js';
@@ -174,7 +174,7 @@ export function createCatalog(deps: CatalogDeps) {
           if (errors.length > 0) return { errors, changes: [] };
           const p = plan(tx, files, dir);
           const audit = (c: CatalogChange) =>
-            appendAuditEntry(tx, at, {
+            appendAuditEntrySync(tx, at, {
               key: `catalog:${c.kind}:${c.id}:${c.op}:${randomUUID()}`,
               actor,
               action: `catalog.${c.kind}.${c.op}`,

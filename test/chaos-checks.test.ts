@@ -52,7 +52,7 @@ const row = (id: string, requester: string, catalogItemId: string, status: strin
     .run();
 
 /** A fulfilled VPN grant and a fulfilled install, with every side effect once. */
-function cleanRun(): Planned[] {
+async function cleanRun(): Promise<Planned[]> {
   const tool = chaosTool(1);
   const planned: Planned[] = [
     { key: 'k-1', kind: 'vpn-access', requester: chaosUser(1), body: {}, expected: 'fulfilled', id: 'REQ-A' },
@@ -63,13 +63,13 @@ function cleanRun(): Planned[] {
   db.insert(t.securityGroupMembers)
     .values({ groupId: 'VPN-USERS', userId: chaosUser(1), requestId: 'REQ-A' })
     .run();
-  appendAudit(db, new Date().toISOString(), {
+  await appendAudit(db, new Date().toISOString(), {
     key: 'a',
     actor: 'reqflow',
     action: 'access.granted',
     requestId: 'REQ-A',
   });
-  appendAudit(db, new Date().toISOString(), {
+  await appendAudit(db, new Date().toISOString(), {
     key: 's',
     actor: 'reqflow',
     action: 'software.installed',
@@ -111,9 +111,9 @@ function cleanRun(): Planned[] {
 }
 
 describe('chaos checks', () => {
-  it('finds a clean run clean', () => {
-    const planned = cleanRun();
-    const findings = check(db, dir, planned);
+  it('finds a clean run clean', async () => {
+    const planned = await cleanRun();
+    const findings = await check(db, dir, planned);
     expect(findings).toMatchObject({
       finals: { fulfilled: 2 },
       lost: [],
@@ -124,8 +124,8 @@ describe('chaos checks', () => {
     expect(clean(findings)).toBe(true);
   });
 
-  it('counts each duplicated side effect', () => {
-    const planned = cleanRun();
+  it('counts each duplicated side effect', async () => {
+    const planned = await cleanRun();
     const tool = chaosTool(1);
     db.insert(t.notifications)
       .values({ key: 'n-2', requestId: 'REQ-S', recipientId: 'alice', subject: 'installed', body: '.' })
@@ -141,7 +141,7 @@ describe('chaos checks', () => {
         state: 'succeeded',
       })
       .run();
-    appendAudit(db, new Date().toISOString(), {
+    await appendAudit(db, new Date().toISOString(), {
       key: 'a-again',
       actor: 'reqflow',
       action: 'access.granted',
@@ -151,14 +151,14 @@ describe('chaos checks', () => {
       join(dir, 'devices', CHAOS_DEVICE, 'root', INSTALL_LEDGER),
       `begin ${tool} JOB-1\ninstalled ${tool} JOB-1\nbegin ${tool} JOB-2\ninstalled ${tool} JOB-2\n`,
     );
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings.duplicates).toMatchObject({ notifications: 1, jobs: 1, auditEntries: 1, installs: 1 });
     expect(clean(findings)).toBe(false);
   });
 
-  it('counts requests that never ended, ended otherwise, or lack their side effects', () => {
+  it('counts requests that never ended, ended otherwise, or lack their side effects', async () => {
     const planned: Planned[] = [
-      ...cleanRun(),
+      ...(await cleanRun()),
       {
         key: 'k-3',
         kind: 'vpn-access',
@@ -181,7 +181,7 @@ describe('chaos checks', () => {
     row('REQ-B', chaosUser(2), 'vpn-access', 'fulfilled', 'k-3');
     row('REQ-C', chaosUser(3), 'vpn-access', 'awaiting_approval', 'k-4');
     db.update(t.requests).set({ status: 'denied' }).where(eq(t.requests.id, 'REQ-A')).run();
-    const findings = check(db, dir, planned);
+    const findings = await check(db, dir, planned);
     expect(findings.wrong).toEqual(['k-1 REQ-A: denied, expected fulfilled']);
     expect(findings.lost).toEqual(
       expect.arrayContaining([
