@@ -9,9 +9,8 @@ import type { RequestSnapshot } from '../domain/request.js';
  * The requests aggregate: it alone writes the `requests` table (the submitted row, the
  * workflow's projection, an undone bundle item) and owns reading a request by id and who
  * may see it. Routes and activities call it instead of querying `requests` themselves.
- * Async even over better-sqlite3, so that another driver changes this module and not its
- * callers. The `...In(tx)` writers take the caller's transaction, so their write commits
- * with the caller's or not at all.
+ * Every query is awaited, so the same code runs on SQLite and PostgreSQL. The `...In(tx)`
+ * writers take the caller's transaction, so their write commits with it or not at all.
  */
 
 export type RequestRow = typeof t.requests.$inferSelect;
