@@ -217,8 +217,8 @@ export async function listOutbox(db: DB, filter: OutboxListFilter) {
  *
  * Several worker processes may each run a dispatcher on the same database. Before
  * sending, a dispatcher claims a row with an optimistic update
- * (`... WHERE id = ? AND status = 'pending' AND attempts = ?`); SQLite serialises
- * writers, so of two dispatchers that read the same row only one sees a change,
+ * (`... WHERE id = ? AND status = 'pending' AND attempts = ?`); the database serialises
+ * writes to a row, so of two dispatchers that read the same row only one sees a change,
  * and only that one sends. The claim also sets `next_attempt_at`: a row with n
  * attempts is due again `retryDelayMs * 2^(n-1)` later (1, 2, 4, 8 min by default).
  * That delay is both the retry backoff and the lease of a send in flight, so it
