@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './api/app.js';
-import { openDatabase } from './db/client.js';
+import { closeDatabase, openDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
 import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
@@ -58,7 +58,7 @@ async function run(): Promise<void> {
         await app.close();
       } finally {
         await temporal.connection.close();
-        db.$client.close();
+        await closeDatabase(db);
         await tracing?.shutdown();
       }
       app.log.info('API closed');

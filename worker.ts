@@ -2,7 +2,7 @@ import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
-import { openDatabase } from './db/client.js';
+import { closeDatabase, openDatabase } from './db/client.js';
 import { createOutboxDispatcher, type OutboxDispatcher } from './notifications/outbox.js';
 import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
@@ -99,7 +99,7 @@ async function run(): Promise<void> {
     // Before the database closes: a pass in flight still records what it sent.
     await outbox?.stop();
     await connection.close();
-    db.$client.close();
+    await closeDatabase(db);
     await tracing?.shutdown();
   }
 }

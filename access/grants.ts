@@ -70,18 +70,23 @@ const heldBy = (g: Pick<GrantRow, 'groupId' | 'userId' | 'requestId'>) =>
 
 /**
  * Ends a grant inside the caller's transaction: membership removed, audited, pointing at the
- * grant's entry. Synchronous, like the audit append it makes and the directory change that
- * calls it on a deactivation (revokeOnLeaveIn); it becomes awaited with them.
+ * grant's entry.
  */
-export function endGrantIn(
+export async function endGrantIn(
   tx: AuditWriter,
   at: string,
   grant: GrantRow,
   r: Omit<Revocation, 'grantId'>,
-): RevokeResult {
+): Promise<RevokeResult> {
   if (grant.endedAt) return { revoked: false, grant, removed: false, timed: grant.until !== null };
-  const removed = tx.delete(t.securityGroupMembers).where(heldBy(grant)).run().changes > 0;
-  const entry = appendAuditEntry(tx, at, {
+  const removed =
+    (
+      await tx
+        .delete(t.securityGroupMembers)
+        .where(heldBy(grant))
+        .returning({ userId: t.securityGroupMembers.userId })
+    ).length > 0;
+  const entry = await appendAuditEntry(tx, at, {
     key: `access.revoked:${grant.id}`,
     actor: r.by,
     action: 'access.revoked',
@@ -105,7 +110,7 @@ export function endGrantIn(
     endComment: r.comment ?? null,
     endAuditSeq: entry.seq,
   };
-  tx.update(t.accessGrants).set(ended).where(eq(t.accessGrants.id, grant.id)).run();
+  await tx.update(t.accessGrants).set(ended).where(eq(t.accessGrants.id, grant.id));
   return { revoked: true, grant: { ...grant, ...ended }, removed, timed: grant.until !== null };
 }
 
@@ -128,11 +133,15 @@ export async function takeBackIn(tx: Tx, at: string, requestId: string): Promise
 
 /**
  * Deactivation, inside the directory's change: every active grant of the person whose item is
- * marked `revokeOnLeave` ends, each audited. Returns the grants it ended. Synchronous while the
- * directory's change is a synchronous better-sqlite3 transaction.
+ * marked `revokeOnLeave` ends, each audited. Returns the grants it ended.
  */
-export function revokeOnLeaveIn(tx: AuditWriter, at: string, userId: string, by: string): RevokeResult[] {
-  return tx
+export async function revokeOnLeaveIn(
+  tx: AuditWriter,
+  at: string,
+  userId: string,
+  by: string,
+): Promise<RevokeResult[]> {
+  const grants = await tx
     .select()
     .from(t.accessGrants)
     .where(
@@ -141,15 +150,18 @@ export function revokeOnLeaveIn(tx: AuditWriter, at: string, userId: string, by:
         eq(t.accessGrants.revokeOnLeave, true),
         isNull(t.accessGrants.endedAt),
       ),
-    )
-    .all()
-    .map((g) =>
-      endGrantIn(tx, at, g, {
+    );
+  const ended: RevokeResult[] = [];
+  for (const g of grants) {
+    ended.push(
+      await endGrantIn(tx, at, g, {
         reason: 'deactivated',
         by,
         comment: `${userId} was deactivated in the directory.`,
       }),
     );
+  }
+  return ended;
 }
 
 /**
@@ -214,7 +226,7 @@ export function createAccessGrants(deps: AccessDeps) {
           holder.endedAt === null &&
           holder.until !== null &&
           (input.until === undefined || input.until > holder.until);
-        const entry = appendAuditEntry(tx, at, {
+        const entry = await appendAuditEntry(tx, at, {
           key: `access.granted:${input.requestId}`,
           actor: 'reqflow',
           action: 'access.granted',
@@ -315,7 +327,7 @@ export function createAccessGrants(deps: AccessDeps) {
       return transaction(db, async (tx) => {
         await serialize(tx, 'audit_log');
         const grant = await read(tx, r.grantId);
-        return grant ? endGrantIn(tx, now(), grant, r) : undefined;
+        return grant ? await endGrantIn(tx, now(), grant, r) : undefined;
       });
     },
 

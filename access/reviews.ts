@@ -110,7 +110,7 @@ export function createAccessReviews(deps: AccessDeps) {
       if (item.decision) return { item };
       const revoke = d.decision === 'revoke';
       const ended = revoke
-        ? endGrantIn(tx, at, grant, {
+        ? await endGrantIn(tx, at, grant, {
             reason: 'review',
             by: d.by,
             comment: `Access review ${item.campaignId}${d.comment ? `: ${d.comment}` : ''}`,
@@ -118,7 +118,7 @@ export function createAccessReviews(deps: AccessDeps) {
         : undefined;
       const outcome: ReviewOutcome =
         revoke && !ended?.revoked ? 'already_ended' : (d.outcome ?? (revoke ? 'revoked' : 'kept'));
-      const entry = appendAuditEntry(tx, at, {
+      const entry = await appendAuditEntry(tx, at, {
         key: `access.review.decided:${item.id}`,
         actor: d.by,
         action: 'access.review.decided',
@@ -251,7 +251,7 @@ export function createAccessReviews(deps: AccessDeps) {
           }
         }
         if (items.length) await tx.insert(t.accessReviewItems).values(items);
-        appendAuditEntry(tx, at, {
+        await appendAuditEntry(tx, at, {
           key: `access.review.started:${input.campaignId}`,
           actor: input.startedBy,
           action: 'access.review.started',
@@ -353,7 +353,7 @@ export function createAccessReviews(deps: AccessDeps) {
         const tally: Record<string, number> = {};
         for (const o of outcomes)
           tally[o.outcome ?? 'undecided'] = (tally[o.outcome ?? 'undecided'] ?? 0) + 1;
-        appendAuditEntry(tx, at, {
+        await appendAuditEntry(tx, at, {
           key: `access.review.completed:${campaignId}`,
           actor: 'reqflow',
           action: 'access.review.completed',

@@ -79,7 +79,7 @@ export function createAccessActivities(deps: ActivityDeps) {
         const at = now();
         const { removed } = await takeBackIn(tx, at, input.requestId);
         if (input.undoneBy) {
-          recordRequestUndoneIn(tx, {
+          await recordRequestUndoneIn(tx, {
             requestId: input.requestId,
             step: 'revoke_access',
             message: removed

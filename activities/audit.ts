@@ -1,4 +1,4 @@
-import { recordAudit, type AuditInput } from '../audit/log.js';
+import { appendAudit, type AuditInput } from '../audit/log.js';
 import { clock, type ActivityDeps } from './deps.js';
 
 /** The workflows' side of the audit log (audit/log.ts writes it). */
@@ -6,7 +6,7 @@ export function createAuditActivities(deps: ActivityDeps) {
   const now = clock(deps);
   return {
     async recordAudit(input: AuditInput): Promise<{ seq: number }> {
-      return { seq: (await recordAudit(deps.db, now(), input)).seq };
+      return { seq: (await appendAudit(deps.db, now(), input)).seq };
     },
   };
 }

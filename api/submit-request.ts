@@ -77,19 +77,27 @@ function fingerprintOf(requester: string, body: CreateRequestBody): string {
 }
 
 /** Who may order for someone else: their manager, the service desk and operators. */
-function mayRequestFor(db: DB, user: UserPrincipal, beneficiaryId: string): boolean {
+async function mayRequestFor(db: DB, user: UserPrincipal, beneficiaryId: string): Promise<boolean> {
   if (user.isOperator || user.groups.includes('service-desk')) return true;
-  const b = db
+  const [b] = await db
     .select({ managerId: t.users.managerId })
     .from(t.users)
     .where(eq(t.users.id, beneficiaryId))
-    .get();
+    .limit(1);
   return b?.managerId === user.id;
 }
 
-/** Checks the body against the catalog and the people and devices it names; throws a 4xx problem. */
-function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
-  const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, body.catalogItemId)).get();
+async function catalogItem(db: DB, id: string): Promise<CatalogRow | undefined> {
+  const [item] = await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, id)).limit(1);
+  return item;
+}
+
+/**
+ * Checks the body against the catalog and the people and devices it names; throws a 4xx
+ * problem. `parts` are a bundle's items, in the bundle's order.
+ */
+async function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
+  const item = await catalogItem(db, body.catalogItemId);
   if (!item) throw unprocessable(`Unknown catalog item "${body.catalogItemId}"; see GET /api/catalog.`);
   if (!item.active) {
     throw unprocessable(
@@ -98,13 +106,13 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
   }
   let beneficiary = user.id;
   if (body.onBehalfOf && body.onBehalfOf !== user.id) {
-    const other = db
+    const [other] = await db
       .select({ id: t.users.id })
       .from(t.users)
       .where(and(eq(t.users.id, body.onBehalfOf), eq(t.users.active, true)))
-      .get();
+      .limit(1);
     if (!other) throw unprocessable(`Unknown user "${body.onBehalfOf}" in onBehalfOf.`);
-    if (!mayRequestFor(db, user, other.id)) {
+    if (!(await mayRequestFor(db, user, other.id))) {
       throw forbidden(
         `Only ${other.id}'s manager, the service desk or an operator may request on their behalf.`,
       );
@@ -124,18 +132,19 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       problems.map((p) => ({ path: `body/fields/${p.field}`, message: p.message })),
     );
   }
-  const parts = (item.bundle ?? []).map((p) => {
-    const part = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, p.catalogItemId)).get();
+  const parts: CatalogRow[] = [];
+  for (const p of item.bundle ?? []) {
+    const part = await catalogItem(db, p.catalogItemId);
     if (!part?.active)
       throw unprocessable(`${item.name} includes "${p.catalogItemId}", which is not available.`);
-    return part;
-  });
+    parts.push(part);
+  }
   const needsDevice = item.bundle
     ? parts.some((p) => p.type === 'standard_service')
     : item.type === 'standard_service';
-  if (!needsDevice) return { item, beneficiary, deviceId: null };
+  if (!needsDevice) return { item, beneficiary, deviceId: null, parts };
   if (!body.deviceId) throw unprocessable(`${item.name} is installed on a device: send deviceId.`);
-  const device = db.select().from(t.devices).where(eq(t.devices.id, body.deviceId)).get();
+  const [device] = await db.select().from(t.devices).where(eq(t.devices.id, body.deviceId)).limit(1);
   if (!device || device.ownerId !== beneficiary) {
     throw unprocessable(`Device "${body.deviceId}" is not registered to ${beneficiary}.`);
   }
@@ -145,7 +154,7 @@ function validate(db: DB, user: UserPrincipal, body: CreateRequestBody) {
       `Device "${body.deviceId}" was unenrolled on ${device.unenrolledAt}; it takes no new software.`,
     );
   }
-  return { item, beneficiary, deviceId: device.id };
+  return { item, beneficiary, deviceId: device.id, parts };
 }
 
 type CatalogRow = typeof t.catalogItems.$inferSelect;
@@ -234,7 +243,7 @@ export async function submitRequest(
   renewalOf?: string,
 ): Promise<{ row: RequestRow; created: boolean }> {
   const { db, temporal, config } = deps;
-  const { item, beneficiary, deviceId } = validate(db, user, body);
+  const { item, beneficiary, deviceId, parts } = await validate(db, user, body);
   const id = requestIdFor(user.id, idempotencyKey);
   const fingerprint = fingerprintOf(user.id, body);
   const existing = await findRequest(db, id);
@@ -279,11 +288,7 @@ export async function submitRequest(
             ...common,
             type: item.type,
             children: item.bundle.map((part, n) => {
-              const childItem = db
-                .select()
-                .from(t.catalogItems)
-                .where(eq(t.catalogItems.id, part.catalogItemId))
-                .get()!;
+              const childItem = parts[n]!;
               const child = workflowFor(
                 config,
                 childItem,

@@ -1,15 +1,14 @@
-import type { RunResult } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
-import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
-import type { DB } from '../db/client.js';
+import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
+import { serialize, transaction } from '../db/transaction.js';
 
 /*
  * The audit aggregate: this module alone writes `audit_log`, an append-only, hash-chained
  * log (the database refuses updates and deletes by trigger). Other aggregates append
  * inside their own transaction with appendAuditEntry, so an entry commits with the change
- * it records; everyone else calls recordAudit.
+ * it records; everyone else calls appendAudit.
  */
 
 export interface AuditInput {
@@ -42,18 +41,8 @@ export function auditHash(row: Omit<AuditRow, 'hash'>): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** The database, or a transaction on it: the audit aggregate's writes work on either. */
-export type AuditWriter = BaseSQLiteDatabase<'sync', RunResult, typeof t>;
-
-/**
- * Appends inside the caller's transaction, so an entry commits together with the change
- * it records, or not at all. The transaction must be IMMEDIATE: entries chain in order
- * only while no other writer can append between the read of the last entry and the insert.
- */
-export function appendAuditEntry(tx: AuditWriter, at: string, input: AuditInput): AuditRow {
-  const existing = tx.select().from(t.auditLog).where(eq(t.auditLog.key, input.key)).get();
-  if (existing) return existing;
-  const last = tx.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1).get();
+/** The link after `last` (the first link when there is none). */
+function nextEntry(last: AuditRow | undefined, at: string, input: AuditInput): AuditRow {
   const entry = {
     seq: (last?.seq ?? 0) + 1,
     key: input.key,
@@ -65,17 +54,31 @@ export function appendAuditEntry(tx: AuditWriter, at: string, input: AuditInput)
     details: input.details ?? {},
     prevHash: last?.hash ?? GENESIS_HASH,
   };
-  const row = { ...entry, hash: auditHash(entry) };
-  tx.insert(t.auditLog).values(row).run();
+  return { ...entry, hash: auditHash(entry) };
+}
+
+/** The database, or a transaction on it: the audit aggregate's writes work on either. */
+export type AuditWriter = Tx;
+
+/**
+ * Appends inside the caller's transaction, so an entry commits together with the change
+ * it records, or not at all. It takes the chain's lock (`serialize`) before it reads the
+ * last link, so concurrent appenders chain in order on PostgreSQL too (SQLite's
+ * transactions run one at a time). A transaction that also locks rows should call
+ * `serialize(tx, 'audit_log')` first thing, so that every transaction takes the locks in
+ * the same order and none waits on another in a cycle.
+ */
+export async function appendAuditEntry(tx: AuditWriter, at: string, input: AuditInput): Promise<AuditRow> {
+  await serialize(tx, 'audit_log');
+  const [existing] = await tx.select().from(t.auditLog).where(eq(t.auditLog.key, input.key)).limit(1);
+  if (existing) return existing;
+  const [last] = await tx.select().from(t.auditLog).orderBy(desc(t.auditLog.seq)).limit(1);
+  const row = nextEntry(last, at, input);
+  await tx.insert(t.auditLog).values(row);
   return row;
 }
 
-/** Appends to the hash-chained audit log. IMMEDIATE so concurrent writers chain in order. */
-export function appendAudit(db: DB, at: string, input: AuditInput): AuditRow {
-  return db.transaction((tx) => appendAuditEntry(tx, at, input), { behavior: 'immediate' });
-}
-
-/** appendAudit for callers that do not hold a transaction: async, like the other aggregates. */
-export async function recordAudit(db: DB, at: string, input: AuditInput): Promise<AuditRow> {
-  return appendAudit(db, at, input);
+/** Appends to the hash-chained audit log, in a transaction of its own (or the caller's, when one is open). */
+export async function appendAudit(db: DB, at: string, input: AuditInput): Promise<AuditRow> {
+  return transaction(db, (tx) => appendAuditEntry(tx, at, input));
 }

@@ -21,10 +21,10 @@ type StoredEntry = Omit<typeof t.auditLog.$inferSelect, 'details'> & { details: 
  * through drizzle's JSON mode: a tampered value that is not JSON must become a finding
  * about its entry, not an exception that hides which entry it was.
  */
-function* auditPages(db: DB): Generator<StoredEntry[]> {
+async function* auditPages(db: DB): AsyncGenerator<StoredEntry[]> {
   let after: number | undefined;
   for (;;) {
-    const page = db
+    const page = await db
       .select({
         seq: t.auditLog.seq,
         key: t.auditLog.key,
@@ -40,8 +40,7 @@ function* auditPages(db: DB): Generator<StoredEntry[]> {
       .from(t.auditLog)
       .where(after === undefined ? undefined : gt(t.auditLog.seq, after))
       .orderBy(asc(t.auditLog.seq))
-      .limit(PAGE_SIZE)
-      .all();
+      .limit(PAGE_SIZE);
     yield page;
     const last = page.at(-1);
     if (!last || page.length < PAGE_SIZE) return;
@@ -105,25 +104,14 @@ function chainCheck() {
  * or re-chained. The triggers of migration 0002 stop ordinary writes; this catches
  * whoever dropped them first. A chain alone cannot notice the newest entries being cut
  * off (or re-forged from the end): record `lastHash` somewhere else to detect that.
+ *
+ * It yields to the event loop after each page (better-sqlite3 answers a query without
+ * doing so), so an API process serves other requests while a long chain is walked.
+ * Entries appended meanwhile are walked too.
  */
-export function verifyAuditChain(db: DB): AuditChainResult {
+export async function verifyAuditChain(db: DB): Promise<AuditChainResult> {
   const chain = chainCheck();
-  for (const page of auditPages(db)) {
-    for (const entry of page) {
-      const broken = chain.check(entry);
-      if (broken) return broken;
-    }
-  }
-  return chain.result();
-}
-
-/**
- * verifyAuditChain for the API: it yields to the event loop after each page, so other
- * requests are served while a long chain is walked. Entries appended meanwhile are walked too.
- */
-export async function verifyAuditChainInSlices(db: DB): Promise<AuditChainResult> {
-  const chain = chainCheck();
-  for (const page of auditPages(db)) {
+  for await (const page of auditPages(db)) {
     for (const entry of page) {
       const broken = chain.check(entry);
       if (broken) return broken;

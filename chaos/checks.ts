@@ -158,7 +158,7 @@ export async function check(db: DB, dataDir: string, planned: Planned[]): Promis
       .from(t.auditLog)
       .where(inArray(t.auditLog.requestId, c)),
   );
-  const chain = verifyAuditChain(db);
+  const chain = await verifyAuditChain(db);
 
   // The device: every install that completed, from the package's own ledger.
   const ledgerFile = join(dataDir, 'devices', CHAOS_DEVICE, 'root', INSTALL_LEDGER);

@@ -47,20 +47,16 @@ export function hardwareCiId(assetTag: string): string {
 /**
  * Records a newly enrolled device as a computer CI, inside the enrollment's transaction:
  * software is later related `installed_on` it, so the device must never exist without it.
- * Synchronous while device enrollment's transaction is (better-sqlite3's own); it becomes
- * awaited with that transaction.
  */
-export function recordComputerIn(tx: Tx, input: ComputerCi): void {
-  tx.insert(t.cmdbCis)
-    .values({
-      id: input.deviceId,
-      ciClass: 'computer',
-      name: input.name,
-      attributes: { owner: input.ownerId, platform: input.platform, hostname: input.hostname },
-      createdAt: input.at,
-      updatedAt: input.at,
-    })
-    .run();
+export async function recordComputerIn(tx: Tx, input: ComputerCi): Promise<void> {
+  await tx.insert(t.cmdbCis).values({
+    id: input.deviceId,
+    ciClass: 'computer',
+    name: input.name,
+    attributes: { owner: input.ownerId, platform: input.platform, hostname: input.hostname },
+    createdAt: input.at,
+    updatedAt: input.at,
+  });
 }
 
 /** The installed software as a CI related `installed_on` the device's CI, both or neither. */

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, max } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, max } from 'drizzle-orm';
 import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
@@ -9,8 +9,8 @@ import { packageFolderOf } from '../service-catalog/items.js';
 /*
  * The deployment jobs aggregate: what a device's agent is to run, and what it reported.
  * This module alone writes `deployment_jobs`; the deployment activities queue and expire
- * jobs, the agent routes claim them and record results. Async even over better-sqlite3, so
- * that another driver changes only this module.
+ * jobs, the agent routes claim them and record results. Every query is awaited, so the
+ * same code runs on SQLite and PostgreSQL.
  */
 
 export type DeploymentJobRow = typeof t.deploymentJobs.$inferSelect;
@@ -49,46 +49,45 @@ export interface JobResult {
 export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDirs: readonly string[] }) {
   return {
     async find(id: string): Promise<DeploymentJobRow | undefined> {
-      return db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.id, id)).get();
+      const [job] = await db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.id, id)).limit(1);
+      return job;
     },
 
     /** The highest install attempt of a request so far (0 before the first). */
     async lastInstallAttempt(requestId: string): Promise<number> {
-      return (
-        db
-          .select({ n: max(t.deploymentJobs.attempt) })
-          .from(t.deploymentJobs)
-          .where(and(eq(t.deploymentJobs.requestId, requestId), eq(t.deploymentJobs.action, 'install')))
-          .get()?.n ?? 0
-      );
+      const [last] = await db
+        .select({ n: max(t.deploymentJobs.attempt) })
+        .from(t.deploymentJobs)
+        .where(and(eq(t.deploymentJobs.requestId, requestId), eq(t.deploymentJobs.action, 'install')));
+      return last?.n ?? 0;
     },
 
     /** Queues a job; one with the same id already queued stays as it is (a retried activity). */
     async queue(job: QueuedJob): Promise<void> {
-      db.insert(t.deploymentJobs)
+      await db
+        .insert(t.deploymentJobs)
         .values({ ...job, state: 'queued' })
-        .onConflictDoNothing()
-        .run();
+        .onConflictDoNothing();
     },
 
     /** A job not yet finished may no longer start; false when it had finished (or never existed). */
     async expire(id: string, at: string): Promise<boolean> {
-      const res = db
+      const expired = await db
         .update(t.deploymentJobs)
         .set({ state: 'expired', finishedAt: at })
         .where(and(eq(t.deploymentJobs.id, id), inArray(t.deploymentJobs.state, ['queued', 'running'])))
-        .run();
-      return res.changes > 0;
+        .returning({ id: t.deploymentJobs.id });
+      return expired.length > 0;
     },
 
     /**
      * Hands out the device's queued jobs, and jobs whose previous delivery was never
-     * reported, marking them running; in one immediate transaction, so two polls of the same
-     * device never both take a job.
+     * reported, marking them running; the read and the updates are one transaction, so two
+     * polls of the same device never both take a job.
      */
     async claim(deviceId: string, nowMs: number): Promise<ClaimedJob[]> {
       return transaction(db, async (tx) => {
-        const candidates = tx
+        const candidates = await tx
           .select()
           .from(t.deploymentJobs)
           .where(
@@ -97,8 +96,7 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
               inArray(t.deploymentJobs.state, ['queued', 'running']),
             ),
           )
-          .orderBy(asc(t.deploymentJobs.queuedAt))
-          .all();
+          .orderBy(asc(t.deploymentJobs.queuedAt));
         const claimed: ClaimedJob[] = [];
         for (const job of candidates) {
           const pkg = loadPackage(packagesDirs, job.packageId, await packageFolderOf(tx, job.packageId));
@@ -107,10 +105,22 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
           const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;
           if (job.state === 'running' && job.startedAt && Date.parse(job.startedAt) + leaseMs > nowMs)
             continue;
-          tx.update(t.deploymentJobs)
+          // Only as the job was read: on PostgreSQL a concurrent poll may have taken it since,
+          // and then this update matches nothing and the job is not handed out twice.
+          const taken = await tx
+            .update(t.deploymentJobs)
             .set({ state: 'running', startedAt: new Date(nowMs).toISOString() })
-            .where(eq(t.deploymentJobs.id, job.id))
-            .run();
+            .where(
+              and(
+                eq(t.deploymentJobs.id, job.id),
+                eq(t.deploymentJobs.state, job.state),
+                job.startedAt === null
+                  ? isNull(t.deploymentJobs.startedAt)
+                  : eq(t.deploymentJobs.startedAt, job.startedAt),
+              ),
+            )
+            .returning({ id: t.deploymentJobs.id });
+          if (taken.length === 0) continue;
           claimed.push({
             id: job.id,
             requestId: job.requestId,
@@ -126,7 +136,8 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
 
     /** What the agent reported for a job. */
     async recordResult(id: string, result: JobResult): Promise<void> {
-      db.update(t.deploymentJobs)
+      await db
+        .update(t.deploymentJobs)
         .set({
           state: result.state,
           exitCode: result.exitCode,
@@ -135,8 +146,7 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
           finishedAt: result.finishedAt,
           ...(result.startedAt ? { startedAt: result.startedAt } : {}),
         })
-        .where(eq(t.deploymentJobs.id, id))
-        .run();
+        .where(eq(t.deploymentJobs.id, id));
     },
   };
 }

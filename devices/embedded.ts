@@ -56,7 +56,7 @@ export async function ensureDeviceToken(
         unenrolledAt: null,
       })
       .where(eq(t.devices.id, deviceId));
-    appendAuditEntry(tx, at, {
+    await appendAuditEntry(tx, at, {
       key: `${action}:${deviceId}:${at}`,
       actor: 'reqflow',
       action,

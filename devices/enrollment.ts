@@ -85,7 +85,7 @@ export async function issueEnrollment(
       createdAt: at,
       expiresAt,
     });
-    appendAuditEntry(tx, at, {
+    await appendAuditEntry(tx, at, {
       key: `device.enrollment_issued:${id}`,
       actor: input.createdBy,
       action: 'device.enrollment_issued',
@@ -186,7 +186,7 @@ export async function enrollDevice(
       hostname: input.hostname,
       enrolledAt: at,
     });
-    recordComputerIn(tx, {
+    await recordComputerIn(tx, {
       deviceId,
       name: input.hostname,
       ownerId: enrollment.ownerId,
@@ -204,7 +204,7 @@ export async function enrollDevice(
     if (spent.length !== 1) {
       throw new DeviceRefusedError('token_used', 'This enrollment token was already used.');
     }
-    appendAuditEntry(tx, at, {
+    await appendAuditEntry(tx, at, {
       key: `device.enrolled:${deviceId}:${at}`,
       actor: `device:${deviceId}`,
       action: 'device.enrolled',

@@ -111,7 +111,7 @@ export async function unenrollDevice(
       .set({ tokenHash: null, unenrolledAt: at })
       .where(eq(t.devices.id, device.id))
       .returning();
-    appendAuditEntry(tx, at, {
+    await appendAuditEntry(tx, at, {
       key: `device.unenrolled:${device.id}:${at}`,
       actor: input.actor,
       action: 'device.unenrolled',

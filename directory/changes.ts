@@ -49,7 +49,7 @@ export async function change<T>(
       at,
       audit: async (action, subject, details) => {
         // A change is written once (its transaction commits or not), so a fresh key per entry suffices.
-        appendAuditEntry(tx, at, {
+        await appendAuditEntry(tx, at, {
           key: `directory:${action}:${subject}:${randomUUID()}`,
           actor,
           action,

@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, gte, isNull, lt, lte, or } from 'drizzle-orm';
-import type { AuditWriter } from '../audit/log.js';
-import type { DB } from '../db/client.js';
+import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { createLinks, type LinkOptions, type Links } from './links.js';
 import { renderNotification } from './render.js';
@@ -44,7 +43,7 @@ export interface NotificationsDeps extends LinkOptions {
 }
 
 /** The database, or a transaction on it. */
-type OutboxWriter = AuditWriter;
+type OutboxWriter = DB | Tx;
 
 /** Links anyone allowed to read the request may follow; signed ones (a survey) stay the requester's. */
 const SHAREABLE_LINKS = new Set(['request', 'launch', 'bookmark']);
@@ -59,32 +58,31 @@ interface OutboxRow {
 }
 
 /** The unique key makes a second queueing (a retried activity) a no-op instead of a second message. */
-function insertOnce(tx: OutboxWriter, at: string, row: OutboxRow): boolean {
-  const res = tx
+async function insertOnce(tx: OutboxWriter, at: string, row: OutboxRow): Promise<boolean> {
+  const inserted = await tx
     .insert(t.notifications)
     .values({ ...row, createdAt: at })
     .onConflictDoNothing({ target: t.notifications.key })
-    .run();
-  return res.changes > 0;
+    .returning({ id: t.notifications.id });
+  return inserted.length > 0;
 }
 
 /** Who `who` names: user ids as they are, `group:<id>` as its members, `device:<id>` as its owner. */
-function people(db: OutboxWriter, who: string[]): string[] {
+async function people(db: OutboxWriter, who: string[]): Promise<string[]> {
   const out = new Set<string>();
   for (const w of who) {
     if (w.startsWith('group:')) {
-      for (const m of db
-        .select()
+      const members = await db
+        .select({ userId: t.groupMembers.userId })
         .from(t.groupMembers)
-        .where(eq(t.groupMembers.groupId, w.slice(6)))
-        .all())
-        out.add(m.userId);
+        .where(eq(t.groupMembers.groupId, w.slice(6)));
+      for (const m of members) out.add(m.userId);
     } else if (w.startsWith('device:')) {
-      const d = db
-        .select()
+      const [d] = await db
+        .select({ ownerId: t.devices.ownerId })
         .from(t.devices)
         .where(eq(t.devices.id, w.slice(7)))
-        .get();
+        .limit(1);
       if (d) out.add(d.ownerId);
     } else {
       out.add(w);
@@ -104,10 +102,13 @@ export function createNotifications(deps: NotificationsDeps) {
   const links: Links = createLinks(deps);
   const now = () => (deps.now ? deps.now() : new Date()).toISOString();
 
-  function notifyIn(tx: OutboxWriter, input: NotificationInput): { queued: boolean; links: string[] } {
+  async function notifyIn(
+    tx: OutboxWriter,
+    input: NotificationInput,
+  ): Promise<{ queued: boolean; links: string[] }> {
     const at = now();
     const resolved = links.resolve(input.links ?? {}, input);
-    const queued = insertOnce(tx, at, {
+    const queued = await insertOnce(tx, at, {
       key: input.key,
       requestId: input.requestId,
       recipientId: input.recipient,
@@ -116,7 +117,7 @@ export function createNotifications(deps: NotificationsDeps) {
       links: resolved,
     });
     if (input.copyTo && input.copyTo !== input.recipient) {
-      insertOnce(tx, at, {
+      await insertOnce(tx, at, {
         key: `${input.key}:for:${input.copyTo}`,
         requestId: input.requestId,
         recipientId: input.copyTo,
@@ -133,7 +134,7 @@ export function createNotifications(deps: NotificationsDeps) {
 
     /**
      * Queues one message inside the caller's transaction, so it commits with the change it
-     * announces or not at all. Synchronous: the transaction of better-sqlite3 is.
+     * announces or not at all.
      */
     notifyIn,
 
@@ -150,8 +151,8 @@ export function createNotifications(deps: NotificationsDeps) {
       input: Omit<NotificationInput, 'recipient' | 'copyTo'> & { who: string[] },
     ): Promise<void> {
       const { who, key, requestId, subject, body } = input;
-      for (const recipient of people(db, who))
-        notifyIn(db, {
+      for (const recipient of await people(db, who))
+        await notifyIn(db, {
           key: `${key}:${recipient}`,
           requestId,
           recipient,
@@ -168,7 +169,7 @@ export function createNotifications(deps: NotificationsDeps) {
     async notifyApprovers(input: ApproverNotification): Promise<void> {
       const at = now();
       for (const approver of input.approvers) {
-        insertOnce(db, at, {
+        await insertOnce(db, at, {
           key: `${input.requestId}:approval:${input.level}:${input.kind}:${approver}`,
           requestId: input.requestId,
           recipientId: approver,
@@ -208,8 +209,7 @@ export async function listOutbox(db: DB, filter: OutboxListFilter) {
       ),
     )
     .orderBy(desc(n.createdAt), desc(n.id))
-    .limit(filter.limit)
-    .all();
+    .limit(filter.limit);
 }
 
 /*
@@ -217,8 +217,8 @@ export async function listOutbox(db: DB, filter: OutboxListFilter) {
  *
  * Several worker processes may each run a dispatcher on the same database. Before
  * sending, a dispatcher claims a row with an optimistic update
- * (`... WHERE id = ? AND status = 'pending' AND attempts = ?`); SQLite serialises
- * writers, so of two dispatchers that read the same row only one sees a change,
+ * (`... WHERE id = ? AND status = 'pending' AND attempts = ?`); the database serialises
+ * writes to a row, so of two dispatchers that read the same row only one sees a change,
  * and only that one sends. The claim also sets `next_attempt_at`: a row with n
  * attempts is due again `retryDelayMs * 2^(n-1)` later (1, 2, 4, 8 min by default).
  * That delay is both the retry backoff and the lease of a send in flight, so it
@@ -273,20 +273,20 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
   const due = (nowIso: string) => or(isNull(n.nextAttemptAt), lte(n.nextAttemptAt, nowIso));
 
   /** The last attempt's dispatcher died mid-send: nothing will report back once its lease is over. */
-  function abandonExhausted(nowIso: string): void {
-    const res = db
+  async function abandonExhausted(nowIso: string): Promise<void> {
+    const failed = await db
       .update(n)
       .set({ status: 'failed', nextAttemptAt: null })
       .where(and(eq(n.status, 'pending'), gte(n.attempts, maxAttempts), due(nowIso)))
-      .run();
-    if (res.changes > 0)
-      log(`outbox: ${res.changes} notification(s) failed: last attempt never reported back`);
+      .returning({ id: n.id });
+    if (failed.length > 0)
+      log(`outbox: ${failed.length} notification(s) failed: last attempt never reported back`);
   }
 
   async function dispatchOnce(): Promise<number> {
     const startedIso = now().toISOString();
-    abandonExhausted(startedIso);
-    const rows = db
+    await abandonExhausted(startedIso);
+    const rows = await db
       .select({
         id: n.id,
         requestId: n.requestId,
@@ -303,15 +303,14 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
       .innerJoin(t.users, eq(t.users.id, n.recipientId))
       .where(and(eq(n.status, 'pending'), lt(n.attempts, maxAttempts), due(startedIso)))
       .orderBy(asc(n.createdAt), asc(n.id))
-      .limit(batchSize)
-      .all();
+      .limit(batchSize);
 
     let sent = 0;
     for (const row of rows) {
       if (!row.active) {
         // Deactivated in the directory: their mailbox is closing and their access is gone.
         // Failed with the reason rather than sent; nothing is retried, the row stays as a record.
-        const skipped = db
+        const skipped = await db
           .update(n)
           .set({
             status: 'failed',
@@ -319,19 +318,19 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
             lastError: `not sent: ${row.recipientId} is inactive in the directory`,
           })
           .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, row.attempts)))
-          .run();
-        if (skipped.changes === 1)
+          .returning({ id: n.id });
+        if (skipped.length === 1)
           log(`outbox: #${row.id} to ${row.recipientId} not sent: the recipient is inactive`);
         continue;
       }
       const attempt = row.attempts + 1;
-      const claimed = db
+      const claimed = await db
         .update(n)
         .set({ attempts: attempt, nextAttemptAt: later(delayAfter(attempt)) })
         .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, row.attempts)))
-        .run();
+        .returning({ id: n.id });
       // Another dispatcher claimed it since our select.
-      if (claimed.changes !== 1) continue;
+      if (claimed.length !== 1) continue;
 
       const who = `${row.recipientId} <${row.email}>`;
       try {
@@ -347,14 +346,14 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
       } catch (err) {
         const message = errorMessage(err);
         const exhausted = attempt >= maxAttempts;
-        db.update(n)
+        await db
+          .update(n)
           .set({
             status: exhausted ? 'failed' : 'pending',
             nextAttemptAt: exhausted ? null : later(delayAfter(attempt)),
             lastError: `attempt ${attempt}: ${message}`,
           })
-          .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, attempt)))
-          .run();
+          .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, attempt)));
         const next = exhausted ? 'giving up' : `retry in ${Math.round(delayAfter(attempt) / 1000)}s`;
         log(
           `outbox: #${row.id} to ${who} attempt ${attempt}/${maxAttempts} via ${transport.name} failed: ${message}; ${next}`,
@@ -362,10 +361,10 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
         continue;
       }
       // lastError stays: a sent row still says what went wrong on an earlier attempt.
-      db.update(n)
+      await db
+        .update(n)
         .set({ status: 'sent', sentAt: now().toISOString(), nextAttemptAt: null })
-        .where(eq(n.id, row.id))
-        .run();
+        .where(eq(n.id, row.id));
       sent++;
       log(
         `outbox: sent #${row.id}${row.requestId ? ` (${row.requestId})` : ''} to ${who} via ${transport.name}: ${JSON.stringify(row.subject)}`,

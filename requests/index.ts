@@ -1,6 +1,5 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { actingFor } from '../approvals/delegations.js';
-import type { AuditWriter } from '../audit/log.js';
 import type { DB, Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { UserPrincipal } from '../directory/sign-in.js';
@@ -10,9 +9,8 @@ import type { RequestSnapshot } from '../domain/request.js';
  * The requests aggregate: it alone writes the `requests` table (the submitted row, the
  * workflow's projection, an undone bundle item) and owns reading a request by id and who
  * may see it. Routes and activities call it instead of querying `requests` themselves.
- * Async even over better-sqlite3, so that another driver changes this module and not its
- * callers; the `...In(tx)` writers are synchronous because they run inside a caller's
- * better-sqlite3 transaction.
+ * Every query is awaited, so the same code runs on SQLite and PostgreSQL. The `...In(tx)`
+ * writers take the caller's transaction, so their write commits with it or not at all.
  */
 
 export type RequestRow = typeof t.requests.$inferSelect;
@@ -20,7 +18,10 @@ export type RequestRow = typeof t.requests.$inferSelect;
 export type Viewer = Pick<UserPrincipal, 'id' | 'isOperator' | 'groups'>;
 
 /** The database or a transaction on it. */
-const byId = (db: AuditWriter, id: string) => db.select().from(t.requests).where(eq(t.requests.id, id)).get();
+async function byId(db: DB | Tx, id: string): Promise<RequestRow | undefined> {
+  const [row] = await db.select().from(t.requests).where(eq(t.requests.id, id)).limit(1);
+  return row;
+}
 
 export async function findRequest(db: DB, id: string): Promise<RequestRow | undefined> {
   return byId(db, id);
@@ -31,12 +32,13 @@ export async function findRequestWithItem(
   db: DB,
   id: string,
 ): Promise<{ req: RequestRow; itemName: string } | undefined> {
-  return db
+  const [found] = await db
     .select({ req: t.requests, itemName: t.catalogItems.name })
     .from(t.requests)
     .innerJoin(t.catalogItems, eq(t.catalogItems.id, t.requests.catalogItemId))
     .where(eq(t.requests.id, id))
-    .get();
+    .limit(1);
+  return found;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function findRequestWithItem(
  */
 export async function canSeeRequest(db: DB, viewer: Viewer, row: RequestRow): Promise<boolean> {
   if (viewer.isOperator || row.requesterId === viewer.id || row.beneficiaryId === viewer.id) return true;
-  const approver = db
+  const [approver] = await db
     .select({ id: t.approvalTasks.id })
     .from(t.approvalTasks)
     .where(
@@ -63,9 +65,9 @@ export async function canSeeRequest(db: DB, viewer: Viewer, row: RequestRow): Pr
         ),
       ),
     )
-    .get();
+    .limit(1);
   if (approver) return true;
-  const task = db
+  const [task] = await db
     .select({ id: t.tasks.id })
     .from(t.tasks)
     .where(
@@ -77,7 +79,7 @@ export async function canSeeRequest(db: DB, viewer: Viewer, row: RequestRow): Pr
         ),
       ),
     )
-    .get();
+    .limit(1);
   return task !== undefined;
 }
 
@@ -87,7 +89,7 @@ export async function findVisibleRequest(
   viewer: Viewer,
   id: string,
 ): Promise<RequestRow | undefined> {
-  const row = byId(db, id);
+  const row = await byId(db, id);
   return row && (await canSeeRequest(db, viewer, row)) ? row : undefined;
 }
 
@@ -97,8 +99,7 @@ export async function listChildRequests(db: DB, parentId: string) {
     .select({ id: t.requests.id, catalogItemId: t.requests.catalogItemId, status: t.requests.status })
     .from(t.requests)
     .where(eq(t.requests.parentId, parentId))
-    .orderBy(t.requests.id)
-    .all();
+    .orderBy(t.requests.id);
 }
 
 /** The row POST /api/requests writes before it starts the workflow. */
@@ -109,17 +110,17 @@ export type SubmittedRequest = Omit<
 
 /** Records a submission; false when a row with its id exists already (the same Idempotency-Key). */
 export async function recordSubmittedRequest(db: DB, values: SubmittedRequest): Promise<boolean> {
-  const res = db
+  const inserted = await db
     .insert(t.requests)
     .values({ ...values, status: 'submitted' })
     .onConflictDoNothing()
-    .run();
-  return res.changes > 0;
+    .returning({ id: t.requests.id });
+  return inserted.length > 0;
 }
 
 /** Takes back a submission whose workflow could not be started, so a failed submission changes nothing. */
 export async function withdrawSubmittedRequest(db: DB, id: string): Promise<void> {
-  db.delete(t.requests).where(eq(t.requests.id, id)).run();
+  await db.delete(t.requests).where(eq(t.requests.id, id));
 }
 
 export interface SyncRequestInput {
@@ -154,7 +155,8 @@ export async function projectRequest(
     updatedAt: s.updatedAt,
     fulfilledAt: s.fulfilledAt,
   };
-  db.insert(t.requests)
+  await db
+    .insert(t.requests)
     .values({
       id: s.id,
       type: s.type,
@@ -173,9 +175,8 @@ export async function projectRequest(
     .onConflictDoUpdate({
       target: t.requests.id,
       set: values,
-      setWhere: sql`excluded.version > ${t.requests.version} OR excluded.run_id IS NOT ${t.requests.runId}`,
-    })
-    .run();
+      setWhere: sql`excluded.version > ${t.requests.version} OR excluded.run_id IS DISTINCT FROM ${t.requests.runId}`,
+    });
 }
 
 /**
@@ -183,13 +184,14 @@ export async function projectRequest(
  * its workflow has ended and cannot say so itself, so the projection records it, in the
  * caller's transaction, with a step and the outcome a reader sees.
  */
-export function recordRequestUndoneIn(
+export async function recordRequestUndoneIn(
   tx: Tx,
   input: { requestId: string; step: string; message: string; at: string },
-): void {
-  const row = byId(tx, input.requestId);
+): Promise<void> {
+  const row = await byId(tx, input.requestId);
   if (!row || row.status === 'cancelled') return;
-  tx.update(t.requests)
+  await tx
+    .update(t.requests)
     .set({
       status: 'cancelled',
       steps: [
@@ -208,6 +210,5 @@ export function recordRequestUndoneIn(
       version: row.version + 1,
       updatedAt: input.at,
     })
-    .where(eq(t.requests.id, input.requestId))
-    .run();
+    .where(eq(t.requests.id, input.requestId));
 }

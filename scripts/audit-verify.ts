@@ -18,7 +18,7 @@ async function run(): Promise<void> {
   // No migrations: the verifier only reads, and must not change the database it is judging.
   const db = openDatabase(databaseFile, { migrate: false });
   try {
-    const result = verifyAuditChain(db);
+    const result = await verifyAuditChain(db);
     if (result.ok) {
       console.log(`audit log OK: ${result.entries} entries, last hash ${result.lastHash}`);
     } else {

@@ -245,7 +245,7 @@ export function createCatalog(deps: CatalogDeps) {
           }
         }
         for (const c of p.changes) {
-          appendAuditEntry(tx, at, {
+          await appendAuditEntry(tx, at, {
             key: `catalog:${c.kind}:${c.id}:${c.op}:${randomUUID()}`,
             actor,
             action: `catalog.${c.kind}.${c.op}`,

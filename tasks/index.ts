@@ -5,7 +5,7 @@ import * as t from '../db/schema.js';
 /*
  * The tasks aggregate: manual tasks for fulfillment groups and their comments. This module
  * alone writes `tasks` and `task_comments`; the workflows' activities and the task routes
- * call it. Async even over better-sqlite3, so that another driver changes only this module.
+ * call it. Every query is awaited, so the same code runs on SQLite and PostgreSQL.
  */
 
 export type TaskRow = typeof t.tasks.$inferSelect;
@@ -47,7 +47,8 @@ export function createTasks(deps: TasksDeps) {
   const now = () => (deps.now ? deps.now() : new Date()).toISOString();
   return {
     async findTask(id: string): Promise<TaskRow | undefined> {
-      return db.select().from(t.tasks).where(eq(t.tasks.id, id)).get();
+      const [task] = await db.select().from(t.tasks).where(eq(t.tasks.id, id)).limit(1);
+      return task;
     },
 
     /** Oldest first. */
@@ -56,13 +57,13 @@ export function createTasks(deps: TasksDeps) {
         .select()
         .from(t.taskComments)
         .where(eq(t.taskComments.taskId, taskId))
-        .orderBy(asc(t.taskComments.id))
-        .all();
+        .orderBy(asc(t.taskComments.id));
     },
 
     /** Opens a task once per key; a second call (a retried activity) changes nothing. */
     async openTask(input: ManualTaskInput & { id: string }): Promise<void> {
-      db.insert(t.tasks)
+      await db
+        .insert(t.tasks)
         .values({
           id: input.id,
           key: input.key,
@@ -76,31 +77,31 @@ export function createTasks(deps: TasksDeps) {
           state: input.assigneeId ? 'claimed' : 'open',
           createdAt: now(),
         })
-        .onConflictDoNothing({ target: t.tasks.key })
-        .run();
+        .onConflictDoNothing({ target: t.tasks.key });
     },
 
     /** Assigns an open task to `userId`; false when someone claimed it first. */
     async claimTask(taskId: string, userId: string): Promise<boolean> {
-      const res = db
+      const claimed = await db
         .update(t.tasks)
         .set({ state: 'claimed', assigneeId: userId })
         .where(and(eq(t.tasks.id, taskId), eq(t.tasks.state, 'open')))
-        .run();
-      return res.changes > 0;
+        .returning({ id: t.tasks.id });
+      return claimed.length > 0;
     },
 
     /** To another group or person; without an assignee it is open for the group again. */
     async reassignTask(taskId: string, to: { groupId: string; assigneeId: string | null }): Promise<void> {
-      db.update(t.tasks)
+      await db
+        .update(t.tasks)
         .set({ groupId: to.groupId, assigneeId: to.assigneeId, state: to.assigneeId ? 'claimed' : 'open' })
-        .where(eq(t.tasks.id, taskId))
-        .run();
+        .where(eq(t.tasks.id, taskId));
     },
 
     /** Idempotent: a completed task keeps its first outcome. */
     async completeTask(input: TaskCompletion): Promise<void> {
-      db.update(t.tasks)
+      await db
+        .update(t.tasks)
         .set({
           state: 'completed',
           outcome: input.outcome,
@@ -108,25 +109,24 @@ export function createTasks(deps: TasksDeps) {
           completedBy: input.completedBy,
           completedAt: now(),
         })
-        .where(stillOpen(input.taskId))
-        .run();
+        .where(stillOpen(input.taskId));
     },
 
     /** Closes a task nobody needs to do any more; a finished task stays as it is. */
     async cancelTask(input: { taskId: string; resolution?: string; by?: string }): Promise<void> {
-      db.update(t.tasks)
+      await db
+        .update(t.tasks)
         .set({
           state: 'cancelled',
           completedAt: now(),
           ...(input.resolution !== undefined ? { resolution: input.resolution } : {}),
           ...(input.by !== undefined ? { completedBy: input.by } : {}),
         })
-        .where(stillOpen(input.taskId))
-        .run();
+        .where(stillOpen(input.taskId));
     },
 
     async commentOnTask(taskId: string, authorId: string, body: string): Promise<void> {
-      db.insert(t.taskComments).values({ taskId, authorId, body }).run();
+      await db.insert(t.taskComments).values({ taskId, authorId, body });
     },
   };
 }

@@ -21,13 +21,13 @@ const dirs: string[] = [];
 const open: DB[] = [];
 
 /** A migrated database file in a fresh DATA_DIR with `count` entries appended by the real appendAudit. */
-function auditLogWith(count: number, requestIdOf = (i: number) => `REQ-TEST${i % 2}`) {
+async function auditLogWith(count: number, requestIdOf = (i: number) => `REQ-TEST${i % 2}`) {
   const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-'));
   dirs.push(dataDir);
   const db = openDatabase(join(dataDir, 'reqflow.db'));
   open.push(db);
   for (let i = 1; i <= count; i++) {
-    appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
+    await appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
       key: `entry-${i}`,
       actor: i % 2 ? 'bob' : 'workflow',
       action: i % 2 ? 'approval.approved' : 'access.granted',
@@ -53,29 +53,29 @@ afterAll(() => {
 });
 
 describe('verifyAuditChain', () => {
-  it('verifies a clean chain and reports its last hash', () => {
-    const { db } = auditLogWith(12);
+  it('verifies a clean chain and reports its last hash', async () => {
+    const { db } = await auditLogWith(12);
     const last = db.select().from(t.auditLog).all().at(-1);
-    expect(verifyAuditChain(db)).toEqual({ ok: true, entries: 12, lastHash: last?.hash });
+    expect(await verifyAuditChain(db)).toEqual({ ok: true, entries: 12, lastHash: last?.hash });
   });
 
-  it('verifies an empty log', () => {
-    const { db } = auditLogWith(0);
-    expect(verifyAuditChain(db)).toMatchObject({ ok: true, entries: 0 });
+  it('verifies an empty log', async () => {
+    const { db } = await auditLogWith(0);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 0 });
   });
 
-  it('walks past a page boundary', () => {
-    const { db } = auditLogWith(2100);
-    expect(verifyAuditChain(db)).toMatchObject({ ok: true, entries: 2100 });
+  it('walks past a page boundary', async () => {
+    const { db } = await auditLogWith(2100);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 2100 });
   });
 
-  it('names the entry whose details were changed behind the dropped triggers', () => {
-    const { db } = auditLogWith(10);
+  it('names the entry whose details were changed behind the dropped triggers', async () => {
+    const { db } = await auditLogWith(10);
     dropTriggers(db);
     db.$client
       .prepare('UPDATE audit_log SET details = ? WHERE seq = 7')
       .run(JSON.stringify({ step: 7, group: 'FIN-ADMINS', nested: { by: ['bob'] } }));
-    expect(verifyAuditChain(db)).toEqual({
+    expect(await verifyAuditChain(db)).toEqual({
       ok: false,
       entries: 6,
       brokenAt: 7,
@@ -83,15 +83,15 @@ describe('verifyAuditChain', () => {
     });
   });
 
-  it('names an entry whose details are no longer JSON', () => {
-    const { db } = auditLogWith(5);
+  it('names an entry whose details are no longer JSON', async () => {
+    const { db } = await auditLogWith(5);
     dropTriggers(db);
     db.$client.prepare("UPDATE audit_log SET details = 'oops' WHERE seq = 4").run();
-    expect(verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 4 });
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 4 });
   });
 
-  it('catches a changed entry whose hash was recomputed at the next link', () => {
-    const { db } = auditLogWith(10);
+  it('catches a changed entry whose hash was recomputed at the next link', async () => {
+    const { db } = await auditLogWith(10);
     dropTriggers(db);
     // A careful attacker rehashes the entry they changed; entry 8 still points at the old hash.
     const original = db.select().from(t.auditLog).where(eq(t.auditLog.seq, 7)).get()!;
@@ -99,7 +99,7 @@ describe('verifyAuditChain', () => {
     db.$client
       .prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE seq = 7')
       .run(forged.actor, auditHash(forged));
-    expect(verifyAuditChain(db)).toEqual({
+    expect(await verifyAuditChain(db)).toEqual({
       ok: false,
       entries: 7,
       brokenAt: 8,
@@ -107,40 +107,53 @@ describe('verifyAuditChain', () => {
     });
   });
 
-  it('names the prevHash break when an entry is re-chained', () => {
-    const { db } = auditLogWith(10);
+  it('names the prevHash break when an entry is re-chained', async () => {
+    const { db } = await auditLogWith(10);
     dropTriggers(db);
     db.$client.prepare('UPDATE audit_log SET prev_hash = ? WHERE seq = 8').run('f'.repeat(64));
-    expect(verifyAuditChain(db)).toMatchObject({
+    expect(await verifyAuditChain(db)).toMatchObject({
       ok: false,
       brokenAt: 8,
       reason: 'entry 8: prevHash does not match entry 7',
     });
   });
 
-  it('names a deleted middle entry, and a deleted first entry', () => {
-    const { db } = auditLogWith(10);
+  it('names a deleted middle entry, and a deleted first entry', async () => {
+    const { db } = await auditLogWith(10);
     dropTriggers(db);
     db.$client.prepare('DELETE FROM audit_log WHERE seq = 5').run();
-    expect(verifyAuditChain(db)).toEqual({
+    expect(await verifyAuditChain(db)).toEqual({
       ok: false,
       entries: 4,
       brokenAt: 5,
       reason: 'entry 5 is missing (deleted?)',
     });
     db.$client.prepare('DELETE FROM audit_log WHERE seq = 1').run();
-    expect(verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 1, entries: 0 });
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 1, entries: 0 });
+  });
+});
+
+describe('appendAudit', () => {
+  it('chains appends made at the same time in order, and appends a repeated key once', async () => {
+    const { db } = await auditLogWith(0);
+    const at = new Date().toISOString();
+    const entry = (i: number) => ({ key: `same-time-${i % 15}`, actor: 'workflow', action: `step.${i}` });
+    const rows = await Promise.all(Array.from({ length: 30 }, (_, i) => appendAudit(db, at, entry(i))));
+    // A retried key answers with the entry it made the first time.
+    expect(rows.slice(15).map((r) => r.seq)).toEqual(rows.slice(0, 15).map((r) => r.seq));
+    expect(new Set(rows.map((r) => r.seq)).size).toBe(15);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 15 });
   });
 });
 
 describe('append-only triggers', () => {
-  it('refuse a plain UPDATE and DELETE', () => {
-    const { db } = auditLogWith(3);
+  it('refuse a plain UPDATE and DELETE', async () => {
+    const { db } = await auditLogWith(3);
     expect(() => db.$client.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").run()).toThrow(
       /append-only/,
     );
     expect(() => db.$client.prepare('DELETE FROM audit_log WHERE seq = 2').run()).toThrow(/append-only/);
-    expect(verifyAuditChain(db)).toMatchObject({ ok: true, entries: 3 });
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 3 });
   });
 });
 
@@ -164,14 +177,14 @@ describe('npm run audit:verify', () => {
   }
 
   it('exits 0 on a clean log', async () => {
-    const { dataDir } = auditLogWith(4);
+    const { dataDir } = await auditLogWith(4);
     const { code, output } = await auditVerify(dataDir);
     expect(output).toMatch(/^audit log OK: 4 entries, last hash [0-9a-f]{64}$/m);
     expect(code).toBe(0);
   });
 
   it('exits 1 naming the tampered entry', async () => {
-    const { dataDir, db } = auditLogWith(6);
+    const { dataDir, db } = await auditLogWith(6);
     dropTriggers(db);
     db.$client.prepare('UPDATE audit_log SET details = \'{"step":3}\' WHERE seq = 3').run();
     const { code, output } = await auditVerify(dataDir);
@@ -212,7 +225,7 @@ describe('GET /api/audit', () => {
     // The seeded auditors group is empty; carol checks the books, so she audits here.
     db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();
     for (let i = 1; i <= 6; i++) {
-      appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
+      await appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
         key: `api-${i}`,
         actor: 'workflow',
         action: `step.${i}`,

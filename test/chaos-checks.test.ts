@@ -61,7 +61,7 @@ const row = (id: string, requester: string, catalogItemId: string, status: strin
     .run();
 
 /** A fulfilled VPN grant and a fulfilled install, with every side effect once. */
-function cleanRun(): Planned[] {
+async function cleanRun(): Promise<Planned[]> {
   const tool = chaosTool(1);
   const planned: Planned[] = [
     { key: 'k-1', kind: 'vpn-access', requester: chaosUser(1), body: {}, expected: 'fulfilled', id: 'REQ-A' },
@@ -72,13 +72,13 @@ function cleanRun(): Planned[] {
   db.insert(t.securityGroupMembers)
     .values({ groupId: 'VPN-USERS', userId: chaosUser(1), requestId: 'REQ-A' })
     .run();
-  appendAudit(db, new Date().toISOString(), {
+  await appendAudit(db, new Date().toISOString(), {
     key: 'a',
     actor: 'reqflow',
     action: 'access.granted',
     requestId: 'REQ-A',
   });
-  appendAudit(db, new Date().toISOString(), {
+  await appendAudit(db, new Date().toISOString(), {
     key: 's',
     actor: 'reqflow',
     action: 'software.installed',
@@ -121,7 +121,7 @@ function cleanRun(): Planned[] {
 
 describe('chaos checks', () => {
   it('finds a clean run clean', async () => {
-    const planned = cleanRun();
+    const planned = await cleanRun();
     const findings = await check(db, dir, planned);
     expect(findings).toMatchObject({
       finals: { fulfilled: 2 },
@@ -134,7 +134,7 @@ describe('chaos checks', () => {
   });
 
   it('counts each duplicated side effect', async () => {
-    const planned = cleanRun();
+    const planned = await cleanRun();
     const tool = chaosTool(1);
     db.insert(t.notifications)
       .values({ key: 'n-2', requestId: 'REQ-S', recipientId: 'alice', subject: 'installed', body: '.' })
@@ -150,7 +150,7 @@ describe('chaos checks', () => {
         state: 'succeeded',
       })
       .run();
-    appendAudit(db, new Date().toISOString(), {
+    await appendAudit(db, new Date().toISOString(), {
       key: 'a-again',
       actor: 'reqflow',
       action: 'access.granted',
@@ -167,7 +167,7 @@ describe('chaos checks', () => {
 
   it('counts requests that never ended, ended otherwise, or lack their side effects', async () => {
     const planned: Planned[] = [
-      ...cleanRun(),
+      ...(await cleanRun()),
       {
         key: 'k-3',
         kind: 'vpn-access',

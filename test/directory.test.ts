@@ -121,7 +121,7 @@ describe('people', () => {
     expect(updated?.details).toEqual({
       changes: { roleId: { from: 'engineer', to: 'director' }, managerId: { from: 'bob', to: 'erin' } },
     });
-    expect(verifyAuditChain(db).ok).toBe(true);
+    expect((await verifyAuditChain(db)).ok).toBe(true);
   });
 
   it('refuses a taken userName or externalId and an unknown manager, writing nothing', async () => {

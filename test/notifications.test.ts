@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import * as t from '../db/schema.js';
+import { transaction } from '../db/transaction.js';
 import { seededDatabaseFile } from './helpers/seeded-file.js';
 import { SURVEY_LINK_REF } from '../domain/request.js';
 import { createLinks } from '../notifications/links.js';
@@ -68,14 +69,14 @@ describe('the notifications outbox', () => {
     expect(copy.links).toEqual({ request: `${PUBLIC_URL}/api/requests/REQ-N2` });
   });
 
-  it('queues nothing when the caller’s transaction rolls back', () => {
+  it('queues nothing when the caller’s transaction rolls back', async () => {
     const n = notifications();
-    expect(() =>
-      file.db.transaction((tx) => {
-        n.notifyIn(tx, { key: 'REQ-N3:comment', recipient: 'alice', subject: 's', body: 'b' });
+    await expect(
+      transaction(file.db, async (tx) => {
+        await n.notifyIn(tx, { key: 'REQ-N3:comment', recipient: 'alice', subject: 's', body: 'b' });
         throw new Error('the comment failed');
       }),
-    ).toThrow('the comment failed');
+    ).rejects.toThrow('the comment failed');
     expect(byKey('REQ-N3:comment')).toBeUndefined();
   });
 

@@ -13,6 +13,7 @@ import {
   type Viewer,
 } from '../requests/index.js';
 import { createTasks } from '../tasks/index.js';
+import { transaction } from '../db/transaction.js';
 
 // The requests and tasks aggregates on a real SQLite file: the only writers of their
 // tables, and the one place a request is read by id and its visibility decided.
@@ -109,8 +110,8 @@ describe('the requests aggregate', () => {
     expect((await listChildRequests(file.db, 'REQ-R4')).map((c) => c.id)).toEqual(['REQ-R4C1', 'REQ-R4C2']);
 
     const undo = { requestId: 'REQ-R4C1', step: 'undo', message: 'The bundle was cancelled.', at: 'T1' };
-    file.db.transaction((tx) => recordRequestUndoneIn(tx, undo));
-    file.db.transaction((tx) => recordRequestUndoneIn(tx, { ...undo, at: 'T2' }));
+    await transaction(file.db, (tx) => recordRequestUndoneIn(tx, undo));
+    await transaction(file.db, (tx) => recordRequestUndoneIn(tx, { ...undo, at: 'T2' }));
     const row = await findRequest(file.db, 'REQ-R4C1');
     expect(row).toMatchObject({ status: 'cancelled', outcome: { message: 'The bundle was cancelled.' } });
     expect(row!.steps).toEqual([

@@ -1,21 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { asc, eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
 import { createNotifications } from '../../notifications/outbox.js';
 import type { Config } from '../../runtime/config.js';
 import { notFound } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
 import { visibleRequest } from '../request-access.js';
+import { commentOnRequest, listRequestComments, type RequestCommentRow } from '../../requests/comments.js';
 import { findRequestWithItem } from '../../requests/index.js';
 import { CreateCommentBody, RequestComment, RequestCommentList } from '../schemas/comments.js';
 import { authProblems, pageQuery, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
 
-type CommentRow = typeof t.requestComments.$inferSelect;
-
-const view = (c: CommentRow): RequestComment => ({
+const view = (c: RequestCommentRow): RequestComment => ({
   id: c.id,
   author: c.authorId,
   body: c.body,
@@ -57,14 +54,7 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
     async (request) => {
       const { req } = await commentedRequest(request.principal, request.params.id);
       const { limit = 100, offset = 0 } = request.query;
-      const items = db
-        .select()
-        .from(t.requestComments)
-        .where(eq(t.requestComments.requestId, req.id))
-        .orderBy(asc(t.requestComments.id))
-        .limit(limit)
-        .offset(offset)
-        .all();
+      const items = await listRequestComments(db, req.id, { limit, offset });
       return { items: items.map(view) };
     },
   );
@@ -83,26 +73,10 @@ const commentRoutes: FastifyPluginAsyncTypebox<{ db: DB; config: Pick<Config, 'p
     async (request, reply) => {
       const user = request.principal;
       const { req, itemName } = await commentedRequest(user, request.params.id);
-      const recipients = [...new Set([req.requesterId, req.beneficiaryId])].filter((id) => id !== user.id);
-      // The comment and its notifications commit together: no comment goes unannounced.
-      const comment = db.transaction((tx) => {
-        const row = tx
-          .insert(t.requestComments)
-          .values({ requestId: req.id, authorId: user.id, body: request.body.body })
-          .returning()
-          .get();
-        for (const recipient of recipients) {
-          notifications.notifyIn(tx, {
-            key: `${req.id}:comment:${row.id}:${recipient}`,
-            requestId: req.id,
-            recipient,
-            subject: `New comment on ${req.id} (${itemName})`,
-            body: `${user.name} wrote:\n\n${row.body}`,
-            links: { request: `/api/requests/${req.id}` },
-          });
-        }
-        return row;
-      });
+      const comment = await commentOnRequest(
+        { db, notifications },
+        { request: req, itemName, author: user, body: request.body.body },
+      );
       return reply.code(201).send(view(comment));
     },
   );

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { Type } from 'typebox';
-import type { DB } from '../../db/client.js';
+import { execute, type DB } from '../../db/client.js';
 import { unavailable } from '../errors.js';
 import { problemRef } from '../schemas/common.js';
 
@@ -40,7 +40,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = as
     },
     async () => {
       try {
-        db.get(sql`select 1`);
+        await execute(db, sql`select 1`);
       } catch (err) {
         throw unavailable(`Database not ready: ${String(err)}`);
       }

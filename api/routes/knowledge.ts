@@ -47,7 +47,11 @@ const knowledgeRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db 
     },
     async (request) => {
       const { id } = request.params;
-      const article = db.select().from(t.knowledgeArticles).where(eq(t.knowledgeArticles.id, id)).get();
+      const [article] = await db
+        .select()
+        .from(t.knowledgeArticles)
+        .where(eq(t.knowledgeArticles.id, id))
+        .limit(1);
       if (!article) throw notFound(`Knowledge article ${id} not found.`);
       return {
         id: article.id,

@@ -51,15 +51,20 @@ const reportsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; confi
   async function requireReader(request: FastifyRequest): Promise<void> {
     const { id, isOperator, groups } = request.principal;
     if (isOperator || groups.includes('auditors')) return;
-    const owns = db
+    const [owns] = await db
       .select({ id: t.catalogItems.id })
       .from(t.catalogItems)
       .where(eq(t.catalogItems.serviceOwnerId, id))
-      .get();
+      .limit(1);
     if (!owns)
       throw forbidden('Reports are open to operators, auditors and the service owners of catalog items.');
   }
   const problems = { ...authProblems, 403: problemRef };
+
+  async function findReport(id: string) {
+    const [row] = await db.select().from(t.reports).where(eq(t.reports.id, id)).limit(1);
+    return row;
+  }
 
   app.get(
     '/',
@@ -75,13 +80,12 @@ const reportsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; confi
     },
     async (request) => {
       const { limit = 24, offset = 0 } = request.query;
-      const rows = db
+      const rows = await db
         .select()
         .from(t.reports)
         .orderBy(desc(t.reports.period))
         .limit(limit)
-        .offset(offset)
-        .all();
+        .offset(offset);
       return { items: rows.map(summary) };
     },
   );
@@ -99,7 +103,7 @@ const reportsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; confi
       },
     },
     async (request) => {
-      const row = db.select().from(t.reports).where(eq(t.reports.id, request.params.id)).get();
+      const row = await findReport(request.params.id);
       if (!row) throw notFound(`Report ${request.params.id} not found.`);
       return view(row);
     },
@@ -146,11 +150,7 @@ const reportsRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; confi
             `it goes on, and GET /api/reports/${reportId(period)} shows the report when it is done.`,
         );
       }
-      const row = db
-        .select()
-        .from(t.reports)
-        .where(eq(t.reports.id, reportId(period)))
-        .get();
+      const row = await findReport(reportId(period));
       // The worker writes to another database than this API reads: a deployment mistake.
       if (!row)
         throw new Error(`Workflow ${workflowId} finished, but report ${reportId(period)} is missing.`);

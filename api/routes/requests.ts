@@ -88,10 +88,9 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
           .where(where)
           .orderBy(...newestFirst)
           .limit(take)
-          .offset(skip)
-          .all();
+          .offset(skip);
       let rows: (typeof t.requests.$inferSelect)[];
-      if (user.isOperator) rows = page(and(...filters), limit, offset);
+      if (user.isOperator) rows = await page(and(...filters), limit, offset);
       else {
         // Mine as requester and mine as beneficiary, each read newest first along its own
         // index up to the page's end, then merged: an OR of the two would sort every request
@@ -99,8 +98,8 @@ const requestsRoutes: FastifyPluginAsyncTypebox<SubmitDeps> = async (app, deps) 
         const upTo = offset + limit;
         const merged = new Map<string, typeof t.requests.$inferSelect>();
         for (const r of [
-          ...page(and(...filters, eq(t.requests.requesterId, user.id)), upTo),
-          ...page(and(...filters, eq(t.requests.beneficiaryId, user.id)), upTo),
+          ...(await page(and(...filters, eq(t.requests.requesterId, user.id)), upTo)),
+          ...(await page(and(...filters, eq(t.requests.beneficiaryId, user.id)), upTo)),
         ])
           merged.set(r.id, r);
         rows = [...merged.values()]

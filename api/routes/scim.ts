@@ -78,7 +78,7 @@ const scimRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client; config: 
     // expiry timers of time-bound grants are told once it has committed (a timer re-reads the
     // grant when it wakes, so a rolled-back change leaves it waiting as before).
     onDeactivated: async (tx, at, userId) => {
-      const timed = revokeOnLeaveIn(tx, at, userId, 'scim')
+      const timed = (await revokeOnLeaveIn(tx, at, userId, 'scim'))
         .filter((r) => r.revoked && r.timed)
         .map((r) => r.grant.id);
       if (timed.length > 0) setImmediate(() => void endGrantTimers(temporal, timed, 'deactivated', app.log));

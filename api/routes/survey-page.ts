@@ -8,7 +8,7 @@ import { verifySurveyToken } from '../../runtime/survey-links.js';
 import { HttpProblem } from '../errors.js';
 import { RequestId } from '../schemas/requests.js';
 import { SurveyFormBody, SurveyPageQuery } from '../schemas/surveys.js';
-import { readSurvey, saveSurveyAnswer } from './surveys.js';
+import { readSurvey, saveSurveyAnswer, type Survey } from '../../surveys/index.js';
 
 // The page behind the survey link of a fulfillment notification. The signed token in
 // the link (runtime/survey-links.ts) names the requester, so no login is needed; it
@@ -125,8 +125,7 @@ const surveyPageRoutes: FastifyPluginAsyncTypebox<{ db: DB; secret: string }> = 
     return { ...row, requester: check.requester, token };
   }
 
-  function form(requestId: string, itemName: string, token: string): string {
-    const previous = readSurvey(db, requestId);
+  function form(requestId: string, itemName: string, token: string, previous: Survey): string {
     const radios = [1, 2, 3, 4, 5]
       .map(
         (n) =>
@@ -155,7 +154,8 @@ ${previous.answered ? '<p>You already answered; sending again replaces your answ
     async (request, reply) => {
       const { requestId } = request.params;
       const { itemName, token } = await open(requestId, request.query.t);
-      return send(reply, 200, `How did we do on ${requestId}?`, form(requestId, itemName, token));
+      const previous = await readSurvey(db, requestId);
+      return send(reply, 200, `How did we do on ${requestId}?`, form(requestId, itemName, token, previous));
     },
   );
 
@@ -175,7 +175,10 @@ ${previous.answered ? '<p>You already answered; sending again replaces your answ
       const { requestId } = request.params;
       const { requester, token } = await open(requestId, request.query.t);
       const { score, comment } = request.body;
-      saveSurveyAnswer(db, requestId, requester, { score: Number(score), ...(comment ? { comment } : {}) });
+      await saveSurveyAnswer(db, requestId, requester, {
+        score: Number(score),
+        ...(comment ? { comment } : {}),
+      });
       return send(
         reply,
         200,

@@ -1,44 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { eq } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { DB } from '../../db/client.js';
-import * as t from '../../db/schema.js';
+import { readSurvey, saveSurveyAnswer } from '../../surveys/index.js';
 import { conflict, forbidden } from '../errors.js';
 import type { UserPrincipal } from '../plugins/auth.js';
 import { visibleRequest } from '../request-access.js';
 import { authProblems, problemRef } from '../schemas/common.js';
 import { RequestId } from '../schemas/requests.js';
 import { SurveyAnswerBody, SurveyView } from '../schemas/surveys.js';
-
-/** The requester's satisfaction answer for a request, if any. */
-export function readSurvey(db: DB, requestId: string): SurveyView {
-  const row = db.select().from(t.surveyResponses).where(eq(t.surveyResponses.requestId, requestId)).get();
-  if (!row) return { requestId, answered: false };
-  return {
-    requestId,
-    answered: true,
-    score: row.score,
-    ...(row.comment !== null ? { comment: row.comment } : {}),
-  };
-}
-
-/** Records the answer; answering again replaces it (one answer per request). */
-export function saveSurveyAnswer(
-  db: DB,
-  requestId: string,
-  respondentId: string,
-  answer: SurveyAnswerBody,
-): SurveyView {
-  const comment = answer.comment?.trim() ? answer.comment : null;
-  db.insert(t.surveyResponses)
-    .values({ requestId, respondentId, score: answer.score, comment })
-    .onConflictDoUpdate({
-      target: t.surveyResponses.requestId,
-      set: { respondentId, score: answer.score, comment },
-    })
-    .run();
-  return readSurvey(db, requestId);
-}
 
 /** The satisfaction survey of a fulfilled request, answered by its requester (ITIL: continual improvement). */
 const surveyRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db }) => {

@@ -90,14 +90,13 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
         q.requestId ? eq(t.tasks.requestId, q.requestId) : undefined,
         q.mine ? eq(t.tasks.assigneeId, user.id) : undefined,
       ];
-      const rows = db
+      const rows = await db
         .select()
         .from(t.tasks)
         .where(and(...filters))
         .orderBy(desc(t.tasks.createdAt), desc(t.tasks.id))
         .limit(q.limit ?? 50)
-        .offset(q.offset ?? 0)
-        .all();
+        .offset(q.offset ?? 0);
       return { items: await Promise.all(rows.map(view)) };
     },
   );
@@ -152,16 +151,16 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
       const row = await taskFor(request.principal, request.params.id);
       assertOpen(row);
       const groupId = request.body.groupId ?? row.groupId;
-      const group = db.select().from(t.groups).where(eq(t.groups.id, groupId)).get();
+      const [group] = await db.select().from(t.groups).where(eq(t.groups.id, groupId)).limit(1);
       if (!group || group.kind !== 'fulfillment')
         throw unprocessable(`"${groupId}" is not a fulfillment group.`);
       const assigneeId = request.body.assigneeId ?? null;
       if (assigneeId) {
-        const member = db
+        const [member] = await db
           .select()
           .from(t.groupMembers)
           .where(and(eq(t.groupMembers.groupId, groupId), eq(t.groupMembers.userId, assigneeId)))
-          .get();
+          .limit(1);
         if (!member) throw unprocessable(`${assigneeId} is not a member of ${groupId}.`);
       }
       await tasks.reassignTask(row.id, { groupId, assigneeId });
