@@ -185,7 +185,10 @@ describe('fulfillment metrics', () => {
   });
 
   it('times a request in the month it is fulfilled, whenever it was submitted', async () => {
-    const [group, ...rest] = await fulfillmentMetrics(db, { ...monthRange('2026-11'), groupBy: 'catalogItem' });
+    const [group, ...rest] = await fulfillmentMetrics(db, {
+      ...monthRange('2026-11'),
+      groupBy: 'catalogItem',
+    });
     expect(rest).toEqual([]);
     expect(group).toEqual({
       key: 'visio',
