@@ -52,7 +52,7 @@ export function createReportActivities(deps: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      const body = buildMonthlyReport(db, input.period);
+      const body = await buildMonthlyReport(db, input.period);
       const row = {
         id: reportId(input.period),
         period: input.period,

@@ -113,39 +113,38 @@ function phaseTimes(
  * submitted; survey answers count when given before `to`. A request submitted in one
  * month and fulfilled in the next is counted as submitted in the first and timed in the second.
  */
-export function fulfillmentMetrics(
+export async function fulfillmentMetrics(
   db: DB,
   q: { from: string; to: string; groupBy: GroupBy },
-): FulfillmentGroup[] {
+): Promise<FulfillmentGroup[]> {
   const keyOf = (r: { type: string; catalogItemId: string }) =>
     q.groupBy === 'type' ? r.type : r.catalogItemId;
   const inPeriod = and(gte(t.requests.fulfilledAt, q.from), lt(t.requests.fulfilledAt, q.to));
 
   const submitted = new Map<string, number>();
-  for (const r of db
+  for (const r of await db
     .select({ type: t.requests.type, catalogItemId: t.requests.catalogItemId })
     .from(t.requests)
-    .where(and(gte(t.requests.createdAt, q.from), lt(t.requests.createdAt, q.to)))
-    .all())
+    .where(and(gte(t.requests.createdAt, q.from), lt(t.requests.createdAt, q.to))))
     submitted.set(keyOf(r), (submitted.get(keyOf(r)) ?? 0) + 1);
 
-  const fulfilled = db
-    .select({
-      id: t.requests.id,
-      type: t.requests.type,
-      catalogItemId: t.requests.catalogItemId,
-      steps: t.requests.steps,
-      createdAt: t.requests.createdAt,
-      fulfilledAt: t.requests.fulfilledAt,
-    })
-    .from(t.requests)
-    .where(inPeriod)
-    .orderBy(t.requests.id)
-    .all()
-    .map((r) => ({ ...r, fulfilledAt: r.fulfilledAt! }));
+  const fulfilled = (
+    await db
+      .select({
+        id: t.requests.id,
+        type: t.requests.type,
+        catalogItemId: t.requests.catalogItemId,
+        steps: t.requests.steps,
+        createdAt: t.requests.createdAt,
+        fulfilledAt: t.requests.fulfilledAt,
+      })
+      .from(t.requests)
+      .where(inPeriod)
+      .orderBy(t.requests.id)
+  ).map((r) => ({ ...r, fulfilledAt: r.fulfilledAt! }));
 
   const jobs = new Map<string, Map<number, JobTimes>>();
-  for (const j of db
+  for (const j of await db
     .select({
       requestId: t.deploymentJobs.requestId,
       attempt: t.deploymentJobs.attempt,
@@ -154,21 +153,20 @@ export function fulfillmentMetrics(
     })
     .from(t.deploymentJobs)
     .innerJoin(t.requests, eq(t.requests.id, t.deploymentJobs.requestId))
-    .where(and(inPeriod, eq(t.deploymentJobs.action, 'install')))
-    .all()) {
+    .where(and(inPeriod, eq(t.deploymentJobs.action, 'install')))) {
     const perRequest = jobs.get(j.requestId) ?? new Map<number, JobTimes>();
     perRequest.set(j.attempt, j);
     jobs.set(j.requestId, perRequest);
   }
 
   const scores = new Map(
-    db
-      .select({ requestId: t.surveyResponses.requestId, score: t.surveyResponses.score })
-      .from(t.surveyResponses)
-      .innerJoin(t.requests, eq(t.requests.id, t.surveyResponses.requestId))
-      .where(and(inPeriod, lt(t.surveyResponses.createdAt, q.to)))
-      .all()
-      .map((s) => [s.requestId, s.score]),
+    (
+      await db
+        .select({ requestId: t.surveyResponses.requestId, score: t.surveyResponses.score })
+        .from(t.surveyResponses)
+        .innerJoin(t.requests, eq(t.requests.id, t.surveyResponses.requestId))
+        .where(and(inPeriod, lt(t.surveyResponses.createdAt, q.to)))
+    ).map((s) => [s.requestId, s.score]),
   );
 
   const cohorts = new Map<string, typeof fulfilled>();

@@ -1,6 +1,6 @@
 import { count, eq, inArray, sql } from 'drizzle-orm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DB } from '../db/client.js';
+import { databaseDialect, selectRows, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { RequestStep } from '../domain/request.js';
 import { FINAL_STATUSES, REQUEST_TYPES } from '../domain/status.js';
@@ -36,18 +36,54 @@ function stepSeconds(startedAt: string, endedAt: string): number | undefined {
 }
 
 /**
- * Whether anything was committed to the database since the last call: by another
- * connection (SQLite's data_version) or by this one (total_changes). Cheap and exact.
+ * Whether anything may have been committed to the database since the last call. SQLite:
+ * by another connection (data_version) or by this one (total_changes), cheap and exact.
+ * PostgreSQL: the write-ahead log's position (the replay position on a standby), which
+ * every commit moves; so does any other write to the cluster, which only costs a rebuild
+ * that was not needed, never a missed change.
  */
-function changeDetector(db: DB): () => boolean {
-  const own = db.$client.prepare('select total_changes()').pluck();
+function changeDetector(db: DB): () => Promise<boolean> {
   let last = '';
-  return () => {
-    const now = `${String(db.$client.pragma('data_version', { simple: true }))}/${String(own.get())}`;
+  const position =
+    databaseDialect(db) === 'postgres'
+      ? async () => {
+          const [row] = await selectRows<{ lsn: string }>(
+            db,
+            sql`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn`,
+          );
+          return row?.lsn ?? '';
+        }
+      : (() => {
+          const own = db.$client.prepare('select total_changes()').pluck();
+          return async () =>
+            `${String(db.$client.pragma('data_version', { simple: true }))}/${String(own.get())}`;
+        })();
+  return async () => {
+    const now = await position();
     const changed = now !== last;
     last = now;
     return changed;
   };
+}
+
+/**
+ * Every request's type and steps. SQLite: a raw statement iterated row by row, the JSON
+ * parsed here; PostgreSQL: one query, the driver parsing jsonb.
+ */
+function allSteps(db: DB): () => Promise<Iterable<[string, RequestStep[]]>> {
+  if (databaseDialect(db) === 'postgres') {
+    return async () =>
+      (await db.select({ type: t.requests.type, steps: t.requests.steps }).from(t.requests)).map(
+        (r): [string, RequestStep[]] => [r.type, r.steps],
+      );
+  }
+  const statement = db.$client.prepare('select type, steps from requests').raw();
+  return async () =>
+    (function* () {
+      for (const [type, json] of statement.iterate() as IterableIterator<[string, string]>) {
+        yield [type, JSON.parse(json) as RequestStep[]] as [string, RequestStep[]];
+      }
+    })();
 }
 
 /**
@@ -80,12 +116,11 @@ export function createPrometheusMetrics({
     help: 'Requests submitted, by request type and catalog item.',
     labelNames: ['type', 'catalog_item'] as const,
     registers,
-    collect() {
-      const rows = db
+    async collect() {
+      const rows = await db
         .select({ type: t.requests.type, catalogItem: t.requests.catalogItemId, n: count() })
         .from(t.requests)
-        .groupBy(t.requests.type, t.requests.catalogItemId)
-        .all();
+        .groupBy(t.requests.type, t.requests.catalogItemId);
       this.reset();
       for (const r of rows) this.inc({ type: r.type, catalog_item: r.catalogItem }, r.n);
     },
@@ -96,13 +131,12 @@ export function createPrometheusMetrics({
     help: 'Requests that reached a final status, by request type and outcome (that status).',
     labelNames: ['type', 'outcome'] as const,
     registers,
-    collect() {
-      const rows = db
+    async collect() {
+      const rows = await db
         .select({ type: t.requests.type, status: t.requests.status, n: count() })
         .from(t.requests)
         .where(inArray(t.requests.status, [...FINAL_STATUSES]))
-        .groupBy(t.requests.type, t.requests.status)
-        .all();
+        .groupBy(t.requests.type, t.requests.status);
       this.reset();
       for (const r of rows) this.inc({ type: r.type, outcome: r.status }, r.n);
     },
@@ -114,18 +148,19 @@ export function createPrometheusMetrics({
   // times faster than SQLite's json_each). Far beyond that, record step times in a
   // table of their own as they finish and sum that instead.
   const changed = changeDetector(db);
-  const allSteps = db.$client.prepare('select type, steps from requests').raw();
+  const stepsOfEveryRequest = allSteps(db);
   new Histogram({
     name: 'reqflow_step_duration_seconds',
     help: 'Time spent in each finished request step (approval levels folded into "approval"), by request type and step kind (automated, human, device, waiting).',
     labelNames: ['type', 'kind', 'step'] as const,
     buckets: STEP_BUCKETS,
     registers,
-    collect() {
-      if (!changed()) return;
+    async collect() {
+      if (!(await changed())) return;
+      const rows = await stepsOfEveryRequest();
       this.reset();
-      for (const [type, json] of allSteps.iterate() as IterableIterator<[string, string]>) {
-        for (const s of JSON.parse(json) as RequestStep[]) {
+      for (const [type, steps] of rows) {
+        for (const s of steps) {
           if (!s.endedAt || s.name.startsWith('sla_')) continue;
           const seconds = stepSeconds(s.startedAt, s.endedAt);
           if (seconds === undefined) continue;
@@ -149,16 +184,15 @@ export function createPrometheusMetrics({
     help: 'Finished deployment jobs, by action and result (the agent’s outcome, or "expired").',
     labelNames: ['action', 'result'] as const,
     registers,
-    collect() {
+    async collect() {
       // The agent reports succeeded, already_installed, failed or timed_out; a job no
       // device picked up in time is expired and has no outcome.
       const result = sql<string>`coalesce(${t.deploymentJobs.outcome}, ${t.deploymentJobs.state})`;
-      const rows = db
+      const rows = await db
         .select({ action: t.deploymentJobs.action, result, n: count() })
         .from(t.deploymentJobs)
         .where(inArray(t.deploymentJobs.state, ['succeeded', 'failed', 'expired']))
-        .groupBy(t.deploymentJobs.action, result)
-        .all();
+        .groupBy(t.deploymentJobs.action, result);
       this.reset();
       for (const r of rows) this.inc({ action: r.action, result: r.result }, r.n);
     },
@@ -169,18 +203,16 @@ export function createPrometheusMetrics({
     help: 'Manual tasks open or claimed, by fulfillment group.',
     labelNames: ['group'] as const,
     registers,
-    collect() {
-      const groups = db
+    async collect() {
+      const groups = await db
         .select({ id: t.groups.id })
         .from(t.groups)
-        .where(eq(t.groups.kind, 'fulfillment'))
-        .all();
-      const rows = db
+        .where(eq(t.groups.kind, 'fulfillment'));
+      const rows = await db
         .select({ group: t.tasks.groupId, n: count() })
         .from(t.tasks)
         .where(inArray(t.tasks.state, ['open', 'claimed']))
-        .groupBy(t.tasks.groupId)
-        .all();
+        .groupBy(t.tasks.groupId);
       this.reset();
       // Every fulfillment group reports, 0 included, so "no tasks" and "no data" differ.
       for (const g of groups) this.set({ group: g.id }, 0);
@@ -193,14 +225,13 @@ export function createPrometheusMetrics({
     help: 'Approver tasks waiting for a decision, by request type.',
     labelNames: ['type'] as const,
     registers,
-    collect() {
-      const rows = db
+    async collect() {
+      const rows = await db
         .select({ type: t.requests.type, n: count() })
         .from(t.approvalTasks)
         .innerJoin(t.requests, eq(t.requests.id, t.approvalTasks.requestId))
         .where(eq(t.approvalTasks.state, 'pending'))
-        .groupBy(t.requests.type)
-        .all();
+        .groupBy(t.requests.type);
       this.reset();
       for (const type of REQUEST_TYPES) this.set({ type }, 0);
       for (const r of rows) this.set({ type: r.type }, r.n);

@@ -124,24 +124,20 @@ function compare(
  * over always gives the same figures), and each catalog item's mean against its goal.
  * Every active item is compared, and any other item with requests fulfilled in the month.
  */
-export function buildMonthlyReport(db: DB, period: string): MonthlyReport {
+export async function buildMonthlyReport(db: DB, period: string): Promise<MonthlyReport> {
   const { from, to } = monthRange(period);
-  const byType = fulfillmentMetrics(db, { from, to, groupBy: 'type' });
-  const byCatalogItem = fulfillmentMetrics(db, { from, to, groupBy: 'catalogItem' });
+  const byType = await fulfillmentMetrics(db, { from, to, groupBy: 'type' });
+  const byCatalogItem = await fulfillmentMetrics(db, { from, to, groupBy: 'catalogItem' });
   const groups = new Map(byCatalogItem.map((g) => [g.key, g]));
   const timed = new Set(
-    db
-      .selectDistinct({ id: t.requests.catalogItemId })
-      .from(t.requests)
-      .where(and(gte(t.requests.fulfilledAt, from), lt(t.requests.fulfilledAt, to)))
-      .all()
-      .map((r) => r.id),
+    (
+      await db
+        .selectDistinct({ id: t.requests.catalogItemId })
+        .from(t.requests)
+        .where(and(gte(t.requests.fulfilledAt, from), lt(t.requests.fulfilledAt, to)))
+    ).map((r) => r.id),
   );
-  const comparisons = db
-    .select()
-    .from(t.catalogItems)
-    .orderBy(t.catalogItems.id)
-    .all()
+  const comparisons = (await db.select().from(t.catalogItems).orderBy(t.catalogItems.id))
     .filter((item) => item.active || timed.has(item.id))
     .map((item) => compare(item, groups.get(item.id)));
   return { period, from, to, byType, byCatalogItem, comparisons };

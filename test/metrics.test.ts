@@ -136,8 +136,8 @@ describe('fulfillment metrics', () => {
     });
   });
 
-  it('computes every figure per type exactly: fulfilled cohort, phases, steps, SLA, survey', () => {
-    expect(fulfillmentMetrics(db, { ...october, groupBy: 'type' })).toEqual([
+  it('computes every figure per type exactly: fulfilled cohort, phases, steps, SLA, survey', async () => {
+    expect(await fulfillmentMetrics(db, { ...october, groupBy: 'type' })).toEqual([
       {
         key: 'information',
         submitted: 0,
@@ -184,8 +184,11 @@ describe('fulfillment metrics', () => {
     ]);
   });
 
-  it('times a request in the month it is fulfilled, whenever it was submitted', () => {
-    const [group, ...rest] = fulfillmentMetrics(db, { ...monthRange('2026-11'), groupBy: 'catalogItem' });
+  it('times a request in the month it is fulfilled, whenever it was submitted', async () => {
+    const [group, ...rest] = await fulfillmentMetrics(db, {
+      ...monthRange('2026-11'),
+      groupBy: 'catalogItem',
+    });
     expect(rest).toEqual([]);
     expect(group).toEqual({
       key: 'visio',
@@ -206,7 +209,7 @@ describe('fulfillment metrics', () => {
     });
   });
 
-  it("counts a failed deployment's wait for an operator's retry as a person's time", () => {
+  it("counts a failed deployment's wait for an operator's retry as a person's time", async () => {
     const dec = '2026-12-01T00:00:00.000Z';
     // Failed after 10 min, sat failed for 3 h until olga retried, installed 5 min later.
     request('REQ-M0R01', dec, 'fulfilled', 3 * H + 15 * 60 * S, [
@@ -214,14 +217,14 @@ describe('fulfillment metrics', () => {
       step('operator_retry', 'human', dec, 10 * 60 * S, 3 * H + 10 * 60 * S),
       step('deploy', 'device', dec, 3 * H + 10 * 60 * S, 3 * H + 15 * 60 * S, 2),
     ]);
-    const [group] = fulfillmentMetrics(db, { ...monthRange('2026-12'), groupBy: 'catalogItem' });
+    const [group] = await fulfillmentMetrics(db, { ...monthRange('2026-12'), groupBy: 'catalogItem' });
     expect(group?.automationRate).toBe(0);
     expect(group?.phases.person).toEqual(one(3 * H));
     expect(group?.phases.device_wait).toEqual(one(15 * 60 * S));
     expect(group?.phases.automated).toEqual(one(0));
   });
 
-  it('classifies steps by the kind their workflow gave them, whatever their names', () => {
+  it('classifies steps by the kind their workflow gave them, whatever their names', async () => {
     const jan = '2027-01-04T00:00:00.000Z';
     request('REQ-M0K01', jan, 'fulfilled', 6 * H, [
       // A person's step of a kind of work the metrics never heard of, and a wait on a resource.
@@ -230,7 +233,7 @@ describe('fulfillment metrics', () => {
       step('operator_decision', 'human', jan, 3 * H, 4 * H),
       step('install_on_kiosk', 'device', jan, 4 * H, 5 * H, 1),
     ]);
-    const [group] = fulfillmentMetrics(db, { ...monthRange('2027-01'), groupBy: 'catalogItem' });
+    const [group] = await fulfillmentMetrics(db, { ...monthRange('2027-01'), groupBy: 'catalogItem' });
     expect(group?.automationRate).toBe(0);
     expect(group?.phases.person).toEqual(one(2 * H + 1 * H));
     expect(group?.phases.device_wait).toEqual(one(1 * H));
@@ -267,19 +270,21 @@ describe('fulfillment metrics', () => {
     expect(row?.steps[1]?.attempt).toBe(1);
   });
 
-  it('counts survey answers given before the end of the period only', () => {
-    const [group] = fulfillmentMetrics(db, {
-      from: d1,
-      to: '2026-10-15T00:00:00.000Z',
-      groupBy: 'catalogItem',
-    }).filter((g) => g.key === 'visio');
+  it('counts survey answers given before the end of the period only', async () => {
+    const [group] = (
+      await fulfillmentMetrics(db, {
+        from: d1,
+        to: '2026-10-15T00:00:00.000Z',
+        groupBy: 'catalogItem',
+      })
+    ).filter((g) => g.key === 'visio');
     expect(group?.fulfilled).toBe(3);
     expect(group?.survey).toEqual({ answers: 1, meanScore: 5 });
   });
 
-  it('gives the same figures for the same period twice, and groups by catalog item', () => {
-    const a = fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' });
-    const b = fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' });
+  it('gives the same figures for the same period twice, and groups by catalog item', async () => {
+    const a = await fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' });
+    const b = await fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' });
     expect(a).toEqual(b);
     expect(a.map((g) => [g.key, g.submitted, g.fulfilled])).toEqual([
       ['visio', 6, 3],
@@ -301,7 +306,7 @@ describe('fulfillment metrics', () => {
     expect(byMonth.json()).toEqual({
       ...october,
       groupBy: 'catalogItem',
-      groups: fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' }),
+      groups: await fulfillmentMetrics(db, { ...october, groupBy: 'catalogItem' }),
     });
     const byRange = await app.inject({
       url: `/api/metrics/fulfillment?from=${october.from}&to=${october.to}`,

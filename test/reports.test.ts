@@ -279,8 +279,10 @@ describe('reports API', () => {
 
     const september = monthRange('2026-09');
     expect(a.body).toMatchObject({ period: '2026-09', ...september });
-    expect(a.body.byType).toEqual(fulfillmentMetrics(db, { ...september, groupBy: 'type' }));
-    expect(a.body.byCatalogItem).toEqual(fulfillmentMetrics(db, { ...september, groupBy: 'catalogItem' }));
+    expect(a.body.byType).toEqual(await fulfillmentMetrics(db, { ...september, groupBy: 'type' }));
+    expect(a.body.byCatalogItem).toEqual(
+      await fulfillmentMetrics(db, { ...september, groupBy: 'catalogItem' }),
+    );
     const visioFigures = a.body.byCatalogItem.find((g) => g.key === 'visio');
     expect(visioFigures).toMatchObject({
       submitted: 3,

@@ -36,7 +36,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox<{ db: DB }> = async (app, { db })
       const from = period?.from ?? new Date(request.query.from ?? Date.parse(to) - 30 * DAY).toISOString();
       if (from >= to) throw unprocessable('"from" must be before "to".');
       const groupBy = request.query.groupBy ?? 'type';
-      return { from, to, groupBy, groups: fulfillmentMetrics(db, { from, to, groupBy }) };
+      return { from, to, groupBy, groups: await fulfillmentMetrics(db, { from, to, groupBy }) };
     },
   );
 };
