@@ -24,6 +24,23 @@ export default tseslint.config(
     },
   },
   {
+    // Queries run on SQLite and PostgreSQL alike: awaited, never better-sqlite3's synchronous
+    // terminals, which PostgreSQL's drizzle does not have (db/client.ts, db/transaction.ts).
+    files: ['**/*.ts'],
+    ignores: ['test/**', 'workflows/**', 'portal/**', 'worker.ts', 'bench/bare/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[arguments.length=0][callee.type='MemberExpression'][callee.property.name=/^(all|get|run)$/]",
+          message:
+            'Await the query instead of .all()/.get()/.run(): they exist on SQLite only. Raw SQL: execute() or selectRows() from db/client.ts.',
+        },
+      ],
+    },
+  },
+  {
     // The portal runs in the browser.
     files: ['portal/src/**/*.{ts,tsx}'],
     languageOptions: { globals: globals.browser },

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './api/app.js';
-import { closeDatabase, openDatabase } from './db/client.js';
+import { closeDatabase, connectDatabase } from './db/client.js';
 import { loadConfig } from './runtime/config.js';
 import { checkStartup } from './runtime/startup-checks.js';
 import { resolveSecret } from './runtime/secrets.js';
@@ -12,7 +12,7 @@ import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 async function run(): Promise<void> {
   const config = loadConfig();
   checkStartup(config);
-  const db = openDatabase(config.databaseFile);
+  const db = await connectDatabase(config);
   // Before the Temporal client and the app: both take the tracer provider it registers.
   const tracing = await startTracing('reqflow-api');
   const temporal = await connectClient(config, tracing ? [await temporalTracingPlugin(tracing)] : []);

@@ -2,7 +2,7 @@ import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from './activities/index.js';
-import { closeDatabase, openDatabase } from './db/client.js';
+import { closeDatabase, connectDatabase } from './db/client.js';
 import { createOutboxDispatcher, type OutboxDispatcher } from './notifications/outbox.js';
 import { transportFromEnv } from './notifications/transports.js';
 import { loadConfig } from './runtime/config.js';
@@ -25,7 +25,7 @@ function workflowsPath(): string {
 async function run(): Promise<void> {
   const config = loadConfig();
   checkStartup(config, 'worker');
-  const db = openDatabase(config.databaseFile);
+  const db = await connectDatabase(config);
   // Before the first connection: the SDK's runtime (and its Prometheus exporter) is made once.
   const telemetry = installWorkerTelemetry();
   if (telemetry) console.log(`worker metrics (Temporal SDK) at http://${telemetry}/metrics`);

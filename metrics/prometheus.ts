@@ -56,6 +56,8 @@ function changeDetector(db: DB): () => Promise<boolean> {
       : (() => {
           const own = db.$client.prepare('select total_changes()').pluck();
           return async () =>
+            // A prepared better-sqlite3 statement on the SQLite branch only, not a drizzle query.
+            // eslint-disable-next-line no-restricted-syntax
             `${String(db.$client.pragma('data_version', { simple: true }))}/${String(own.get())}`;
         })();
   return async () => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { verifyAuditChain } from '../audit/verify.js';
-import { closeDatabase, openDatabase } from '../db/client.js';
+import { closeDatabase, connectDatabase } from '../db/client.js';
 import { loadConfig } from '../runtime/config.js';
 
 /**
@@ -8,15 +8,15 @@ import { loadConfig } from '../runtime/config.js';
  * Exit 0: intact. Exit 1: broken (the entry is named). Exit 2: nothing could be checked.
  */
 async function run(): Promise<void> {
-  const { databaseFile } = loadConfig();
+  const config = loadConfig();
   // openDatabase would create an empty file, and an empty log verifies: that must not read as "OK".
-  if (!existsSync(databaseFile)) {
-    console.error(`no database at ${databaseFile} (set DATA_DIR or DATABASE_FILE)`);
+  if (!config.databaseUrl && !existsSync(config.databaseFile)) {
+    console.error(`no database at ${config.databaseFile} (set DATA_DIR, DATABASE_FILE or DATABASE_URL)`);
     process.exitCode = 2;
     return;
   }
   // No migrations: the verifier only reads, and must not change the database it is judging.
-  const db = openDatabase(databaseFile, { migrate: false });
+  const db = await connectDatabase(config, { migrate: false });
   try {
     const result = await verifyAuditChain(db);
     if (result.ok) {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { closeDatabase, openDatabase } from '../db/client.js';
+import { closeDatabase, connectDatabase } from '../db/client.js';
 import { loadConfig } from '../runtime/config.js';
 import { CATALOG_SYNC_ACTOR, createCatalog, formatChanges, formatError } from '../service-catalog/index.js';
 
@@ -25,7 +25,7 @@ async function run(): Promise<number> {
   }
   const config = loadConfig();
   const dir = values.dir ?? config.catalogDir;
-  const db = openDatabase(config.databaseFile);
+  const db = await connectDatabase(config);
   try {
     const catalog = createCatalog({ db, dir });
     const result =

@@ -1,11 +1,11 @@
-import { closeDatabase, openDatabase } from '../db/client.js';
+import { closeDatabase, connectDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
 
 /** `npm run db:migrate [-- --seed]`: applies the checked-in migrations (and the seed data). */
 async function run(): Promise<void> {
   const config = loadConfig();
-  const db = openDatabase(config.databaseFile);
+  const db = await connectDatabase(config);
   try {
     if (process.argv.includes('--seed')) await seed(db, config.catalogDir);
     console.log(

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeDatabase, openDatabase } from '../db/client.js';
+import { closeDatabase, connectDatabase } from '../db/client.js';
 import { seedOrganisation } from '../db/seed.js';
 import { CATALOG_SYNC_ACTOR, createCatalog, formatChanges, formatError } from '../service-catalog/index.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
@@ -291,7 +291,7 @@ async function run(): Promise<void> {
   state = { pid: process.pid, startedAt: new Date().toISOString(), temporal, api: apiUrl, processes: {} };
   publishState();
 
-  const db = openDatabase(config.databaseFile);
+  const db = await connectDatabase(config);
   try {
     await seedOrganisation(db);
     await ensureDeviceToken(db, config.dataDir, EMBEDDED_DEVICE);
