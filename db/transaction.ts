@@ -13,7 +13,10 @@ import { databaseDialect, execute, markPostgres, type DB, type Tx } from './clie
  * `COMMIT` on that connection, with an in-process queue: one transaction at a time per
  * database handle (IMMEDIATE takes SQLite's write lock at once, so other processes queue on
  * the busy timeout as before). A transaction body must await only database calls: anything
- * slow inside it holds every other writer of the process.
+ * slow inside it holds every other writer of the process. The connection is shared, so a
+ * single statement written outside `transaction()` while a body is between two awaits lands
+ * in that body's transaction (and would be undone by its rollback): multi-statement writes
+ * therefore always go through here; a second connection for transactions would close the gap.
  *
  * PostgreSQL runs drizzle's transaction on a pooled connection; rows are locked as the body
  * touches them, and `serialize(tx, name)` takes a lock for the cases where the rows to
