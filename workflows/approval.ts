@@ -297,8 +297,9 @@ export class ApprovalGate {
       );
       level.step = step;
       // The status says "awaiting approval" only once the approvers can decide.
-      await this.tracker.setStatus('awaiting_approval');
-      await this.tracker.setWaitingOn(`approval: ${resolved.label}`, resolved.approvers);
+      await this.tracker.enterWait('awaiting_approval', () =>
+        this.tracker.setWaitingOn(`approval: ${resolved.label}`, resolved.approvers),
+      );
       this.asked = true;
       const clock = this.tracker.stepClock(`approval_level_${this.levelIndex}`);
 

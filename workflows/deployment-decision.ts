@@ -80,12 +80,13 @@ export class DeploymentDecisions {
     this.decision = undefined;
     this.awaiting = true;
     try {
-      await this.tracker.setStatus('awaiting_decision');
-      const step = await this.tracker.startWait(
-        'operator_decision',
-        'human',
-        `${failure} Waiting up to ${timeout} for an operator to retry the deployment or give up.`,
-        { what: 'an operator to retry the deployment or give up', who: [OPERATORS] },
+      const step = await this.tracker.enterWait('awaiting_decision', () =>
+        this.tracker.startWait(
+          'operator_decision',
+          'human',
+          `${failure} Waiting up to ${timeout} for an operator to retry the deployment or give up.`,
+          { what: 'an operator to retry the deployment or give up', who: [OPERATORS] },
+        ),
       );
       await condition(() => this.decision !== undefined, timeout);
       // A decision accepted in the same activation as the timer firing still counts.

@@ -104,10 +104,11 @@ export class ManualTasks {
       `Task ${taskId} for ${who}: ${spec.title}.`,
       'waiting',
     );
-    await this.tracker.setStatus(spec.status ?? 'awaiting_task');
-    await this.tracker.setWaitingOn(`task ${taskId}: ${spec.title}`, [
-      spec.assigneeId ?? `group:${spec.groupId}`,
-    ]);
+    await this.tracker.enterWait(spec.status ?? 'awaiting_task', () =>
+      this.tracker.setWaitingOn(`task ${taskId}: ${spec.title}`, [
+        spec.assigneeId ?? `group:${spec.groupId}`,
+      ]),
+    );
     const clock = this.tracker.stepClock(spec.step);
     const completed = spec.timeout
       ? await condition(() => task.done !== undefined, spec.timeout)

@@ -2,6 +2,7 @@ import {
   condition,
   defineQuery,
   defineUpdate,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -148,6 +149,18 @@ export class RequestTracker {
     this.snapshot.status = status;
     if (status === 'fulfilled') this.snapshot.fulfilledAt = nowIso();
     await this.publish();
+  }
+
+  /**
+   * Moves to a waiting status in the same publish as `publishWait` (which says who is
+   * awaited), so nobody reads "awaiting …" with nobody named: a reader polling for the
+   * status could otherwise see it one publish before the wait. Histories from before
+   * published the status on its own; the patch keeps them replaying.
+   */
+  async enterWait<T>(status: RequestStatus, publishWait: () => Promise<T>): Promise<T> {
+    if (patched('status-with-its-wait')) this.snapshot.status = status;
+    else await this.setStatus(status);
+    return publishWait();
   }
 
   /** Opens a step of the given kind (who or what does it) and returns it so the caller can finish it. */

@@ -438,8 +438,9 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       },
     };
     compensations.push(withdrawTask);
-    await tracker.setStatus('awaiting_task');
-    await tracker.setWaitingOn(`a free ${poolId} license seat (task ${taskId})`, ['group:service-desk']);
+    await tracker.enterWait('awaiting_task', () =>
+      tracker.setWaitingOn(`a free ${poolId} license seat (task ${taskId})`, ['group:service-desk']),
+    );
     tracker.admit();
     const deadline = Date.now() + toMs(options.seatWaitTimeout);
     while (Date.now() < deadline) {
