@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase, type DB } from '../../db/client.js';
+import { closeDatabase, openDatabase, openPostgresDatabase, type DB } from '../../db/client.js';
 import * as t from '../../db/schema.js';
 import { seed } from '../../db/seed.js';
 import type { RequestView } from '../../api/schemas/requests.js';
@@ -15,6 +15,7 @@ import { isFinalStatus } from '../../domain/status.js';
 import { repoRoot } from '../../runtime/config.js';
 import { ensureDeviceToken } from '../../devices/index.js';
 import { freePort } from '../../scripts/dev-server.js';
+import { newPostgresDatabase, onPostgres } from './postgres-databases.js';
 
 /** The provisioning token every test stack's API takes at /scim/v2 (SCIM_TOKEN). */
 export const SCIM_TOKEN = 'e2e-scim-token-0123456789abcdef0123456789abcdef';
@@ -136,19 +137,19 @@ export async function startStack(
     SCIM_TOKEN,
     ...extraEnv,
   };
+  // In the postgres project every stack gets a database of its own; in the sqlite one, the file in DATA_DIR.
+  if (onPostgres) env.DATABASE_URL = await newPostgresDatabase();
   for (const [name, value] of Object.entries(extraEnv)) if (value === undefined) delete env[name];
-  const db = openDatabase(join(dataDir, 'reqflow.db'));
+  const db = env.DATABASE_URL
+    ? await openPostgresDatabase(env.DATABASE_URL, { migrate: false })
+    : openDatabase(join(dataDir, 'reqflow.db'));
   await seed(db);
-  db.insert(t.licensePools)
-    .values([
-      { id: 'tiny-tool', product: 'tiny-tool', totalSeats: 1 },
-      { id: 'broken-tool', product: 'broken-tool', totalSeats: 2 },
-      { id: 'blocked-tool', product: 'blocked-tool', totalSeats: 1 },
-    ])
-    .run();
-  db.insert(t.catalogItems)
-    .values([...fixtureItems, quickQuestion])
-    .run();
+  await db.insert(t.licensePools).values([
+    { id: 'tiny-tool', product: 'tiny-tool', totalSeats: 1 },
+    { id: 'broken-tool', product: 'broken-tool', totalSeats: 2 },
+    { id: 'blocked-tool', product: 'blocked-tool', totalSeats: 1 },
+  ]);
+  await db.insert(t.catalogItems).values([...fixtureItems, quickQuestion]);
   for (const device of ['LAPTOP-ALICE', 'LAPTOP-BOB']) await ensureDeviceToken(db, dataDir, device);
 
   const output: string[] = [];
@@ -249,7 +250,7 @@ export async function startStack(
     async stop() {
       for (const name of [...procs.keys()].reverse()) await stopProc(name);
       await connection.close();
-      db.$client.close();
+      await closeDatabase(db);
     },
   };
 
