@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { ensureDeviceToken } from '../devices/index.js';
 import { loadConfig, type Config } from '../runtime/config.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // Abuse resistance and the served contract, through app.inject on a real database and a
 // real Temporal server. Each app gets the limits its test needs (they are configuration).
@@ -33,7 +34,7 @@ function configWith(env: Record<string, string> = {}): Config {
 
 async function start(env: Record<string, string> = {}): Promise<{ app: App; db: DB; config: Config }> {
   const config = configWith(env);
-  const db = openMemoryDatabase();
+  const db = await openTestDatabase();
   await seed(db);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });

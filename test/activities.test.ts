@@ -1,16 +1,17 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, auditHash } from '../audit/log.js';
 import { createActivities, type Activities } from '../activities/index.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import { closeDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import type { RequestSnapshot } from '../domain/request.js';
 import { repoRoot } from '../runtime/config.js';
 import { join } from 'node:path';
 import { verifyApprovalLink } from '../runtime/approval-links.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 let db: DB;
 let acts: Activities;
@@ -29,7 +30,7 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
 }
 
 beforeEach(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
   acts = createActivities({
     db,
@@ -38,6 +39,10 @@ beforeEach(async () => {
     linkSecret: 'test-link-secret',
     linkTtlMs: 60_000,
   });
+});
+
+afterEach(async () => {
+  await closeDatabase(db);
 });
 
 describe('checkEntitlement', () => {
@@ -99,7 +104,7 @@ describe('license seats', () => {
     const again = await run(acts.reserveLicenseSeat, seat('REQ-A'));
     expect(again.seatId).toBe(a.seatId);
     expect(again.inUse).toBe(1);
-    expect(db.select().from(t.licenseAssignments).all()).toHaveLength(1);
+    expect(await db.select().from(t.licenseAssignments)).toHaveLength(1);
   });
 
   it('refuses when the pool is empty, and a released seat can be taken again', async () => {
@@ -124,12 +129,9 @@ describe('license seats', () => {
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as ApplicationFailure] : []));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
     expect(refused.map((f) => f.type)).toEqual(['LicensePoolEmpty', 'LicensePoolEmpty', 'LicensePoolEmpty']);
-    const held = db
-      .select()
-      .from(t.licenseAssignments)
-      .where(eq(t.licenseAssignments.poolId, 'visio'))
-      .all()
-      .filter((a) => a.state === 'reserved');
+    const held = (
+      await db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.poolId, 'visio'))
+    ).filter((a) => a.state === 'reserved');
     expect(held).toHaveLength(3);
   });
 
@@ -138,7 +140,7 @@ describe('license seats', () => {
     const f = await failureOf(run(acts.reserveLicenseSeat, seat('REQ-B')));
     expect(f.type).toBe('SeatAlreadyHeld');
     expect(f.message).toContain('request REQ-A');
-    expect(db.select().from(t.licenseAssignments).all()).toHaveLength(1);
+    expect(await db.select().from(t.licenseAssignments)).toHaveLength(1);
     // Released (the first request was cancelled): the device may have it through another request.
     await run(acts.releaseLicenseSeat, { requestId: 'REQ-A', poolId: 'visio' });
     expect((await run(acts.reserveLicenseSeat, seat('REQ-B'))).inUse).toBe(1);
@@ -147,11 +149,9 @@ describe('license seats', () => {
   it('assigns only a reserved seat', async () => {
     await run(acts.reserveLicenseSeat, seat('REQ-A'));
     await run(acts.assignLicenseSeat, { requestId: 'REQ-A', poolId: 'visio' });
-    const row = db
-      .select()
-      .from(t.licenseAssignments)
-      .where(eq(t.licenseAssignments.requestId, 'REQ-A'))
-      .get();
+    const row = (
+      await db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, 'REQ-A')).limit(1)
+    )[0];
     expect(row?.state).toBe('assigned');
     const f = await failureOf(run(acts.assignLicenseSeat, { requestId: 'REQ-Z', poolId: 'visio' }));
     expect(f.type).toBe('SeatNotReserved');
@@ -173,7 +173,7 @@ describe('changes, deployment, CMDB', () => {
     expect(b.changeId).toBe(a.changeId);
     await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_successful', note: 'ok' });
     await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_failed', note: 'late' });
-    const row = db.select().from(t.changes).get();
+    const row = (await db.select().from(t.changes).limit(1))[0];
     expect(row).toMatchObject({ state: 'closed_successful', preAuthorized: true });
   });
 
@@ -189,7 +189,7 @@ describe('changes, deployment, CMDB', () => {
     await run(acts.queueDeployment, job);
     expect(a.jobId).toBe('JOB-AB12-I1');
     expect(a.packageVersion).toMatch(/^\d+\./);
-    expect(db.select().from(t.deploymentJobs).all()).toHaveLength(1);
+    expect(await db.select().from(t.deploymentJobs)).toHaveLength(1);
     expect(await run(acts.expireDeployment, { jobId: a.jobId })).toEqual({ expired: true });
     expect(await run(acts.expireDeployment, { jobId: a.jobId })).toEqual({ expired: false });
     const f = await failureOf(run(acts.queueDeployment, { ...job, packageId: 'no-such-package' }));
@@ -229,12 +229,15 @@ describe('changes, deployment, CMDB', () => {
     const retry = await run(acts.prepareDeployment, round);
     expect(retry).toEqual({ firstAttempt: 3 });
     expect(await run(acts.prepareDeployment, round)).toEqual(retry);
-    expect(db.select().from(t.licenseAssignments).get()?.state).toBe('reserved');
-    expect(db.select().from(t.changes).get()).toMatchObject({ state: 'implementing', closedAt: null });
+    expect((await db.select().from(t.licenseAssignments).limit(1))[0]?.state).toBe('reserved');
+    expect((await db.select().from(t.changes).limit(1))[0]).toMatchObject({
+      state: 'implementing',
+      closedAt: null,
+    });
   });
 
   it('refuses a retry round when the seat went to somebody else meanwhile', async () => {
-    db.update(t.licensePools).set({ totalSeats: 1 }).where(eq(t.licensePools.id, 'visio')).run();
+    await db.update(t.licensePools).set({ totalSeats: 1 }).where(eq(t.licensePools.id, 'visio'));
     const round = { requestId: 'REQ-AB12', deviceId: 'LAPTOP-ALICE', userId: 'alice', poolId: 'visio' };
     await run(acts.reserveLicenseSeat, round);
     await run(acts.releaseLicenseSeat, { requestId: 'REQ-AB12', poolId: 'visio' });
@@ -258,7 +261,7 @@ describe('changes, deployment, CMDB', () => {
     };
     await run(acts.recordSoftwareInstall, input);
     await run(acts.recordSoftwareInstall, input);
-    const rels = db.select().from(t.cmdbRelationships).all();
+    const rels = await db.select().from(t.cmdbRelationships);
     expect(rels).toHaveLength(1);
     expect(rels[0]).toMatchObject({
       sourceCiId: 'SW-LAPTOP-ALICE-visio',
@@ -279,7 +282,7 @@ describe('notifications, tasks, audit, projection', () => {
     };
     await run(acts.notify, n);
     await run(acts.notify, n);
-    const rows = db.select().from(t.notifications).all();
+    const rows = await db.select().from(t.notifications);
     expect(rows).toHaveLength(1);
     expect(rows[0]?.links).toEqual({ survey: 'http://portal.test/surveys/REQ-1', launch: 'https://x' });
   });
@@ -296,7 +299,7 @@ describe('notifications, tasks, audit, projection', () => {
     const b = await run(acts.openManualTask, task);
     expect(b.taskId).toBe(a.taskId);
     await run(acts.cancelManualTask, { taskId: a.taskId });
-    expect(db.select().from(t.tasks).get()?.state).toBe('cancelled');
+    expect((await db.select().from(t.tasks).limit(1))[0]?.state).toBe('cancelled');
   });
 
   it('chains audit entries by hash and appends a retried entry once', async () => {
@@ -309,7 +312,7 @@ describe('notifications, tasks, audit, projection', () => {
       details: { ci: 'SW-1' },
     });
     // The seed's directory changes come first in the log; these two follow them.
-    const all = db.select().from(t.auditLog).orderBy(t.auditLog.seq).all();
+    const all = await db.select().from(t.auditLog).orderBy(t.auditLog.seq);
     const rows = all.slice(-2);
     expect(rows.map((r) => r.key)).toEqual(['k1', 'k2']);
     expect(all[0]?.prevHash).toBe(GENESIS_HASH);
@@ -336,18 +339,18 @@ describe('notifications, tasks, audit, projection', () => {
     };
     await run(acts.syncRequest, { snapshot: base, deviceId: 'LAPTOP-ALICE' });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'checking_entitlement', version: 2 } });
-    expect(db.select().from(t.requests).get()).toMatchObject({
+    expect((await db.select().from(t.requests).limit(1))[0]).toMatchObject({
       status: 'fulfilling',
       version: 5,
       deviceId: 'LAPTOP-ALICE',
     });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilled', version: 6 } });
-    expect(db.select().from(t.requests).get()?.status).toBe('fulfilled');
+    expect((await db.select().from(t.requests).limit(1))[0]?.status).toBe('fulfilled');
     // An operator's reset starts a new run from an earlier, lower version: its writes land.
     await run(acts.syncRequest, { snapshot: { ...base, status: 'failed', version: 9 }, runId: 'run-1' });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'fulfilling', version: 4 }, runId: 'run-2' });
     await run(acts.syncRequest, { snapshot: { ...base, status: 'approved', version: 3 }, runId: 'run-2' });
-    expect(db.select().from(t.requests).get()).toMatchObject({
+    expect((await db.select().from(t.requests).limit(1))[0]).toMatchObject({
       status: 'fulfilling',
       version: 4,
       runId: 'run-2',
@@ -370,7 +373,7 @@ describe('approvals and access', () => {
   });
 
   it('routes around an inactive manager to the next one up, and says so', async () => {
-    db.update(t.users).set({ active: false }).where(eq(t.users.id, 'bob')).run();
+    await db.update(t.users).set({ active: false }).where(eq(t.users.id, 'bob'));
     const r = await run(acts.resolveApprovers, {
       ...base,
       requester: 'alice',
@@ -422,7 +425,9 @@ describe('approvals and access', () => {
       subject: 's',
       body: 'b',
     });
-    const note = db.select().from(t.notifications).where(eq(t.notifications.recipientId, 'erin')).get();
+    const note = (
+      await db.select().from(t.notifications).where(eq(t.notifications.recipientId, 'erin')).limit(1)
+    )[0];
     const token = note!.links.approve!.split('/approvals/links/')[1]!;
     const check = verifyApprovalLink('test-link-secret', token);
     expect(check).toMatchObject({
@@ -441,6 +446,6 @@ describe('approvals and access', () => {
     };
     expect(await run(acts.grantGroupMembership, input)).toEqual({ added: true });
     expect(await run(acts.grantGroupMembership, input)).toEqual({ added: false });
-    expect(db.select().from(t.securityGroupMembers).all()).toHaveLength(1);
+    expect(await db.select().from(t.securityGroupMembers)).toHaveLength(1);
   });
 });

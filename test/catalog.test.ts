@@ -3,21 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, like } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import { closeDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { DEMO_CATALOG_DIR, seedOrganisation } from '../db/seed.js';
 import { searchKnowledge } from '../knowledge/search.js';
 import { repoRoot } from '../runtime/config.js';
 import { createCatalog, formatChanges, itemAsOrdered, type CatalogError } from '../service-catalog/index.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
-// The catalog as code against a real, migrated SQLite database: a copy of the demo catalog
+// The catalog as code against a real, migrated database (SQLite or PostgreSQL): a copy of the demo catalog
 // in a temporary folder is edited the way a service desk edits it in a pull request.
 
 let db: DB;
 let dir: string;
 
 beforeEach(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seedOrganisation(db);
   dir = mkdtempSync(join(tmpdir(), 'reqflow-catalog-'));
   cpSync(DEMO_CATALOG_DIR, dir, { recursive: true });
@@ -27,8 +28,8 @@ beforeEach(async () => {
   );
 });
 
-afterEach(() => {
-  db.$client.close();
+afterEach(async () => {
+  await closeDatabase(db);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -46,17 +47,20 @@ function lineOf(file: string, text: string): number {
   return n + 1;
 }
 
+/** Rows in an order of their own: PostgreSQL returns them in no particular order. */
+const inOrder = (rows: object[]) => rows.map((row) => JSON.stringify(row)).sort();
+
 /** Everything the catalog writes, to show that a refused apply changed nothing. */
-function catalogState(): string {
+async function catalogState(): Promise<string> {
   return JSON.stringify([
-    db.select().from(t.catalogItems).orderBy(t.catalogItems.id).all(),
-    db.select().from(t.catalogItemVersions).all(),
-    db.select().from(t.catalogPackages).all(),
-    db.select().from(t.licensePools).all(),
-    db.select().from(t.securityGroups).all(),
-    db.select().from(t.services).all(),
-    db.select().from(t.knowledgeArticles).all(),
-    db.select().from(t.auditLog).all().length,
+    inOrder(await db.select().from(t.catalogItems)),
+    inOrder(await db.select().from(t.catalogItemVersions)),
+    inOrder(await db.select().from(t.catalogPackages)),
+    inOrder(await db.select().from(t.licensePools)),
+    inOrder(await db.select().from(t.securityGroups)),
+    inOrder(await db.select().from(t.services)),
+    inOrder(await db.select().from(t.knowledgeArticles)),
+    (await db.select().from(t.auditLog)).length,
   ]);
 }
 
@@ -69,11 +73,11 @@ async function appliedCatalog() {
 }
 
 async function expectRefused(expected: Partial<CatalogError>) {
-  const before = catalogState();
+  const before = await catalogState();
   const result = await catalog().apply('catalog-sync');
   expect(result.changes).toEqual([]);
   expect(result.errors).toContainEqual(expect.objectContaining(expected));
-  expect(catalogState()).toBe(before);
+  expect(await catalogState()).toBe(before);
   return result.errors;
 }
 
@@ -82,22 +86,24 @@ describe('catalog apply', () => {
     const first = await appliedCatalog();
     expect(first.changes.length).toBeGreaterThan(20);
     expect(first.changes.filter((c) => c.op !== 'added')).toEqual([]);
-    const visio = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'visio')).get()!;
+    const visio = (await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'visio')).limit(1))[0]!;
     expect(visio).toMatchObject({
       version: 1,
       source: 'software.yaml',
       licensePoolId: 'visio',
       active: true,
     });
-    expect(db.select().from(t.licensePools).where(eq(t.licensePools.id, 'visio')).get()?.totalSeats).toBe(3);
-    const audited = db.select().from(t.auditLog).where(like(t.auditLog.action, 'catalog.%')).all();
+    expect(
+      (await db.select().from(t.licensePools).where(eq(t.licensePools.id, 'visio')).limit(1))[0]?.totalSeats,
+    ).toBe(3);
+    const audited = await db.select().from(t.auditLog).where(like(t.auditLog.action, 'catalog.%'));
     expect(audited).toHaveLength(first.changes.length);
     expect(new Set(audited.map((a) => a.actor))).toEqual(new Set(['catalog-sync']));
 
-    const before = catalogState();
+    const before = await catalogState();
     const second = await catalog().apply('catalog-sync');
     expect(second).toEqual({ errors: [], changes: [] });
-    expect(catalogState()).toBe(before);
+    expect(await catalogState()).toBe(before);
   });
 
   it('keeps knowledge articles in the search index', async () => {
@@ -131,21 +137,22 @@ describe('catalog apply', () => {
     );
     // diff changed nothing; apply does, with the operator as the actor.
     expect(
-      db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'financial-reporting')).get()?.version,
+      (await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'financial-reporting')).limit(1))[0]
+        ?.version,
     ).toBe(1);
     await catalog().apply('olga');
-    const item = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'financial-reporting')).get()!;
+    const item = (
+      await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'financial-reporting')).limit(1)
+    )[0]!;
     expect(item.version).toBe(2);
     expect(item.approvalPolicy).toEqual([{ kind: 'manager' }, { kind: 'owner' }]);
     // Version 1 is kept as it was: a request submitted against it still sees one level.
     expect((await itemAsOrdered(db, 'financial-reporting', 1))?.approvalPolicy).toEqual([
       { kind: 'manager' },
     ]);
-    const entry = db
-      .select()
-      .from(t.auditLog)
-      .where(eq(t.auditLog.action, 'catalog.CatalogItem.changed'))
-      .get()!;
+    const entry = (
+      await db.select().from(t.auditLog).where(eq(t.auditLog.action, 'catalog.CatalogItem.changed')).limit(1)
+    )[0]!;
     expect(entry.actor).toBe('olga');
     expect(entry.details).toMatchObject({
       fields: { approvalPolicy: { to: [{ kind: 'manager' }, { kind: 'owner' }] } },
@@ -157,7 +164,9 @@ describe('catalog apply', () => {
     edit('hardware.yaml', (s) => s.replace(/---\nkind: CatalogItem\nid: new-starter-kit[\s\S]*$/, ''));
     const { changes } = await catalog().apply('catalog-sync');
     expect(changes).toEqual([{ kind: 'CatalogItem', id: 'new-starter-kit', op: 'retired' }]);
-    const kit = db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'new-starter-kit')).get()!;
+    const kit = (
+      await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'new-starter-kit')).limit(1)
+    )[0]!;
     expect(kit).toMatchObject({ active: false, version: 1, name: 'New starter kit' });
     expect((await catalog().listItems()).map((i) => i.id)).not.toContain('new-starter-kit');
     // A request submitted against version 1 still reads it.
@@ -167,7 +176,7 @@ describe('catalog apply', () => {
     const back = await catalog().apply('catalog-sync');
     expect(back.changes).toEqual([expect.objectContaining({ id: 'new-starter-kit', op: 'changed' })]);
     expect(
-      db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'new-starter-kit')).get(),
+      (await db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'new-starter-kit')).limit(1))[0],
     ).toMatchObject({
       active: true,
       version: 2,
@@ -183,20 +192,26 @@ describe('catalog apply', () => {
       'FulfillmentGroup facilities added',
       'CatalogItem second-monitor changed',
     ]);
-    expect(db.select().from(t.groups).where(eq(t.groups.id, 'facilities')).get()).toMatchObject({
-      name: 'Facilities',
-      kind: 'fulfillment',
-    });
-    const created = db.select().from(t.auditLog).where(eq(t.auditLog.action, 'group.created')).all();
+    expect((await db.select().from(t.groups).where(eq(t.groups.id, 'facilities')).limit(1))[0]).toMatchObject(
+      {
+        name: 'Facilities',
+        kind: 'fulfillment',
+      },
+    );
+    const created = await db
+      .select()
+      .from(t.auditLog)
+      .where(eq(t.auditLog.action, 'group.created'))
+      .orderBy(t.auditLog.seq);
     expect(created.at(-1)).toMatchObject({ actor: 'olga', subject: 'facilities' });
     expect((await catalog().diff()).changes).toEqual([]);
   });
 
   it('never retires an item the files did not define', async () => {
     await appliedCatalog();
-    db.insert(t.catalogItems)
-      .values({ id: 'hand-made', name: 'Hand made', type: 'information', description: 'inserted directly' })
-      .run();
+    await db
+      .insert(t.catalogItems)
+      .values({ id: 'hand-made', name: 'Hand made', type: 'information', description: 'inserted directly' });
     expect((await catalog().diff()).changes).toEqual([]);
   });
 });
