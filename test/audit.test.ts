@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,23 +8,39 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { appendAudit, auditHash } from '../audit/log.js';
 import { buildApp, type App } from '../api/app.js';
 import { verifyAuditChain } from '../audit/verify.js';
-import { openDatabase, type DB } from '../db/client.js';
+import {
+  closeDatabase,
+  databaseDialect,
+  execute,
+  openDatabase,
+  openPostgresDatabase,
+  type DB,
+} from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig, repoRoot } from '../runtime/config.js';
+import { newPostgresDatabase, onPostgres, openTestDatabase } from './helpers/test-database.js';
 
 // The audit log is append-only twice over: triggers refuse UPDATE and DELETE, and
 // the hash chain names the entry an attacker changed after dropping the triggers.
-// Every log here is a real migrated database file, as `npm run audit:verify` sees it.
+// Every log here is a real migrated database of its own, as `npm run audit:verify` sees it:
+// a SQLite file in a fresh DATA_DIR, or a PostgreSQL database named by its URL.
 
 const dirs: string[] = [];
 const open: DB[] = [];
 
-/** A migrated database file in a fresh DATA_DIR with `count` entries appended by the real appendAudit. */
+/**
+ * A migrated database of its own (a file in a fresh DATA_DIR, or a PostgreSQL database at
+ * `databaseUrl`) with `count` entries appended by the real appendAudit.
+ */
 async function auditLogWith(count: number, requestIdOf = (i: number) => `REQ-TEST${i % 2}`) {
   const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-'));
   dirs.push(dataDir);
-  const db = openDatabase(join(dataDir, 'reqflow.db'));
+  const databaseUrl = onPostgres ? await newPostgresDatabase() : undefined;
+  // The template the URL was copied from is migrated already.
+  const db = databaseUrl
+    ? await openPostgresDatabase(databaseUrl, { migrate: false })
+    : openDatabase(join(dataDir, 'reqflow.db'));
   open.push(db);
   for (let i = 1; i <= count; i++) {
     await appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
@@ -36,16 +52,30 @@ async function auditLogWith(count: number, requestIdOf = (i: number) => `REQ-TES
       details: { step: i, group: 'FIN-REPORTING-READERS', nested: { by: ['bob'] } },
     });
   }
-  return { dataDir, db };
+  return { dataDir, databaseUrl, db };
 }
 
-/** What an attacker with file access does first: the triggers would refuse the edit. */
-function dropTriggers(db: DB) {
-  db.$client.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+/** What an attacker with access to the database does first: the triggers would refuse the edit. */
+async function dropTriggers(db: DB) {
+  const on = databaseDialect(db) === 'postgres' ? sql` ON audit_log` : sql``;
+  await execute(db, sql`DROP TRIGGER audit_log_no_update${on}`);
+  await execute(db, sql`DROP TRIGGER audit_log_no_delete${on}`);
 }
 
-afterEach(() => {
-  for (const db of open.splice(0)) db.$client.close();
+/** What the database said when it refused a statement: the error and its causes (drizzle wraps the driver's). */
+async function appendOnlyRefusal(statement: Promise<unknown>): Promise<string> {
+  try {
+    await statement;
+  } catch (err) {
+    const said: string[] = [];
+    for (let e: unknown = err; e instanceof Error; e = e.cause) said.push(e.message);
+    return said.join('\n');
+  }
+  return 'not refused';
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((db) => closeDatabase(db)));
 });
 
 afterAll(() => {
@@ -55,7 +85,7 @@ afterAll(() => {
 describe('verifyAuditChain', () => {
   it('verifies a clean chain and reports its last hash', async () => {
     const { db } = await auditLogWith(12);
-    const last = db.select().from(t.auditLog).all().at(-1);
+    const last = (await db.select().from(t.auditLog).orderBy(t.auditLog.seq)).at(-1);
     expect(await verifyAuditChain(db)).toEqual({ ok: true, entries: 12, lastHash: last?.hash });
   });
 
@@ -64,17 +94,17 @@ describe('verifyAuditChain', () => {
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 0 });
   });
 
-  it('walks past a page boundary', async () => {
+  // 2,100 appends, a transaction each: on PostgreSQL under CI load that outlasts the default timeout.
+  it('walks past a page boundary', { timeout: 300_000 }, async () => {
     const { db } = await auditLogWith(2100);
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 2100 });
   });
 
   it('names the entry whose details were changed behind the dropped triggers', async () => {
     const { db } = await auditLogWith(10);
-    dropTriggers(db);
-    db.$client
-      .prepare('UPDATE audit_log SET details = ? WHERE seq = 7')
-      .run(JSON.stringify({ step: 7, group: 'FIN-ADMINS', nested: { by: ['bob'] } }));
+    await dropTriggers(db);
+    const details = JSON.stringify({ step: 7, group: 'FIN-ADMINS', nested: { by: ['bob'] } });
+    await execute(db, sql`UPDATE audit_log SET details = ${details} WHERE seq = 7`);
     expect(await verifyAuditChain(db)).toEqual({
       ok: false,
       entries: 6,
@@ -83,22 +113,32 @@ describe('verifyAuditChain', () => {
     });
   });
 
-  it('names an entry whose details are no longer JSON', async () => {
+  // SQLite stores any text in the details column; PostgreSQL's json column refuses it (below).
+  it.skipIf(onPostgres)('names an entry whose details are no longer JSON', async () => {
     const { db } = await auditLogWith(5);
-    dropTriggers(db);
-    db.$client.prepare("UPDATE audit_log SET details = 'oops' WHERE seq = 4").run();
+    await dropTriggers(db);
+    await execute(db, sql`UPDATE audit_log SET details = 'oops' WHERE seq = 4`);
     expect(await verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 4 });
+  });
+
+  it.runIf(onPostgres)('keeps details JSON even behind the dropped triggers', async () => {
+    const { db } = await auditLogWith(5);
+    await dropTriggers(db);
+    await expect(execute(db, sql`UPDATE audit_log SET details = 'oops' WHERE seq = 4`)).rejects.toThrow();
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 5 });
   });
 
   it('catches a changed entry whose hash was recomputed at the next link', async () => {
     const { db } = await auditLogWith(10);
-    dropTriggers(db);
+    await dropTriggers(db);
     // A careful attacker rehashes the entry they changed; entry 8 still points at the old hash.
-    const original = db.select().from(t.auditLog).where(eq(t.auditLog.seq, 7)).get()!;
+    const [original] = await db.select().from(t.auditLog).where(eq(t.auditLog.seq, 7));
+    if (!original) throw new Error('entry 7 was appended above');
     const forged = { ...original, actor: 'mallory' };
-    db.$client
-      .prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE seq = 7')
-      .run(forged.actor, auditHash(forged));
+    await execute(
+      db,
+      sql`UPDATE audit_log SET actor = ${forged.actor}, hash = ${auditHash(forged)} WHERE seq = 7`,
+    );
     expect(await verifyAuditChain(db)).toEqual({
       ok: false,
       entries: 7,
@@ -109,8 +149,8 @@ describe('verifyAuditChain', () => {
 
   it('names the prevHash break when an entry is re-chained', async () => {
     const { db } = await auditLogWith(10);
-    dropTriggers(db);
-    db.$client.prepare('UPDATE audit_log SET prev_hash = ? WHERE seq = 8').run('f'.repeat(64));
+    await dropTriggers(db);
+    await execute(db, sql`UPDATE audit_log SET prev_hash = ${'f'.repeat(64)} WHERE seq = 8`);
     expect(await verifyAuditChain(db)).toMatchObject({
       ok: false,
       brokenAt: 8,
@@ -120,15 +160,15 @@ describe('verifyAuditChain', () => {
 
   it('names a deleted middle entry, and a deleted first entry', async () => {
     const { db } = await auditLogWith(10);
-    dropTriggers(db);
-    db.$client.prepare('DELETE FROM audit_log WHERE seq = 5').run();
+    await dropTriggers(db);
+    await execute(db, sql`DELETE FROM audit_log WHERE seq = 5`);
     expect(await verifyAuditChain(db)).toEqual({
       ok: false,
       entries: 4,
       brokenAt: 5,
       reason: 'entry 5 is missing (deleted?)',
     });
-    db.$client.prepare('DELETE FROM audit_log WHERE seq = 1').run();
+    await execute(db, sql`DELETE FROM audit_log WHERE seq = 1`);
     expect(await verifyAuditChain(db)).toMatchObject({ ok: false, brokenAt: 1, entries: 0 });
   });
 });
@@ -149,19 +189,26 @@ describe('appendAudit', () => {
 describe('append-only triggers', () => {
   it('refuse a plain UPDATE and DELETE', async () => {
     const { db } = await auditLogWith(3);
-    expect(() => db.$client.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").run()).toThrow(
+    await expect(
+      appendOnlyRefusal(execute(db, sql`UPDATE audit_log SET actor = 'mallory' WHERE seq = 2`)),
+    ).resolves.toMatch(/append-only/);
+    await expect(appendOnlyRefusal(execute(db, sql`DELETE FROM audit_log WHERE seq = 2`))).resolves.toMatch(
       /append-only/,
     );
-    expect(() => db.$client.prepare('DELETE FROM audit_log WHERE seq = 2').run()).toThrow(/append-only/);
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, entries: 3 });
   });
 });
 
 describe('npm run audit:verify', () => {
   /** The script as a real process, against DATA_DIR like an operator would run it. */
-  function auditVerify(dataDir: string): Promise<{ code: number | null; output: string }> {
+  function auditVerify(
+    dataDir: string,
+    databaseUrl?: string,
+  ): Promise<{ code: number | null; output: string }> {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir };
     delete env.DATABASE_FILE;
+    delete env.DATABASE_URL;
+    if (databaseUrl) env.DATABASE_URL = databaseUrl;
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], {
         cwd: repoRoot,
@@ -177,26 +224,37 @@ describe('npm run audit:verify', () => {
   }
 
   it('exits 0 on a clean log', async () => {
-    const { dataDir } = await auditLogWith(4);
-    const { code, output } = await auditVerify(dataDir);
+    const { dataDir, databaseUrl } = await auditLogWith(4);
+    const { code, output } = await auditVerify(dataDir, databaseUrl);
     expect(output).toMatch(/^audit log OK: 4 entries, last hash [0-9a-f]{64}$/m);
     expect(code).toBe(0);
   });
 
   it('exits 1 naming the tampered entry', async () => {
-    const { dataDir, db } = await auditLogWith(6);
-    dropTriggers(db);
-    db.$client.prepare('UPDATE audit_log SET details = \'{"step":3}\' WHERE seq = 3').run();
-    const { code, output } = await auditVerify(dataDir);
+    const { dataDir, databaseUrl, db } = await auditLogWith(6);
+    await dropTriggers(db);
+    await execute(db, sql`UPDATE audit_log SET details = '{"step":3}' WHERE seq = 3`);
+    const { code, output } = await auditVerify(dataDir, databaseUrl);
     expect(output).toContain('audit log BROKEN at entry 3: entry 3: content does not match its hash');
     expect(code).toBe(1);
   });
 
-  it('exits 2 when there is no database to check', async () => {
+  // The SQLite file is missing; its PostgreSQL counterpart names a database that is not there.
+  it.skipIf(onPostgres)('exits 2 when there is no database to check', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-none-'));
     dirs.push(dataDir);
     const { code, output } = await auditVerify(dataDir);
     expect(output).toContain('no database at');
+    expect(code).toBe(2);
+  });
+
+  it.runIf(onPostgres)('exits 2 when the database DATABASE_URL names is not there', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'reqflow-audit-none-'));
+    dirs.push(dataDir);
+    const url = new URL(await newPostgresDatabase());
+    url.pathname = '/no_such_database';
+    const { code, output } = await auditVerify(dataDir, url.toString());
+    expect(output).toContain('audit:verify could not check the log');
     expect(code).toBe(2);
   });
 });
@@ -219,11 +277,11 @@ describe('GET /api/audit', () => {
   let base = 0;
 
   beforeAll(async () => {
-    db = openDatabase(config.databaseFile);
+    db = onPostgres ? await openTestDatabase() : openDatabase(config.databaseFile);
     await seed(db);
-    base = db.select().from(t.auditLog).all().length;
+    base = (await db.select().from(t.auditLog)).length;
     // The seeded auditors group is empty; carol checks the books, so she audits here.
-    db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();
+    await db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' });
     for (let i = 1; i <= 6; i++) {
       await appendAudit(db, new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString(), {
         key: `api-${i}`,
@@ -241,7 +299,7 @@ describe('GET /api/audit', () => {
   afterAll(async () => {
     await app?.close();
     await temporal?.connection.close();
-    db?.$client.close();
+    if (db) await closeDatabase(db);
   });
 
   it("gives an operator one request's trail in seq order", async () => {
@@ -251,7 +309,7 @@ describe('GET /api/audit', () => {
     expect(items.map((e) => e.seq)).toEqual([base + 1, base + 3, base + 5]);
     expect(items.every((e) => e.requestId === 'REQ-AUDITAPI1')).toBe(true);
     expect(items[0]).toMatchObject({ actor: 'workflow', action: 'step.1', details: { i: 1 } });
-    const previous = db.select().from(t.auditLog).where(eq(t.auditLog.seq, base)).get();
+    const [previous] = await db.select().from(t.auditLog).where(eq(t.auditLog.seq, base));
     expect(items[0]).toHaveProperty('prevHash', previous?.hash ?? '0'.repeat(64));
   });
 
@@ -283,8 +341,8 @@ describe('GET /api/audit', () => {
 
   it('names the broken entry at /api/audit/verify', async () => {
     // Runs last in this block: it tampers with the shared log.
-    dropTriggers(db);
-    db.$client.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").run();
+    await dropTriggers(db);
+    await execute(db, sql`UPDATE audit_log SET actor = 'mallory' WHERE seq = 2`);
     const res = await app.inject({ url: '/api/audit/verify', headers: as('olga') });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ ok: false, entries: 1, brokenAt: 2 });
