@@ -1,10 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig, type Config } from '../runtime/config.js';
@@ -12,6 +12,7 @@ import { ensureDeviceToken } from '../devices/index.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // The API through app.inject, with a real database and a real Temporal server.
 // No worker polls this file's task queue: workflows started here just wait, which
@@ -38,7 +39,7 @@ function makeConfig(devMode: boolean): Config {
 
 beforeAll(async () => {
   config = makeConfig(true);
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
   const connection = await Connection.connect({ address: config.temporal.address });
   temporal = new Client({ connection, namespace: config.temporal.namespace });
@@ -55,11 +56,10 @@ afterAll(async () => {
 });
 
 const as = (user: string) => ({ authorization: `Bearer ${tokens[user]}` });
-const requestCount = () =>
-  db
-    .select({ n: sql<number>`count(*)` })
-    .from(t.requests)
-    .get()!.n;
+const requestCount = async () => {
+  const [row] = await db.select({ n: count() }).from(t.requests);
+  return row!.n;
+};
 const visio = { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE', justification: 'Architecture diagrams' };
 
 function expectProblem(
@@ -211,20 +211,18 @@ describe('catalog search, forms and reload', () => {
   });
 
   it('checks submitted fields against the form, naming the field, and records nothing', async () => {
-    db.insert(t.catalogItems)
-      .values({
-        id: 'desk-booking',
-        name: 'Desk booking',
-        type: 'information',
-        description: 'A desk for a day (test fixture)',
-        formFields: [
-          { name: 'day', label: 'Day', type: 'date', required: true },
-          { name: 'floor', label: 'Floor', type: 'select', options: ['1', '2'], required: true },
-          { name: 'badge', label: 'Badge', type: 'text', required: false, pattern: '[0-9]{6}', maxLength: 6 },
-        ],
-      })
-      .run();
-    const before = requestCount();
+    await db.insert(t.catalogItems).values({
+      id: 'desk-booking',
+      name: 'Desk booking',
+      type: 'information',
+      description: 'A desk for a day (test fixture)',
+      formFields: [
+        { name: 'day', label: 'Day', type: 'date', required: true },
+        { name: 'floor', label: 'Floor', type: 'select', options: ['1', '2'], required: true },
+        { name: 'badge', label: 'Badge', type: 'text', required: false, pattern: '[0-9]{6}', maxLength: 6 },
+      ],
+    });
+    const before = await requestCount();
     const submit = (fields: Record<string, string>) =>
       app.inject({
         method: 'POST',
@@ -245,7 +243,7 @@ describe('catalog search, forms and reload', () => {
       expect(body.detail).toContain(`"${field}"`);
       expect(body.errors).toEqual([expect.objectContaining({ path: `body/fields/${field}` })]);
     }
-    expect(requestCount()).toBe(before);
+    expect(await requestCount()).toBe(before);
   });
 });
 
@@ -267,13 +265,13 @@ describe('POST /api/requests refuses bad input and changes nothing', () => {
     ['no device for software', { catalogItemId: 'visio' }, 422],
     ['an unknown beneficiary', { ...visio, onBehalfOf: 'mallory' }, 422],
   ])('%s', async (_name, payload, status) => {
-    const before = requestCount();
+    const before = await requestCount();
     expectProblem(await post(payload), status);
-    expect(requestCount()).toBe(before);
+    expect(await requestCount()).toBe(before);
   });
 
   it('malformed JSON', async () => {
-    const before = requestCount();
+    const before = await requestCount();
     const res = await app.inject({
       method: 'POST',
       url: '/api/requests',
@@ -281,19 +279,19 @@ describe('POST /api/requests refuses bad input and changes nothing', () => {
       payload: '{"catalogItemId": "visio",',
     });
     expectProblem(res, 400);
-    expect(requestCount()).toBe(before);
+    expect(await requestCount()).toBe(before);
   });
 
   it('an oversized body', async () => {
-    const before = requestCount();
+    const before = await requestCount();
     // Submissions may carry up to 1 MiB (the form's fields); more is refused before parsing.
     const res = await post({ ...visio, justification: 'x'.repeat(1_100_000) });
     expectProblem(res, 413);
-    expect(requestCount()).toBe(before);
+    expect(await requestCount()).toBe(before);
   });
 
   it('ordering for someone who is not your report', async () => {
-    const before = requestCount();
+    const before = await requestCount();
     const res = await app.inject({
       method: 'POST',
       url: '/api/requests',
@@ -301,7 +299,7 @@ describe('POST /api/requests refuses bad input and changes nothing', () => {
       payload: { ...visio, onBehalfOf: 'alice' },
     });
     expectProblem(res, 403);
-    expect(requestCount()).toBe(before);
+    expect(await requestCount()).toBe(before);
   });
 
   it('a bad Idempotency-Key header', async () => {
@@ -329,7 +327,7 @@ describe('idempotent submission and visibility', () => {
     });
     expect(second.statusCode).toBe(202);
     expect(second.json<{ id: string }>().id).toBe(id);
-    expect(db.select().from(t.requests).where(eq(t.requests.id, id)).all()).toHaveLength(1);
+    expect(await db.select().from(t.requests).where(eq(t.requests.id, id))).toHaveLength(1);
     let runs = 0;
     for await (const _ of temporal.workflow.list({ query: `WorkflowId = '${id}'` })) runs++;
     expect(runs).toBe(1);
@@ -377,7 +375,7 @@ describe('idempotent submission and visibility', () => {
   });
 
   it('refuses feedback without the fields its form requires', async () => {
-    const before = requestCount();
+    const before = await requestCount();
     const res = await app.inject({
       method: 'POST',
       url: '/api/requests',
@@ -385,7 +383,7 @@ describe('idempotent submission and visibility', () => {
       payload: { catalogItemId: 'feedback', fields: { service: 'expense system' } },
     });
     expect(expectProblem(res, 422).detail).toContain('message');
-    expect(requestCount()).toBe(before);
+    expect(await requestCount()).toBe(before);
   });
 });
 
@@ -393,17 +391,15 @@ describe('devices and the CMDB', () => {
   it('gives a device only its own jobs', async () => {
     const aliceToken = await ensureDeviceToken(db, config.dataDir, 'LAPTOP-ALICE');
     const bobToken = await ensureDeviceToken(db, config.dataDir, 'LAPTOP-BOB');
-    db.insert(t.deploymentJobs)
-      .values({
-        id: 'JOB-X-I1',
-        requestId: 'REQ-X',
-        deviceId: 'LAPTOP-ALICE',
-        packageId: 'visio',
-        action: 'install',
-        attempt: 1,
-        state: 'queued',
-      })
-      .run();
+    await db.insert(t.deploymentJobs).values({
+      id: 'JOB-X-I1',
+      requestId: 'REQ-X',
+      deviceId: 'LAPTOP-ALICE',
+      packageId: 'visio',
+      action: 'install',
+      attempt: 1,
+      state: 'queued',
+    });
     const bobs = await app.inject({
       url: '/api/agent/jobs',
       headers: { authorization: `Bearer ${bobToken}` },

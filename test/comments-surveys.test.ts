@@ -8,11 +8,12 @@ import problems from '../api/plugins/problems.js';
 import commentRoutes from '../api/routes/comments.js';
 import surveyPageRoutes from '../api/routes/survey-page.js';
 import surveyRoutes from '../api/routes/surveys.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import type { RequestStatus } from '../domain/status.js';
 import { signSurveyToken, surveyLink } from '../runtime/survey-links.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // Comments and the satisfaction survey through app.inject. These routes only read
 // the request projection, so requests are rows inserted here, not workflows.
@@ -44,36 +45,31 @@ let db: DB;
 let app: Awaited<ReturnType<typeof buildTestApp>>;
 const as = (user: string) => ({ authorization: `Bearer ${app.issueUserToken(user)}` });
 
-function insertRequest(
+async function insertRequest(
   id: string,
   status: RequestStatus,
   opts: { requester?: string; beneficiary?: string; item?: string } = {},
 ) {
   const requester = opts.requester ?? 'alice';
-  db.insert(t.requests)
-    .values({
-      id,
-      type: 'standard_service',
-      catalogItemId: opts.item ?? 'visio',
-      requesterId: requester,
-      beneficiaryId: opts.beneficiary ?? requester,
-      deviceId: 'LAPTOP-ALICE',
-      status,
-      fingerprint: `fp-${id}`,
-      fulfilledAt: status === 'fulfilled' ? new Date().toISOString() : null,
-    })
-    .run();
+  await db.insert(t.requests).values({
+    id,
+    type: 'standard_service',
+    catalogItemId: opts.item ?? 'visio',
+    requesterId: requester,
+    beneficiaryId: opts.beneficiary ?? requester,
+    deviceId: 'LAPTOP-ALICE',
+    status,
+    fingerprint: `fp-${id}`,
+    fulfilledAt: status === 'fulfilled' ? new Date().toISOString() : null,
+  });
 }
 
-const survey = (id: string) =>
-  db.select().from(t.surveyResponses).where(eq(t.surveyResponses.requestId, id)).all();
-const notificationsOf = (id: string) =>
-  db
-    .select()
-    .from(t.notifications)
-    .where(eq(t.notifications.requestId, id))
-    .all()
-    .sort((a, b) => a.key.localeCompare(b.key));
+const survey = async (id: string) =>
+  await db.select().from(t.surveyResponses).where(eq(t.surveyResponses.requestId, id));
+const notificationsOf = async (id: string) =>
+  (await db.select().from(t.notifications).where(eq(t.notifications.requestId, id))).sort((a, b) =>
+    a.key.localeCompare(b.key),
+  );
 
 function expectProblem(res: { statusCode: number; headers: Record<string, unknown> }, status: number) {
   expect(res.statusCode).toBe(status);
@@ -85,18 +81,18 @@ function expectHtml(res: { statusCode: number; headers: Record<string, unknown> 
 }
 
 beforeAll(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
-  db.insert(t.catalogItems)
-    .values({ id: 'nasty', name: nastyItem, type: 'standard_service', description: 'escaping fixture' })
-    .run();
+  await db
+    .insert(t.catalogItems)
+    .values({ id: 'nasty', name: nastyItem, type: 'standard_service', description: 'escaping fixture' });
   app = await buildTestApp(db);
-  insertRequest('REQ-C0MMENT1', 'fulfilling', { beneficiary: 'carol' });
-  insertRequest('REQ-SURVEY01', 'fulfilled', { beneficiary: 'bob' });
-  insertRequest('REQ-SURVEY02', 'awaiting_approval');
-  insertRequest('REQ-PAGE0001', 'fulfilled', { item: 'nasty' });
-  insertRequest('REQ-PAGE0002', 'fulfilled');
-  insertRequest('REQ-PAGE0003', 'fulfilling');
+  await insertRequest('REQ-C0MMENT1', 'fulfilling', { beneficiary: 'carol' });
+  await insertRequest('REQ-SURVEY01', 'fulfilled', { beneficiary: 'bob' });
+  await insertRequest('REQ-SURVEY02', 'awaiting_approval');
+  await insertRequest('REQ-PAGE0001', 'fulfilled', { item: 'nasty' });
+  await insertRequest('REQ-PAGE0002', 'fulfilled');
+  await insertRequest('REQ-PAGE0003', 'fulfilling');
 });
 
 afterAll(async () => {
@@ -118,7 +114,7 @@ describe('comments on a request', () => {
     expect(comment).toMatchObject({ author: 'alice', body: 'Any news?' });
     expect(comment.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
 
-    const sent = notificationsOf('REQ-C0MMENT1');
+    const sent = await notificationsOf('REQ-C0MMENT1');
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
       key: `REQ-C0MMENT1:comment:${comment.id}:carol`,
@@ -140,7 +136,7 @@ describe('comments on a request', () => {
     const byOlga = await app.inject({ method: 'POST', url, headers: as('olga'), payload: { body: 'On it' } });
     expect(byOlga.statusCode).toBe(201);
     const olgaId = byOlga.json<{ id: number }>().id;
-    const recipients = notificationsOf('REQ-C0MMENT1').map((n) => `${n.key}`);
+    const recipients = (await notificationsOf('REQ-C0MMENT1')).map((n) => `${n.key}`);
     expect(recipients).toEqual(
       expect.arrayContaining([
         `REQ-C0MMENT1:comment:${byCarol.json<{ id: number }>().id}:alice`,
@@ -166,13 +162,13 @@ describe('comments on a request', () => {
   });
 
   it('hides the request from a stranger: 404 for reading and writing, nothing stored', async () => {
-    const before = notificationsOf('REQ-C0MMENT1').length;
+    const before = (await notificationsOf('REQ-C0MMENT1')).length;
     expectProblem(await app.inject({ method: 'GET', url, headers: as('dave') }), 404);
     expectProblem(
       await app.inject({ method: 'POST', url, headers: as('dave'), payload: { body: 'Hello' } }),
       404,
     );
-    expect(notificationsOf('REQ-C0MMENT1')).toHaveLength(before);
+    expect(await notificationsOf('REQ-C0MMENT1')).toHaveLength(before);
     expectProblem(
       await app.inject({
         method: 'GET',
@@ -203,7 +199,7 @@ describe('satisfaction survey API', () => {
     expectProblem(await app.inject({ method: 'PUT', url, headers: as('bob'), payload: { score: 5 } }), 403);
     expectProblem(await app.inject({ method: 'GET', url, headers: as('dave') }), 404);
     expectProblem(await app.inject({ method: 'PUT', url, headers: as('dave'), payload: { score: 5 } }), 404);
-    expect(survey('REQ-SURVEY01')).toHaveLength(0);
+    expect(await survey('REQ-SURVEY01')).toHaveLength(0);
   });
 
   it('refuses scores outside 1..5 and non-integers', async () => {
@@ -219,7 +215,7 @@ describe('satisfaction survey API', () => {
       }),
       400,
     );
-    expect(survey('REQ-SURVEY01')).toHaveLength(0);
+    expect(await survey('REQ-SURVEY01')).toHaveLength(0);
   });
 
   it('answers with 409 while the request is not fulfilled', async () => {
@@ -230,7 +226,7 @@ describe('satisfaction survey API', () => {
       payload: { score: 4 },
     });
     expectProblem(res, 409);
-    expect(survey('REQ-SURVEY02')).toHaveLength(0);
+    expect(await survey('REQ-SURVEY02')).toHaveLength(0);
   });
 
   it('records the answer, and a second answer replaces it', async () => {
@@ -251,7 +247,7 @@ describe('satisfaction survey API', () => {
     });
     const read = await app.inject({ method: 'GET', url, headers: as('alice') });
     expect(read.json()).toEqual(second.json());
-    expect(survey('REQ-SURVEY01')).toEqual([
+    expect(await survey('REQ-SURVEY01')).toEqual([
       expect.objectContaining({ respondentId: 'alice', score: 2, comment: 'Took a while' }),
     ]);
   });
@@ -287,7 +283,7 @@ describe('survey page behind the notification link', () => {
     });
     expectHtml(posted, 200);
     expect(posted.body).toContain('Thank you');
-    expect(survey('REQ-PAGE0001')).toEqual([
+    expect(await survey('REQ-PAGE0001')).toEqual([
       expect.objectContaining({ respondentId: 'alice', score: 5, comment: '<b>Great</b> & quick' }),
     ]);
 
@@ -298,7 +294,7 @@ describe('survey page behind the notification link', () => {
 
     const updated = await app.inject({ method: 'POST', url: link, ...form({ score: '3' }) });
     expectHtml(updated, 200);
-    expect(survey('REQ-PAGE0001')).toEqual([
+    expect(await survey('REQ-PAGE0001')).toEqual([
       expect.objectContaining({ respondentId: 'alice', score: 3, comment: null }),
     ]);
     // The API sees what the page stored.
@@ -326,7 +322,7 @@ describe('survey page behind the notification link', () => {
       expectHtml(res, 403);
       expect(res.body).toContain('Nothing was changed');
     }
-    expect(survey('REQ-PAGE0002')).toHaveLength(0);
+    expect(await survey('REQ-PAGE0002')).toHaveLength(0);
   });
 
   it('refuses a missing or damaged token with 400', async () => {
@@ -336,7 +332,7 @@ describe('survey page behind the notification link', () => {
       400,
     );
     expectHtml(await app.inject({ method: 'GET', url: '/surveys/REQ-PAGE0002?t=garbage' }), 400);
-    expect(survey('REQ-PAGE0002')).toHaveLength(0);
+    expect(await survey('REQ-PAGE0002')).toHaveLength(0);
   });
 
   it('refuses an invalid score as a page, and a request that is not fulfilled with 409', async () => {
@@ -344,12 +340,12 @@ describe('survey page behind the notification link', () => {
     for (const score of ['0', '6', '2.5', '']) {
       expectHtml(await app.inject({ method: 'POST', url: link, ...form({ score }) }), 400);
     }
-    expect(survey('REQ-PAGE0002')).toHaveLength(0);
+    expect(await survey('REQ-PAGE0002')).toHaveLength(0);
 
     const pending = surveyLink(secret, 'REQ-PAGE0003', 'alice');
     expectHtml(await app.inject({ method: 'GET', url: pending }), 409);
     expectHtml(await app.inject({ method: 'POST', url: pending, ...form({ score: '4' }) }), 409);
-    expect(survey('REQ-PAGE0003')).toHaveLength(0);
+    expect(await survey('REQ-PAGE0003')).toHaveLength(0);
   });
 
   it('answers 404 as a page for an unknown request with a genuine token', async () => {
