@@ -15,9 +15,10 @@ import {
   prepareFixtures,
 } from '../chaos/fixtures.js';
 import type { Planned } from '../chaos/workload.js';
-import { openDatabase, type DB } from '../db/client.js';
+import { closeDatabase, openDatabase, openPostgresDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { createCatalog } from '../service-catalog/index.js';
+import { newPostgresDatabase, onPostgres } from './helpers/test-database.js';
 
 // The chaos suite's checks must be able to fail: each kind of loss and duplicate, planted in a
 // real database and install ledger, is found and counted, and a clean run is clean.
@@ -29,36 +30,39 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reqflow-chaos-checks-'));
   const packagesDir = join(dir, 'packages');
   mkdirSync(packagesDir);
+  // On PostgreSQL the fixtures go into a database of the test's own, as the file does on SQLite.
+  const databaseUrl = onPostgres ? await newPostgresDatabase() : undefined;
   await prepareFixtures({
     dataDir: dir,
     databaseFile: join(dir, 'reqflow.db'),
+    databaseUrl,
     packagesDir,
     users: 3,
     tools: 1,
     installSeconds: 0,
   });
-  db = openDatabase(join(dir, 'reqflow.db'));
+  db = databaseUrl
+    ? await openPostgresDatabase(databaseUrl, { migrate: false })
+    : openDatabase(join(dir, 'reqflow.db'));
 });
 
-afterEach(() => {
-  db.$client.close();
+afterEach(async () => {
+  await closeDatabase(db);
   rmSync(dir, { recursive: true, force: true });
 });
 
-const row = (id: string, requester: string, catalogItemId: string, status: string, key: string) =>
-  db
-    .insert(t.requests)
-    .values({
-      id,
-      type: catalogItemId === 'vpn-access' ? 'access' : 'standard_service',
-      catalogItemId,
-      requesterId: requester,
-      beneficiaryId: requester,
-      status: status as 'fulfilled',
-      idempotencyKey: key,
-      fingerprint: key,
-    })
-    .run();
+async function row(id: string, requester: string, catalogItemId: string, status: string, key: string) {
+  await db.insert(t.requests).values({
+    id,
+    type: catalogItemId === 'vpn-access' ? 'access' : 'standard_service',
+    catalogItemId,
+    requesterId: requester,
+    beneficiaryId: requester,
+    status: status as 'fulfilled',
+    idempotencyKey: key,
+    fingerprint: key,
+  });
+}
 
 /** A fulfilled VPN grant and a fulfilled install, with every side effect once. */
 async function cleanRun(): Promise<Planned[]> {
@@ -67,11 +71,11 @@ async function cleanRun(): Promise<Planned[]> {
     { key: 'k-1', kind: 'vpn-access', requester: chaosUser(1), body: {}, expected: 'fulfilled', id: 'REQ-A' },
     { key: 'k-2', kind: 'software', requester: 'alice', body: {}, expected: 'fulfilled', id: 'REQ-S', tool },
   ];
-  row('REQ-A', chaosUser(1), 'vpn-access', 'fulfilled', 'k-1');
-  row('REQ-S', 'alice', tool, 'fulfilled', 'k-2');
-  db.insert(t.securityGroupMembers)
-    .values({ groupId: 'VPN-USERS', userId: chaosUser(1), requestId: 'REQ-A' })
-    .run();
+  await row('REQ-A', chaosUser(1), 'vpn-access', 'fulfilled', 'k-1');
+  await row('REQ-S', 'alice', tool, 'fulfilled', 'k-2');
+  await db
+    .insert(t.securityGroupMembers)
+    .values({ groupId: 'VPN-USERS', userId: chaosUser(1), requestId: 'REQ-A' });
   await appendAudit(db, new Date().toISOString(), {
     key: 'a',
     actor: 'reqflow',
@@ -84,35 +88,31 @@ async function cleanRun(): Promise<Planned[]> {
     action: 'software.installed',
     requestId: 'REQ-S',
   });
-  db.insert(t.licenseAssignments)
-    .values({ poolId: tool, requestId: 'REQ-S', userId: 'alice', state: 'assigned' })
-    .run();
+  await db
+    .insert(t.licenseAssignments)
+    .values({ poolId: tool, requestId: 'REQ-S', userId: 'alice', state: 'assigned' });
   const ci = `SW-${CHAOS_DEVICE}-${tool}`;
-  db.insert(t.cmdbCis).values({ id: ci, ciClass: 'software_install', name: tool, attributes: {} }).run();
-  db.insert(t.cmdbRelationships)
-    .values({ sourceCiId: ci, targetCiId: CHAOS_DEVICE, type: 'installed_on', requestId: 'REQ-S' })
-    .run();
-  db.insert(t.deploymentJobs)
-    .values({
-      id: 'JOB-1',
-      requestId: 'REQ-S',
-      deviceId: CHAOS_DEVICE,
-      packageId: tool,
-      action: 'install',
-      attempt: 1,
-      state: 'succeeded',
-    })
-    .run();
-  db.insert(t.notifications)
-    .values({
-      key: 'n-1',
-      requestId: 'REQ-S',
-      recipientId: 'alice',
-      subject: 'installed',
-      body: '.',
-      status: 'sent',
-    })
-    .run();
+  await db.insert(t.cmdbCis).values({ id: ci, ciClass: 'software_install', name: tool, attributes: {} });
+  await db
+    .insert(t.cmdbRelationships)
+    .values({ sourceCiId: ci, targetCiId: CHAOS_DEVICE, type: 'installed_on', requestId: 'REQ-S' });
+  await db.insert(t.deploymentJobs).values({
+    id: 'JOB-1',
+    requestId: 'REQ-S',
+    deviceId: CHAOS_DEVICE,
+    packageId: tool,
+    action: 'install',
+    attempt: 1,
+    state: 'succeeded',
+  });
+  await db.insert(t.notifications).values({
+    key: 'n-1',
+    requestId: 'REQ-S',
+    recipientId: 'alice',
+    subject: 'installed',
+    body: '.',
+    status: 'sent',
+  });
   const root = join(dir, 'devices', CHAOS_DEVICE, 'root');
   mkdirSync(root, { recursive: true });
   writeFileSync(join(root, INSTALL_LEDGER), `begin ${tool} JOB-1\ninstalled ${tool} JOB-1\n`);
@@ -136,20 +136,18 @@ describe('chaos checks', () => {
   it('counts each duplicated side effect', async () => {
     const planned = await cleanRun();
     const tool = chaosTool(1);
-    db.insert(t.notifications)
-      .values({ key: 'n-2', requestId: 'REQ-S', recipientId: 'alice', subject: 'installed', body: '.' })
-      .run();
-    db.insert(t.deploymentJobs)
-      .values({
-        id: 'JOB-2',
-        requestId: 'REQ-S',
-        deviceId: CHAOS_DEVICE,
-        packageId: tool,
-        action: 'install',
-        attempt: 2,
-        state: 'succeeded',
-      })
-      .run();
+    await db
+      .insert(t.notifications)
+      .values({ key: 'n-2', requestId: 'REQ-S', recipientId: 'alice', subject: 'installed', body: '.' });
+    await db.insert(t.deploymentJobs).values({
+      id: 'JOB-2',
+      requestId: 'REQ-S',
+      deviceId: CHAOS_DEVICE,
+      packageId: tool,
+      action: 'install',
+      attempt: 2,
+      state: 'succeeded',
+    });
     await appendAudit(db, new Date().toISOString(), {
       key: 'a-again',
       actor: 'reqflow',
@@ -187,9 +185,9 @@ describe('chaos checks', () => {
       { key: 'k-5', kind: 'question', requester: chaosUser(3), body: {}, expected: 'fulfilled' },
     ];
     // REQ-B was granted by its workflow's account, but no membership row exists.
-    row('REQ-B', chaosUser(2), 'vpn-access', 'fulfilled', 'k-3');
-    row('REQ-C', chaosUser(3), 'vpn-access', 'awaiting_approval', 'k-4');
-    db.update(t.requests).set({ status: 'denied' }).where(eq(t.requests.id, 'REQ-A')).run();
+    await row('REQ-B', chaosUser(2), 'vpn-access', 'fulfilled', 'k-3');
+    await row('REQ-C', chaosUser(3), 'vpn-access', 'awaiting_approval', 'k-4');
+    await db.update(t.requests).set({ status: 'denied' }).where(eq(t.requests.id, 'REQ-A'));
     const findings = await check(db, dir, planned);
     expect(findings.wrong).toEqual(['k-1 REQ-A: denied, expected fulfilled']);
     expect(findings.lost).toEqual(
