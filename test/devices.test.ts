@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
 import { verifyAuditChain } from '../audit/verify.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import {
@@ -24,8 +24,9 @@ import {
   type DeviceRefusal,
 } from '../devices/index.js';
 import { loadConfig, type Config } from '../runtime/config.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
-// The devices aggregate over a real (in-memory) SQLite database, then its HTTP routes
+// The devices aggregate over a real database (in-memory SQLite, or PostgreSQL), then its HTTP routes
 // through app.inject with a real Temporal client (no worker needed: nothing here starts
 // a workflow).
 
@@ -33,9 +34,9 @@ import { loadConfig, type Config } from '../runtime/config.js';
 const seededUpTo = new WeakMap<DB, number>();
 
 async function freshDb(): Promise<DB> {
-  const db = openMemoryDatabase();
+  const db = await openTestDatabase();
   await seed(db);
-  seededUpTo.set(db, db.select().from(t.auditLog).all().length);
+  seededUpTo.set(db, (await db.select().from(t.auditLog)).length);
   return db;
 }
 
@@ -52,14 +53,14 @@ async function refusal(work: Promise<unknown>): Promise<DeviceRefusal> {
 }
 
 // The seed writes the directory's and its laptops' entries first; these tests look at what follows.
-const auditActions = (db: DB) =>
-  db
-    .select()
-    .from(t.auditLog)
-    .where(gt(t.auditLog.seq, seededUpTo.get(db) ?? 0))
-    .orderBy(t.auditLog.seq)
-    .all()
-    .map((e) => [e.action, e.subject, e.actor]);
+const auditActions = async (db: DB) =>
+  (
+    await db
+      .select()
+      .from(t.auditLog)
+      .where(gt(t.auditLog.seq, seededUpTo.get(db) ?? 0))
+      .orderBy(t.auditLog.seq)
+  ).map((e) => [e.action, e.subject, e.actor]);
 
 describe('the devices aggregate', () => {
   it('issues an enrollment token of which only the hash is stored, audited', async () => {
@@ -69,15 +70,17 @@ describe('the devices aggregate', () => {
     expect(issued).toMatchObject({ ownerId: 'alice', expiresAt: '2026-03-02T10:00:00.000Z' });
     expect(issued.id).toMatch(/^ENR-[0-9A-F]{12}$/);
     expect(issued.token.length).toBeGreaterThanOrEqual(43);
-    const row = db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.id, issued.id)).get();
+    const row = (
+      await db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.id, issued.id)).limit(1)
+    )[0];
     expect(row).toMatchObject({ tokenHash: hashDeviceToken(issued.token), createdBy: 'olga', usedAt: null });
     expect(JSON.stringify(row)).not.toContain(issued.token);
-    expect(auditActions(db)).toEqual([['device.enrollment_issued', issued.id, 'olga']]);
+    expect(await auditActions(db)).toEqual([['device.enrollment_issued', issued.id, 'olga']]);
 
     expect(await refusal(issueEnrollment(db, { ownerId: 'mallory', createdBy: 'olga' }))).toBe(
       'owner_unknown',
     );
-    db.update(t.users).set({ active: false }).where(eq(t.users.id, 'carol')).run();
+    await db.update(t.users).set({ active: false }).where(eq(t.users.id, 'carol'));
     expect(await refusal(issueEnrollment(db, { ownerId: 'carol', createdBy: 'olga' }))).toBe('owner_unknown');
   });
 
@@ -98,20 +101,22 @@ describe('the devices aggregate', () => {
       state: 'enrolled',
       unenrolledAt: null,
     });
-    const row = db.select().from(t.devices).where(eq(t.devices.id, 'DANA-LAPTOP')).get();
+    const row = (await db.select().from(t.devices).where(eq(t.devices.id, 'DANA-LAPTOP')).limit(1))[0];
     expect(row?.tokenHash).toBe(hashDeviceToken(enrolled.token));
     expect(row?.enrolledAt).toBeTruthy();
     expect(await findDeviceByToken(db, enrolled.token)).toEqual({ id: 'DANA-LAPTOP' });
-    const ci = db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'DANA-LAPTOP')).get();
+    const ci = (await db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'DANA-LAPTOP')).limit(1))[0];
     expect(ci).toMatchObject({ ciClass: 'computer', attributes: { owner: 'alice', platform: 'linux' } });
     expect(
-      db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.id, enrollmentId)).get(),
+      (
+        await db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.id, enrollmentId)).limit(1)
+      )[0],
     ).toMatchObject({ deviceId: 'DANA-LAPTOP', usedAt: row?.enrolledAt });
-    expect(auditActions(db).at(-1)).toEqual(['device.enrolled', 'DANA-LAPTOP', 'device:DANA-LAPTOP']);
+    expect((await auditActions(db)).at(-1)).toEqual(['device.enrolled', 'DANA-LAPTOP', 'device:DANA-LAPTOP']);
 
     expect(await refusal(enrollDevice(db, enrollment, { ...laptop, hostname: 'other' }))).toBe('token_used');
     expect(await refusal(enrollDevice(db, 'not-a-token', laptop))).toBe('token_unknown');
-    expect(db.select().from(t.devices).where(eq(t.devices.id, 'OTHER')).get()).toBeUndefined();
+    expect((await db.select().from(t.devices).where(eq(t.devices.id, 'OTHER')).limit(1))[0]).toBeUndefined();
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
   });
 
@@ -127,16 +132,13 @@ describe('the devices aggregate', () => {
       'token_expired',
     );
     const second = await issueEnrollment(db, { ownerId: 'bob', createdBy: 'olga' });
-    db.update(t.users).set({ active: false }).where(eq(t.users.id, 'bob')).run();
+    await db.update(t.users).set({ active: false }).where(eq(t.users.id, 'bob'));
     expect(await refusal(enrollDevice(db, second.token, laptop))).toBe('owner_inactive');
     // Neither attempt spent its token or left a device behind.
     expect(
-      db
-        .select()
-        .from(t.deviceEnrollments)
-        .where(eq(t.deviceEnrollments.createdBy, 'olga'))
-        .all()
-        .every((e) => e.usedAt === null),
+      (await db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.createdBy, 'olga'))).every(
+        (e) => e.usedAt === null,
+      ),
     ).toBe(true);
     expect(await getDevice(db, 'DANA-LAPTOP')).toBeUndefined();
     await expect(
@@ -159,9 +161,9 @@ describe('the devices aggregate', () => {
     expect(await enrollAs({ hostname: 'h', deviceId: 'laptop-alice' })).toBe('LAPTOP-ALICE-2');
     expect(await enrollAs({ hostname: 'h', deviceId: 'LAPTOP-ALICE' })).toBe('LAPTOP-ALICE-3');
     // A CMDB CI's id is taken too: the device's CI shares its id.
-    db.insert(t.cmdbCis)
-      .values({ id: 'HW-MON-0042', ciClass: 'hardware_asset', name: 'Monitor', attributes: {} })
-      .run();
+    await db
+      .insert(t.cmdbCis)
+      .values({ id: 'HW-MON-0042', ciClass: 'hardware_asset', name: 'Monitor', attributes: {} });
     expect(await enrollAs({ hostname: 'hw-mon-0042' })).toBe('HW-MON-0042-2');
     // The seeded laptop (enrolled by the seed) stays as it was.
     expect(await getDevice(db, 'LAPTOP-ALICE')).toMatchObject({ ownerId: 'alice', state: 'enrolled' });
@@ -175,14 +177,13 @@ describe('the devices aggregate', () => {
     expect(done).toMatchObject({ id: deviceId, state: 'unenrolled', ownerId: 'alice' });
     expect(done?.unenrolledAt).toBeTruthy();
     expect(await findDeviceByToken(db, token)).toBeUndefined();
-    expect(db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, deviceId)).get()).toBeDefined();
+    expect((await db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, deviceId)).limit(1))[0]).toBeDefined();
     const again = await unenrollDevice(db, { deviceId, actor: 'olga', reason: 'again' });
     expect(again?.unenrolledAt).toBe(done?.unenrolledAt);
-    const unenrolled = db
+    const unenrolled = await db
       .select()
       .from(t.auditLog)
-      .where(and(eq(t.auditLog.action, 'device.unenrolled'), eq(t.auditLog.subject, deviceId)))
-      .all();
+      .where(and(eq(t.auditLog.action, 'device.unenrolled'), eq(t.auditLog.subject, deviceId)));
     expect(unenrolled).toHaveLength(1);
     expect(unenrolled[0]).toMatchObject({ actor: 'olga', details: { reason: 'stolen', ownerId: 'alice' } });
     expect(await unenrollDevice(db, { deviceId: 'NOPE', actor: 'olga', reason: 'x' })).toBeUndefined();
@@ -210,7 +211,7 @@ describe('the devices aggregate', () => {
     expect(await findDeviceByToken(db, third)).toEqual({ id: 'LAPTOP-ALICE' });
     expect(await getDevice(db, 'LAPTOP-ALICE')).toMatchObject({ state: 'enrolled', unenrolledAt: null });
     // The seed enrolled the laptop; its token was never written to a file, so the first call reissues.
-    expect(auditActions(db).map(([action]) => action)).toEqual([
+    expect((await auditActions(db)).map(([action]) => action)).toEqual([
       'device.token_reissued',
       'device.token_reissued',
       'device.unenrolled',
@@ -296,11 +297,7 @@ describe('device routes', () => {
     expect(answers.map((a) => a.statusCode).sort()).toEqual([201, 409, 409, 409]);
     const winner = answers.find((a) => a.statusCode === 201)!.json<{ deviceId: string; ownerId: string }>();
     expect(winner.ownerId).toBe('bob');
-    const raced = db
-      .select()
-      .from(t.devices)
-      .all()
-      .filter((d) => d.id.startsWith('RACE-'));
+    const raced = (await db.select().from(t.devices)).filter((d) => d.id.startsWith('RACE-'));
     expect(raced.map((d) => d.id)).toEqual([winner.deviceId]);
     expect(
       expectProblem(
@@ -321,7 +318,7 @@ describe('device routes', () => {
     expect(expectProblem(await enroll(stale.token), 410).detail).toContain('expired');
     const carols = (await issue('olga', { ownerId: 'carol' })).json<{ token: string }>().token;
     // The directory deactivated carol after the token was issued.
-    db.update(t.users).set({ active: false }).where(eq(t.users.id, 'carol')).run();
+    await db.update(t.users).set({ active: false }).where(eq(t.users.id, 'carol'));
     expect(expectProblem(await enroll(carols), 403).detail).toContain('carol');
     expectProblem(
       await enroll((await issue('olga', { ownerId: 'alice' })).json<{ token: string }>().token, {
@@ -393,12 +390,9 @@ describe('device routes', () => {
     ).toContain('revoked');
     expect((await unenroll('olga')).json()).toMatchObject({ state: 'unenrolled' });
     expect(
-      db
-        .select()
-        .from(t.auditLog)
-        .where(eq(t.auditLog.subject, 'DESK-1'))
-        .all()
-        .map((e) => e.action),
+      (
+        await db.select().from(t.auditLog).where(eq(t.auditLog.subject, 'DESK-1')).orderBy(t.auditLog.seq)
+      ).map((e) => e.action),
     ).toEqual(['device.enrolled', 'device.unenrolled']);
   });
 

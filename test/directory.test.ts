@@ -1,11 +1,12 @@
 import { and, eq } from 'drizzle-orm';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../audit/verify.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import { closeDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { createDirectory, DirectoryError, pickRole, type Directory } from '../directory/index.js';
 import { slug, userIdBase } from '../directory/names.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // The directory aggregate on a fresh migrated database with the demo organisation:
 // ids, the role rule, removal that keeps history, group binding, and an audit entry
@@ -15,19 +16,28 @@ let db: DB;
 let directory: Directory;
 
 beforeEach(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
   directory = createDirectory({ db });
 });
 
-const trail = (subject?: string) =>
-  db
-    .select()
-    .from(t.auditLog)
-    .where(subject ? eq(t.auditLog.subject, subject) : undefined)
-    .orderBy(t.auditLog.seq)
-    .all()
-    .map((e) => `${e.actor} ${e.action} ${e.subject}`);
+afterEach(async () => {
+  await closeDatabase(db);
+});
+
+// In a stable order, to compare before and after: PostgreSQL returns rows in no particular order.
+const allUsers = () => db.select().from(t.users).orderBy(t.users.id);
+const allMembers = () =>
+  db.select().from(t.groupMembers).orderBy(t.groupMembers.groupId, t.groupMembers.userId);
+
+const trail = async (subject?: string) =>
+  (
+    await db
+      .select()
+      .from(t.auditLog)
+      .where(subject ? eq(t.auditLog.subject, subject) : undefined)
+      .orderBy(t.auditLog.seq)
+  ).map((e) => `${e.actor} ${e.action} ${e.subject}`);
 
 async function refusal(p: Promise<unknown>): Promise<DirectoryError> {
   const err = await p.then(
@@ -68,12 +78,12 @@ describe('the role rule', () => {
   });
 
   it('gives everyone else the employee role, created once when first needed', async () => {
-    expect(db.select().from(t.roles).where(eq(t.roles.id, 'employee')).get()).toBeUndefined();
+    expect((await db.select().from(t.roles).where(eq(t.roles.id, 'employee')).limit(1))[0]).toBeUndefined();
     const a = await directory.createUser({ userName: 'a@example.com', roleHints: ['Astronaut'] }, 'scim');
     const b = await directory.createUser({ userName: 'b@example.com' }, 'scim');
     const c = await directory.createUser({ userName: 'c@example.com', roleHints: ['Director'] }, 'scim');
     expect([a.roleId, b.roleId, c.roleId]).toEqual(['employee', 'employee', 'director']);
-    expect(trail('employee')).toEqual(['scim role.created employee']);
+    expect(await trail('employee')).toEqual(['scim role.created employee']);
   });
 });
 
@@ -111,13 +121,20 @@ describe('people', () => {
       { ...same, roleHints: ['director'], managerId: 'erin', active: true },
       'olga',
     );
-    expect(trail('frank')).toEqual([
+    expect(await trail('frank')).toEqual([
       'scim user.created frank',
       'scim user.updated frank',
       'scim user.deactivated frank',
       'olga user.reactivated frank',
     ]);
-    const updated = db.select().from(t.auditLog).where(eq(t.auditLog.action, 'user.updated')).get();
+    const updated = (
+      await db
+        .select()
+        .from(t.auditLog)
+        .where(eq(t.auditLog.action, 'user.updated'))
+        .orderBy(t.auditLog.seq)
+        .limit(1)
+    )[0];
     expect(updated?.details).toEqual({
       changes: { roleId: { from: 'engineer', to: 'director' }, managerId: { from: 'bob', to: 'erin' } },
     });
@@ -126,8 +143,8 @@ describe('people', () => {
 
   it('refuses a taken userName or externalId and an unknown manager, writing nothing', async () => {
     await directory.createUser({ userName: 'frank@example.com', externalId: 'x-1' }, 'scim');
-    const users = db.select().from(t.users).all();
-    const entries = trail().length;
+    const users = await allUsers();
+    const entries = (await trail()).length;
 
     expect((await refusal(directory.createUser({ userName: 'FRANK@example.com' }, 'scim'))).reason).toBe(
       'uniqueness',
@@ -147,20 +164,20 @@ describe('people', () => {
       (await refusal(directory.replaceUser('alice', { userName: 'alice', managerId: 'alice' }, 'scim')))
         .reason,
     ).toBe('invalidValue');
-    expect(db.select().from(t.users).all()).toEqual(users);
-    expect(trail()).toHaveLength(entries);
+    expect(await allUsers()).toEqual(users);
+    expect(await trail()).toHaveLength(entries);
   });
 
   it('removes by deactivating and hiding: the row, its requests and its trail stay', async () => {
     await directory.removeUser('dave', 'scim');
-    const row = db.select().from(t.users).where(eq(t.users.id, 'dave')).get();
+    const row = (await db.select().from(t.users).where(eq(t.users.id, 'dave')).limit(1))[0];
     expect(row).toMatchObject({ active: false, removedAt: expect.any(String) as unknown });
     expect(await directory.findUser('dave')).toBeUndefined();
     expect(await directory.findUsers({ userName: 'dave' })).toEqual([]);
     expect((await directory.listUsers()).map((u) => u.id)).not.toContain('dave');
     // Out of his groups: the rights go with him.
-    expect(db.select().from(t.groupMembers).where(eq(t.groupMembers.userId, 'dave')).all()).toEqual([]);
-    expect(trail().slice(-4)).toEqual([
+    expect(await db.select().from(t.groupMembers).where(eq(t.groupMembers.userId, 'dave'))).toEqual([]);
+    expect((await trail()).slice(-4)).toEqual([
       'scim group.member_removed procurement',
       'scim group.member_removed service-desk',
       'scim user.deactivated dave',
@@ -182,7 +199,10 @@ describe('people', () => {
       'scim',
     );
     expect(back).toMatchObject({ id: 'dave', active: true });
-    expect(trail('dave').slice(-2)).toEqual(['scim user.restored dave', 'scim user.reactivated dave']);
+    expect((await trail('dave')).slice(-2)).toEqual([
+      'scim user.restored dave',
+      'scim user.reactivated dave',
+    ]);
   });
 });
 
@@ -221,7 +241,7 @@ describe('groups', () => {
       'operators',
       'service-desk',
     ]);
-    expect(trail('operators')).toContain('scim group.member_removed operators');
+    expect(await trail('operators')).toContain('scim group.member_removed operators');
   });
 
   it('applies a change computed from an earlier read as a difference, so concurrent changes both land', async () => {
@@ -250,21 +270,25 @@ describe('groups', () => {
   it('releases a group by emptying and unbinding it; the group itself stays', async () => {
     await directory.provisionGroup({ displayName: 'Procurement', members: ['dave', 'carol'] }, 'scim');
     await directory.releaseGroup('procurement', 'scim');
-    const row = db.select().from(t.groups).where(eq(t.groups.id, 'procurement')).get();
+    const row = (await db.select().from(t.groups).where(eq(t.groups.id, 'procurement')).limit(1))[0];
     expect(row).toMatchObject({ kind: 'fulfillment', scimManaged: false, externalId: null });
-    expect(db.select().from(t.groupMembers).where(eq(t.groupMembers.groupId, 'procurement')).all()).toEqual(
-      [],
-    );
+    expect(
+      await db
+        .select()
+        .from(t.groupMembers)
+        .where(eq(t.groupMembers.groupId, 'procurement'))
+        .orderBy(t.groupMembers.userId),
+    ).toEqual([]);
     expect(await directory.findProvisionedGroup('procurement')).toBeUndefined();
     expect((await refusal(directory.releaseGroup('procurement', 'scim'))).reason).toBe('notFound');
   });
 });
 
 describe('the demo organisation', () => {
-  it('arrives through the directory, audited as the seed', () => {
-    expect(trail('alice')).toEqual(['seed user.created alice']);
-    expect(trail('cab')).toEqual(['seed group.created cab', 'seed group.member_added cab']);
-    const alice = db.select().from(t.users).where(eq(t.users.id, 'alice')).get();
+  it('arrives through the directory, audited as the seed', async () => {
+    expect(await trail('alice')).toEqual(['seed user.created alice']);
+    expect(await trail('cab')).toEqual(['seed group.created cab', 'seed group.member_added cab']);
+    const alice = (await db.select().from(t.users).where(eq(t.users.id, 'alice')).limit(1))[0];
     expect(alice).toMatchObject({
       userName: 'alice',
       email: 'alice@example.com',
@@ -276,20 +300,22 @@ describe('the demo organisation', () => {
   it('is seeded again without a change, keeping what the running system changed', async () => {
     await directory.removeUser('carol', 'scim');
     await directory.provisionGroup({ displayName: 'Service Desk', members: ['alice'] }, 'scim');
-    const entries = trail().length;
-    const users = db.select().from(t.users).all();
-    const members = db.select().from(t.groupMembers).all();
+    const entries = (await trail()).length;
+    const users = await allUsers();
+    const members = await allMembers();
 
     await seed(db);
-    expect(trail()).toHaveLength(entries);
-    expect(db.select().from(t.users).all()).toEqual(users);
-    expect(db.select().from(t.groupMembers).all()).toEqual(members);
+    expect(await trail()).toHaveLength(entries);
+    expect(await allUsers()).toEqual(users);
+    expect(await allMembers()).toEqual(members);
     expect(
-      db
-        .select()
-        .from(t.groupMembers)
-        .where(and(eq(t.groupMembers.groupId, 'service-desk'), eq(t.groupMembers.userId, 'dave')))
-        .get(),
+      (
+        await db
+          .select()
+          .from(t.groupMembers)
+          .where(and(eq(t.groupMembers.groupId, 'service-desk'), eq(t.groupMembers.userId, 'dave')))
+          .limit(1)
+      )[0],
     ).toBeUndefined();
   });
 });

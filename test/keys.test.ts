@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import auth from '../api/plugins/auth.js';
 import problems from '../api/plugins/problems.js';
 import catalogRoutes from '../api/routes/catalog.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import { DEMO_CATALOG_DIR, seed } from '../db/seed.js';
 import { signApprovalLink, verifyApprovalLink } from '../runtime/approval-links.js';
 import { deriveKey, type KeyPurpose } from '../runtime/keys.js';
 import { signSurveyToken, verifySurveyToken } from '../runtime/survey-links.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // One secret, one key per purpose (HKDF): a key that leaks forges nothing but its own kind,
 // and the same secret gives the same keys after a restart.
@@ -40,7 +41,7 @@ let db: DB;
 let app: Awaited<ReturnType<typeof startApi>>;
 
 beforeAll(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
   app = await startApi(db);
 });
