@@ -149,9 +149,11 @@ describe('license seats', () => {
   it('assigns only a reserved seat', async () => {
     await run(acts.reserveLicenseSeat, seat('REQ-A'));
     await run(acts.assignLicenseSeat, { requestId: 'REQ-A', poolId: 'visio' });
-    const row = (
-      await db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, 'REQ-A')).limit(1)
-    )[0];
+    const [row] = await db
+      .select()
+      .from(t.licenseAssignments)
+      .where(eq(t.licenseAssignments.requestId, 'REQ-A'))
+      .limit(1);
     expect(row?.state).toBe('assigned');
     const f = await failureOf(run(acts.assignLicenseSeat, { requestId: 'REQ-Z', poolId: 'visio' }));
     expect(f.type).toBe('SeatNotReserved');
@@ -173,7 +175,7 @@ describe('changes, deployment, CMDB', () => {
     expect(b.changeId).toBe(a.changeId);
     await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_successful', note: 'ok' });
     await run(acts.closeChange, { requestId: 'REQ-AB12', state: 'closed_failed', note: 'late' });
-    const row = (await db.select().from(t.changes).limit(1))[0];
+    const [row] = await db.select().from(t.changes).limit(1);
     expect(row).toMatchObject({ state: 'closed_successful', preAuthorized: true });
   });
 
@@ -425,9 +427,11 @@ describe('approvals and access', () => {
       subject: 's',
       body: 'b',
     });
-    const note = (
-      await db.select().from(t.notifications).where(eq(t.notifications.recipientId, 'erin')).limit(1)
-    )[0];
+    const [note] = await db
+      .select()
+      .from(t.notifications)
+      .where(eq(t.notifications.recipientId, 'erin'))
+      .limit(1);
     const token = note!.links.approve!.split('/approvals/links/')[1]!;
     const check = verifyApprovalLink('test-link-secret', token);
     expect(check).toMatchObject({

@@ -70,9 +70,7 @@ describe('the devices aggregate', () => {
     expect(issued).toMatchObject({ ownerId: 'alice', expiresAt: '2026-03-02T10:00:00.000Z' });
     expect(issued.id).toMatch(/^ENR-[0-9A-F]{12}$/);
     expect(issued.token.length).toBeGreaterThanOrEqual(43);
-    const row = (
-      await db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.id, issued.id)).limit(1)
-    )[0];
+    const [row] = await db.select().from(t.deviceEnrollments).where(eq(t.deviceEnrollments.id, issued.id));
     expect(row).toMatchObject({ tokenHash: hashDeviceToken(issued.token), createdBy: 'olga', usedAt: null });
     expect(JSON.stringify(row)).not.toContain(issued.token);
     expect(await auditActions(db)).toEqual([['device.enrollment_issued', issued.id, 'olga']]);
@@ -101,11 +99,11 @@ describe('the devices aggregate', () => {
       state: 'enrolled',
       unenrolledAt: null,
     });
-    const row = (await db.select().from(t.devices).where(eq(t.devices.id, 'DANA-LAPTOP')).limit(1))[0];
+    const [row] = await db.select().from(t.devices).where(eq(t.devices.id, 'DANA-LAPTOP'));
     expect(row?.tokenHash).toBe(hashDeviceToken(enrolled.token));
     expect(row?.enrolledAt).toBeTruthy();
     expect(await findDeviceByToken(db, enrolled.token)).toEqual({ id: 'DANA-LAPTOP' });
-    const ci = (await db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'DANA-LAPTOP')).limit(1))[0];
+    const [ci] = await db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'DANA-LAPTOP'));
     expect(ci).toMatchObject({ ciClass: 'computer', attributes: { owner: 'alice', platform: 'linux' } });
     expect(
       (

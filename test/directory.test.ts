@@ -127,14 +127,12 @@ describe('people', () => {
       'scim user.deactivated frank',
       'olga user.reactivated frank',
     ]);
-    const updated = (
-      await db
-        .select()
-        .from(t.auditLog)
-        .where(eq(t.auditLog.action, 'user.updated'))
-        .orderBy(t.auditLog.seq)
-        .limit(1)
-    )[0];
+    const [updated] = await db
+      .select()
+      .from(t.auditLog)
+      .where(eq(t.auditLog.action, 'user.updated'))
+      .orderBy(t.auditLog.seq)
+      .limit(1);
     expect(updated?.details).toEqual({
       changes: { roleId: { from: 'engineer', to: 'director' }, managerId: { from: 'bob', to: 'erin' } },
     });
@@ -170,7 +168,7 @@ describe('people', () => {
 
   it('removes by deactivating and hiding: the row, its requests and its trail stay', async () => {
     await directory.removeUser('dave', 'scim');
-    const row = (await db.select().from(t.users).where(eq(t.users.id, 'dave')).limit(1))[0];
+    const [row] = await db.select().from(t.users).where(eq(t.users.id, 'dave'));
     expect(row).toMatchObject({ active: false, removedAt: expect.any(String) as unknown });
     expect(await directory.findUser('dave')).toBeUndefined();
     expect(await directory.findUsers({ userName: 'dave' })).toEqual([]);
@@ -270,7 +268,7 @@ describe('groups', () => {
   it('releases a group by emptying and unbinding it; the group itself stays', async () => {
     await directory.provisionGroup({ displayName: 'Procurement', members: ['dave', 'carol'] }, 'scim');
     await directory.releaseGroup('procurement', 'scim');
-    const row = (await db.select().from(t.groups).where(eq(t.groups.id, 'procurement')).limit(1))[0];
+    const [row] = await db.select().from(t.groups).where(eq(t.groups.id, 'procurement'));
     expect(row).toMatchObject({ kind: 'fulfillment', scimManaged: false, externalId: null });
     expect(
       await db
@@ -288,7 +286,7 @@ describe('the demo organisation', () => {
   it('arrives through the directory, audited as the seed', async () => {
     expect(await trail('alice')).toEqual(['seed user.created alice']);
     expect(await trail('cab')).toEqual(['seed group.created cab', 'seed group.member_added cab']);
-    const alice = (await db.select().from(t.users).where(eq(t.users.id, 'alice')).limit(1))[0];
+    const [alice] = await db.select().from(t.users).where(eq(t.users.id, 'alice'));
     expect(alice).toMatchObject({
       userName: 'alice',
       email: 'alice@example.com',
