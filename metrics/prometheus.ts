@@ -38,9 +38,11 @@ function stepSeconds(startedAt: string, endedAt: string): number | undefined {
 /**
  * Whether anything may have been committed to the database since the last call. SQLite:
  * by another connection (data_version) or by this one (total_changes), cheap and exact.
- * PostgreSQL: the write-ahead log's position (the replay position on a standby), which
- * every commit moves; so does any other write to the cluster, which only costs a rebuild
- * that was not needed, never a missed change.
+ * PostgreSQL: the write-ahead log's insert position (the replay position on a standby),
+ * which every commit moves before it returns; so does any other write to the cluster,
+ * which only costs a rebuild that was not needed, never a missed change. Not the write
+ * position (pg_current_wal_lsn): with synchronous_commit off a commit returns before its
+ * record is written out, and a scrape right after it would see nothing new.
  */
 function changeDetector(db: DB): () => Promise<boolean> {
   let last = '';
@@ -49,7 +51,7 @@ function changeDetector(db: DB): () => Promise<boolean> {
       ? async () => {
           const [row] = await selectRows<{ lsn: string }>(
             db,
-            sql`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn`,
+            sql`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_insert_lsn() end)::text as lsn`,
           );
           return row?.lsn ?? '';
         }

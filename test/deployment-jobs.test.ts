@@ -5,8 +5,8 @@ import { recordSubmittedRequest } from '../requests/index.js';
 import { repoRoot } from '../runtime/config.js';
 import { seededDatabaseFile } from './helpers/seeded-file.js';
 
-// The deployment jobs aggregate on a real SQLite file with the demo catalog's real Visio
-// package: the only writer of deployment_jobs (queued by activities, claimed and reported
+// The deployment jobs aggregate on a real database (a SQLite file, or PostgreSQL) with the
+// demo catalog's real Visio package: the only writer of deployment_jobs (queued by activities, claimed and reported
 // through the agent routes).
 
 const file = seededDatabaseFile('deployment-jobs');

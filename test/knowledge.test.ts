@@ -2,14 +2,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { eq } from 'drizzle-orm';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKnowledgeActivities } from '../activities/knowledge.js';
 import auth from '../api/plugins/auth.js';
 import problems from '../api/plugins/problems.js';
 import knowledgeRoutes from '../api/routes/knowledge.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import { closeDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
+import { openTestDatabase } from './helpers/test-database.js';
 import { searchKnowledge, toFtsQuery, toFtsTerms, type KnowledgeHit } from '../knowledge/search.js';
 
 // Knowledge search over the seeded articles in a fresh migrated database: the FTS5
@@ -18,15 +19,19 @@ import { searchKnowledge, toFtsQuery, toFtsTerms, type KnowledgeHit } from '../k
 let db: DB;
 
 beforeEach(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
+});
+
+afterEach(async () => {
+  await closeDatabase(db);
 });
 
 const ids = async (query: string, limit?: number) =>
   (await searchKnowledge(db, query, limit)).map((h) => h.id);
 
-function addArticle(id: string, title: string, body: string, tags = '') {
-  db.insert(t.knowledgeArticles).values({ id, title, body, tags }).run();
+async function addArticle(id: string, title: string, body: string, tags = '') {
+  await db.insert(t.knowledgeArticles).values({ id, title, body, tags });
 }
 
 describe('searchKnowledge', () => {
@@ -49,8 +54,12 @@ describe('searchKnowledge', () => {
   });
 
   it('ranks a title match above the same word in another body', async () => {
-    addArticle('KB-T-BODY', 'Unrelated heading', 'The zorbulator zorbulator needs a restart now and then.');
-    addArticle('KB-T-TITLE', 'Zorbulator basics', 'How the device works.');
+    await addArticle(
+      'KB-T-BODY',
+      'Unrelated heading',
+      'The zorbulator zorbulator needs a restart now and then.',
+    );
+    await addArticle('KB-T-TITLE', 'Zorbulator basics', 'How the device works.');
     expect(await ids('zorbulator')).toEqual(['KB-T-TITLE', 'KB-T-BODY']);
   });
 
@@ -105,20 +114,20 @@ describe('searchKnowledge', () => {
   });
 
   it('follows an edited article through the update trigger', async () => {
-    db.update(t.knowledgeArticles)
+    await db
+      .update(t.knowledgeArticles)
       .set({
         title: 'Remote access with the new Zscaler client',
         body: 'Install Zscaler from the catalog.',
         tags: 'remote zscaler',
       })
-      .where(eq(t.knowledgeArticles.id, 'KB-VPN-ADDRESS'))
-      .run();
+      .where(eq(t.knowledgeArticles.id, 'KB-VPN-ADDRESS'));
     expect(await ids('zscaler')).toEqual(['KB-VPN-ADDRESS']);
     expect(await ids('globalprotect')).toEqual([]);
   });
 
   it('forgets a deleted article', async () => {
-    db.delete(t.knowledgeArticles).where(eq(t.knowledgeArticles.id, 'KB-VPN-ADDRESS')).run();
+    await db.delete(t.knowledgeArticles).where(eq(t.knowledgeArticles.id, 'KB-VPN-ADDRESS'));
     expect(await ids('globalprotect')).toEqual([]);
     expect(await ids("What's the VPN server address?")).not.toContain('KB-VPN-ADDRESS');
   });
@@ -157,7 +166,7 @@ describe('GET /api/knowledge', () => {
   let token: string;
 
   beforeAll(async () => {
-    apiDb = openMemoryDatabase();
+    apiDb = await openTestDatabase();
     await seed(apiDb);
     app = Fastify().withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler);
     await app.register(problems);

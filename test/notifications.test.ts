@@ -9,8 +9,8 @@ import { createNotifications, listOutbox } from '../notifications/outbox.js';
 import { verifyApprovalLink } from '../runtime/approval-links.js';
 import { verifySurveyToken } from '../runtime/survey-links.js';
 
-// The notifications aggregate on a real SQLite file: the one writer of the outbox and the
-// one place its links are built.
+// The notifications aggregate on a real database (a SQLite file, or PostgreSQL): the one
+// writer of the outbox and the one place its links are built.
 
 const PUBLIC_URL = 'http://portal.test';
 const SECRET = 'test-link-secret';
@@ -22,8 +22,8 @@ const notifications = () =>
     publicUrl: PUBLIC_URL,
     signing: { secret: SECRET, approvalTtlMs: 60_000 },
   });
-const byKey = (key: string) =>
-  file.db.select().from(t.notifications).where(eq(t.notifications.key, key)).get();
+const byKey = async (key: string) =>
+  (await file.db.select().from(t.notifications).where(eq(t.notifications.key, key)))[0];
 
 describe('the notifications outbox', () => {
   it('queues a message once per key, with absolute links and a survey link signed for the recipient', async () => {
@@ -41,7 +41,7 @@ describe('the notifications outbox', () => {
     });
     expect((await notifications().notify({ ...input, body: 'again' })).queued).toBe(false);
 
-    const row = byKey('REQ-N1:fulfilled')!;
+    const row = (await byKey('REQ-N1:fulfilled'))!;
     expect(row.body).toBe('Visio is installed.');
     expect(row.links.request).toBe(`${PUBLIC_URL}/api/requests/REQ-N1`);
     expect(row.links.launch).toBe('ms-visio:');
@@ -63,7 +63,7 @@ describe('the notifications outbox', () => {
       body: 'Installed.',
       links: { request: '/api/requests/REQ-N2', survey: SURVEY_LINK_REF },
     });
-    const copy = byKey('REQ-N2:fulfilled:for:alice')!;
+    const copy = (await byKey('REQ-N2:fulfilled:for:alice'))!;
     expect(copy.recipientId).toBe('alice');
     expect(copy.body).toBe('bob requested this on your behalf (REQ-N2).\n\nInstalled.');
     expect(copy.links).toEqual({ request: `${PUBLIC_URL}/api/requests/REQ-N2` });
@@ -77,7 +77,7 @@ describe('the notifications outbox', () => {
         throw new Error('the comment failed');
       }),
     ).rejects.toThrow('the comment failed');
-    expect(byKey('REQ-N3:comment')).toBeUndefined();
+    expect(await byKey('REQ-N3:comment')).toBeUndefined();
   });
 
   it('resolves groups and a device to people, one message each, with absolute links', async () => {
@@ -88,7 +88,7 @@ describe('the notifications outbox', () => {
       body: 'Please review.',
       links: { review: '/reviews?campaign=REVIEW-1' },
     });
-    const rows = file.db.select().from(t.notifications).all();
+    const rows = await file.db.select().from(t.notifications);
     const review = rows.filter((r) => r.key.startsWith('REVIEW-1:open:'));
     expect(review.map((r) => r.recipientId).sort()).toEqual(['carol', 'dave']);
     for (const r of review) expect(r.links).toEqual({ review: `${PUBLIC_URL}/reviews?campaign=REVIEW-1` });
@@ -106,7 +106,7 @@ describe('the notifications outbox', () => {
     await notifications().notifyApprovers(ask);
     await notifications().notifyApprovers(ask);
     for (const approver of ask.approvers) {
-      const row = byKey(`REQ-N4:approval:1:request:${approver}`)!;
+      const row = (await byKey(`REQ-N4:approval:1:request:${approver}`))!;
       expect(row.links.request).toBe(`${PUBLIC_URL}/api/requests/REQ-N4`);
       const token = row.links.deny!.slice(`${PUBLIC_URL}/approvals/links/`.length);
       expect(verifyApprovalLink(SECRET, token)).toMatchObject({

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
@@ -19,6 +19,7 @@ import {
   type SigningKey,
   type TestProvider,
 } from './helpers/oidc-provider.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // The API as a resource server of a real OpenID provider (oidc-provider on loopback): access
 // tokens come from a real authorization-code flow with PKCE, and the API runs on a real port.
@@ -73,12 +74,12 @@ async function startApi(extraEnv: Record<string, string> = {}) {
 let api: Awaited<ReturnType<typeof startApi>>;
 
 beforeAll(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
-  db.update(t.users).set({ externalId: CAROL_OBJECT_ID }).where(eq(t.users.id, 'carol')).run();
-  db.update(t.users).set({ active: false }).where(eq(t.users.id, 'dave')).run();
-  db.update(t.users).set({ externalId: BOB_OBJECT_ID }).where(eq(t.users.id, 'bob')).run();
-  db.update(t.users).set({ removedAt: new Date().toISOString() }).where(eq(t.users.id, 'olga')).run();
+  await db.update(t.users).set({ externalId: CAROL_OBJECT_ID }).where(eq(t.users.id, 'carol'));
+  await db.update(t.users).set({ active: false }).where(eq(t.users.id, 'dave'));
+  await db.update(t.users).set({ externalId: BOB_OBJECT_ID }).where(eq(t.users.id, 'bob'));
+  await db.update(t.users).set({ removedAt: new Date().toISOString() }).where(eq(t.users.id, 'olga'));
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   temporal = new Client({ connection });
   firstKey = await makeSigningKey('key-2025');

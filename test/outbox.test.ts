@@ -11,7 +11,7 @@ import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createNotifyActivities, type NotificationInput } from '../activities/notify.js';
 import { buildApp, type App } from '../api/app.js';
-import { openDatabase, openMemoryDatabase, type DB } from '../db/client.js';
+import { closeDatabase, openDatabase, openPostgresDatabase, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { createDirectory } from '../directory/index.js';
@@ -19,6 +19,7 @@ import { createOutboxDispatcher, type OutboxDispatcherOptions } from '../notific
 import { renderNotification } from '../notifications/render.js';
 import { smtpTransport, type OutgoingMessage, type Transport } from '../notifications/transports.js';
 import { loadConfig } from '../runtime/config.js';
+import { newPostgresDatabase, onPostgres, openTestDatabase } from './helpers/test-database.js';
 
 // The outbox against a real SMTP server on loopback: nodemailer speaks SMTP to
 // smtp-server, mailparser reads what arrived. No Temporal is needed; the
@@ -68,13 +69,15 @@ function notifier(db: DB) {
 }
 
 async function freshDb(): Promise<DB> {
-  const db = openMemoryDatabase();
+  const db = await openTestDatabase();
   await seed(db);
   return db;
 }
 
-const rowByKey = (db: DB, key: string) =>
-  db.select().from(t.notifications).where(eq(t.notifications.key, key)).get()!;
+const rowByKey = async (db: DB, key: string) => {
+  const [row] = await db.select().from(t.notifications).where(eq(t.notifications.key, key));
+  return row!;
+};
 
 /** A port nothing listens on: a real "connection refused" from the SMTP client. */
 async function closedPort(): Promise<number> {
@@ -152,7 +155,7 @@ describe('outbox delivery over SMTP', () => {
     expect(mail.html).toContain('<a href="https://apps.example.com/launch/visio">Launch</a>');
     expect(mail.html).toContain(`<a href="${PUBLIC_URL}/surveys/REQ-OUTBOX1">Take the survey</a>`);
 
-    const row = rowByKey(db, 'REQ-OUTBOX1:fulfilled');
+    const row = await rowByKey(db, 'REQ-OUTBOX1:fulfilled');
     expect(row).toMatchObject({ status: 'sent', attempts: 1, lastError: null });
     expect(row.sentAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(lines).toEqual([
@@ -186,13 +189,13 @@ describe('outbox delivery over SMTP', () => {
 
     expect(await outbox.dispatchOnce()).toBe(1);
     expect(received.map((m) => m.subject)).toEqual(['Your request']);
-    expect(rowByKey(db, 'k:to-bob')).toMatchObject({
+    expect(await rowByKey(db, 'k:to-bob')).toMatchObject({
       status: 'failed',
       attempts: 0,
       lastError: 'not sent: bob is inactive in the directory',
     });
     expect(lines).toContain(
-      `outbox: #${rowByKey(db, 'k:to-bob').id} to bob not sent: the recipient is inactive`,
+      `outbox: #${(await rowByKey(db, 'k:to-bob')).id} to bob not sent: the recipient is inactive`,
     );
     // Nothing is retried for them later.
     expect(await outbox.dispatchOnce()).toBe(0);
@@ -225,7 +228,7 @@ describe('outbox delivery over SMTP', () => {
     });
 
     expect(await outbox.dispatchOnce()).toBe(0);
-    expect(rowByKey(db, 'k:fail')).toMatchObject({
+    expect(await rowByKey(db, 'k:fail')).toMatchObject({
       status: 'pending',
       attempts: 1,
       lastError: 'attempt 1: mail server down',
@@ -241,7 +244,7 @@ describe('outbox delivery over SMTP', () => {
     nowMs += 1_000;
     await outbox.dispatchOnce();
     expect(sent).toHaveLength(2);
-    expect(rowByKey(db, 'k:fail')).toMatchObject({ status: 'pending', attempts: 2 });
+    expect(await rowByKey(db, 'k:fail')).toMatchObject({ status: 'pending', attempts: 2 });
 
     // The second retry waits twice as long.
     nowMs += 60_000;
@@ -250,7 +253,7 @@ describe('outbox delivery over SMTP', () => {
     nowMs += 60_000;
     await outbox.dispatchOnce();
     expect(sent).toHaveLength(3);
-    expect(rowByKey(db, 'k:fail')).toMatchObject({
+    expect(await rowByKey(db, 'k:fail')).toMatchObject({
       status: 'failed',
       attempts: 3,
       lastError: 'attempt 3: mail server down',
@@ -279,7 +282,7 @@ describe('outbox delivery over SMTP', () => {
     const up = dispatcher({ db, now: () => new Date(Date.now() + 61_000) });
     expect(await up.outbox.dispatchOnce()).toBe(1);
     expect(received.map((m) => m.subject)).toEqual(['Monitor ordered']);
-    const row = rowByKey(db, 'k:retry');
+    const row = await rowByKey(db, 'k:retry');
     expect(row).toMatchObject({ status: 'sent', attempts: 2 });
     expect(row.lastError).toMatch(/attempt 1: .*ECONNREFUSED/);
   });
@@ -303,10 +306,21 @@ describe('outbox delivery over SMTP', () => {
     release();
     expect(await first).toBe(1);
     expect(calls).toEqual([]);
-    expect(rowByKey(db, 'k:slow')).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(await rowByKey(db, 'k:slow')).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
-  describe('two worker processes on one database file', () => {
+  // Two processes' handles on one database: two connections to one SQLite file, or two
+  // connection pools on one PostgreSQL database.
+  async function twoHandles(file: string): Promise<[DB, DB]> {
+    if (!onPostgres) return [openDatabase(file), openDatabase(file)];
+    const url = await newPostgresDatabase();
+    return [
+      await openPostgresDatabase(url, { migrate: false }),
+      await openPostgresDatabase(url, { migrate: false }),
+    ];
+  }
+
+  describe('two worker processes on one database', () => {
     let dir: string;
     beforeEach(() => {
       dir = mkdtempSync(join(tmpdir(), 'reqflow-outbox-'));
@@ -315,8 +329,7 @@ describe('outbox delivery over SMTP', () => {
 
     it('send each row once', async () => {
       const file = join(dir, 'reqflow.db');
-      const db1 = openDatabase(file);
-      const db2 = openDatabase(file);
+      const [db1, db2] = await twoHandles(file);
       try {
         await seed(db1);
         const notify = notifier(db1);
@@ -347,11 +360,11 @@ describe('outbox delivery over SMTP', () => {
         // Both took part: the claim, not luck, kept them apart.
         expect(perDispatcher[0]).toBeGreaterThan(0);
         expect(perDispatcher[1]).toBeGreaterThan(0);
-        const rows = db2.select().from(t.notifications).all();
+        const rows = await db2.select().from(t.notifications);
         expect(rows.every((r) => r.status === 'sent' && r.attempts === 1)).toBe(true);
       } finally {
-        db1.$client.close();
-        db2.$client.close();
+        await closeDatabase(db1);
+        await closeDatabase(db2);
       }
     });
   });
@@ -370,7 +383,7 @@ describe('outbox delivery over SMTP', () => {
     }
     await notifier(db)({ key: 'k:after-stop', recipient: 'dave', subject: 'Too late', body: '.' });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(rowByKey(db, 'k:after-stop').status).toBe('pending');
+    expect((await rowByKey(db, 'k:after-stop')).status).toBe('pending');
   });
 });
 
@@ -393,34 +406,32 @@ describe('GET /api/dev/outbox', () => {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
     });
     const db = await freshDb();
-    db.insert(t.notifications)
-      .values([
-        {
-          key: 'a1',
-          recipientId: 'alice',
-          requestId: 'REQ-AAAA1',
-          subject: 'Alice one',
-          body: 'b',
-          createdAt: '2030-01-01T00:00:01.000Z',
-        },
-        {
-          key: 'b1',
-          recipientId: 'bob',
-          requestId: 'REQ-AAAA1',
-          subject: 'Bob one',
-          body: 'b',
-          createdAt: '2030-01-01T00:00:02.000Z',
-        },
-        {
-          key: 'a2',
-          recipientId: 'alice',
-          requestId: 'REQ-BBBB2',
-          subject: 'Alice two',
-          body: 'b',
-          createdAt: '2030-01-01T00:00:03.000Z',
-        },
-      ])
-      .run();
+    await db.insert(t.notifications).values([
+      {
+        key: 'a1',
+        recipientId: 'alice',
+        requestId: 'REQ-AAAA1',
+        subject: 'Alice one',
+        body: 'b',
+        createdAt: '2030-01-01T00:00:01.000Z',
+      },
+      {
+        key: 'b1',
+        recipientId: 'bob',
+        requestId: 'REQ-AAAA1',
+        subject: 'Bob one',
+        body: 'b',
+        createdAt: '2030-01-01T00:00:02.000Z',
+      },
+      {
+        key: 'a2',
+        recipientId: 'alice',
+        requestId: 'REQ-BBBB2',
+        subject: 'Alice two',
+        body: 'b',
+        createdAt: '2030-01-01T00:00:03.000Z',
+      },
+    ]);
     // The outbox route never reaches Temporal; a lazy connection is never opened.
     temporal = new Client({ connection: Connection.lazy({ address: config.temporal.address }) });
     app = await buildApp({ db, temporal, config, secret: config.secret! });

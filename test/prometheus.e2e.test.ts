@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
-import { openMemoryDatabase } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
 import { ended, startStack, type TestStack } from './helpers/stack.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // GET /metrics after real traffic: worker, API and device agent as separate processes
-// sharing one SQLite file, so the table-derived series prove they see the workers' writes.
+// sharing one database (a SQLite file or PostgreSQL), so the table-derived series prove they see the workers' writes.
 
 /** The value of the one sample of `name` whose labels include `labels`; undefined if none. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -46,14 +47,17 @@ describe('GET /metrics on the real stack', () => {
     expect((await stack.waitForRequest(alice!, visio.id, ended)).status).toBe('fulfilled');
     // The API signals the workflow before it records the job's result (so that a failed write
     // is retried by the agent): the request may be fulfilled a moment before the job row says so.
-    await stack.waitForRequest(alice!, visio.id, () =>
-      stack.db
+    const jobsDone = Date.now() + 45_000;
+    for (;;) {
+      const jobs = await stack.db
         .select()
         .from(t.deploymentJobs)
-        .where(eq(t.deploymentJobs.requestId, visio.id))
-        .all()
-        .every((j) => j.state === 'succeeded'),
-    );
+        .where(eq(t.deploymentJobs.requestId, visio.id));
+      if (jobs.every((j) => j.state === 'succeeded')) break;
+      if (Date.now() > jobsDone)
+        throw new Error(`the jobs of ${visio.id} never all succeeded: ${JSON.stringify(jobs)}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
     // Carol's role is not entitled to Visio; waiting on the GET (the projection) rather than
     // the POST answer (the workflow's) makes sure the scrape sees it.
     const refused = await stack.submit(carol!, { catalogItemId: 'visio', deviceId: 'LAPTOP-CAROL' });
@@ -154,10 +158,11 @@ describe('GET /metrics on the real stack', () => {
 describe('GET /metrics through app.inject', () => {
   let app: App;
   let temporal: Client;
-  const db = openMemoryDatabase();
+  let db: DB;
   const TOKEN = 'scrape-token-for-tests';
 
   beforeAll(async () => {
+    db = await openTestDatabase();
     await seed(db);
     const config = loadConfig({
       // A loaded CI machine lags this process's event loop: no 503 from load shedding here.
@@ -174,47 +179,39 @@ describe('GET /metrics through app.inject', () => {
     // Known rows, so exact sums and buckets can be checked.
     const at = (h: number) => new Date(Date.UTC(2026, 10, 2, h)).toISOString();
     const base = { catalogItemId: 'second-monitor', requesterId: 'alice', beneficiaryId: 'alice' };
-    db.insert(t.requests)
-      .values([
-        {
-          ...base,
-          id: 'REQ-P1',
-          type: 'resource',
-          status: 'fulfilled',
-          fingerprint: 'p1',
-          steps: [
-            { name: 'approval_level_1', kind: 'human', state: 'completed', startedAt: at(0), endedAt: at(1) },
-            { name: 'approval_level_2', kind: 'human', state: 'completed', startedAt: at(1), endedAt: at(3) },
-            { name: 'sla_warning', kind: 'automated', state: 'completed', startedAt: at(2), endedAt: at(2) },
-            { name: 'delivery', kind: 'human', state: 'running', startedAt: at(3) },
-          ],
-        },
-        { ...base, id: 'REQ-P2', type: 'resource', status: 'awaiting_approval', fingerprint: 'p2' },
-      ])
-      .run();
-    db.insert(t.approvalTasks)
-      .values([
-        { requestId: 'REQ-P2', level: 0, approverId: 'bob', state: 'pending' },
-        { requestId: 'REQ-P2', level: 0, approverId: 'erin', state: 'pending' },
-        { requestId: 'REQ-P1', level: 0, approverId: 'bob', state: 'approved' },
-      ])
-      .run();
+    await db.insert(t.requests).values([
+      {
+        ...base,
+        id: 'REQ-P1',
+        type: 'resource',
+        status: 'fulfilled',
+        fingerprint: 'p1',
+        steps: [
+          { name: 'approval_level_1', kind: 'human', state: 'completed', startedAt: at(0), endedAt: at(1) },
+          { name: 'approval_level_2', kind: 'human', state: 'completed', startedAt: at(1), endedAt: at(3) },
+          { name: 'sla_warning', kind: 'automated', state: 'completed', startedAt: at(2), endedAt: at(2) },
+          { name: 'delivery', kind: 'human', state: 'running', startedAt: at(3) },
+        ],
+      },
+      { ...base, id: 'REQ-P2', type: 'resource', status: 'awaiting_approval', fingerprint: 'p2' },
+    ]);
+    await db.insert(t.approvalTasks).values([
+      { requestId: 'REQ-P2', level: 0, approverId: 'bob', state: 'pending' },
+      { requestId: 'REQ-P2', level: 0, approverId: 'erin', state: 'pending' },
+      { requestId: 'REQ-P1', level: 0, approverId: 'bob', state: 'approved' },
+    ]);
     const task = { groupId: 'procurement', title: 'x', description: 'x' };
-    db.insert(t.tasks)
-      .values([
-        { ...task, id: 'T1', key: 't1', state: 'open' },
-        { ...task, id: 'T2', key: 't2', state: 'claimed' },
-        { ...task, id: 'T3', key: 't3', state: 'completed' },
-      ])
-      .run();
+    await db.insert(t.tasks).values([
+      { ...task, id: 'T1', key: 't1', state: 'open' },
+      { ...task, id: 'T2', key: 't2', state: 'claimed' },
+      { ...task, id: 'T3', key: 't3', state: 'completed' },
+    ]);
     const job = { deviceId: 'LAPTOP-ALICE', packageId: 'visio', action: 'install' as const };
-    db.insert(t.deploymentJobs)
-      .values([
-        { ...job, id: 'J1', requestId: 'REQ-J', attempt: 1, state: 'failed', outcome: 'timed_out' },
-        { ...job, id: 'J2', requestId: 'REQ-J', attempt: 2, state: 'expired' },
-        { ...job, id: 'J3', requestId: 'REQ-J', attempt: 3, state: 'queued' },
-      ])
-      .run();
+    await db.insert(t.deploymentJobs).values([
+      { ...job, id: 'J1', requestId: 'REQ-J', attempt: 1, state: 'failed', outcome: 'timed_out' },
+      { ...job, id: 'J2', requestId: 'REQ-J', attempt: 2, state: 'expired' },
+      { ...job, id: 'J3', requestId: 'REQ-J', attempt: 3, state: 'queued' },
+    ]);
   });
 
   afterAll(async () => {
@@ -274,11 +271,11 @@ describe('GET /metrics through app.inject', () => {
       step: 'delivery',
     });
     expect(before).toBeUndefined();
-    const p1 = db.select().from(t.requests).where(eq(t.requests.id, 'REQ-P1')).get()!;
-    const steps = p1.steps.map((s) =>
+    const [p1] = await db.select().from(t.requests).where(eq(t.requests.id, 'REQ-P1'));
+    const steps = p1!.steps.map((s) =>
       s.name === 'delivery' ? { ...s, state: 'completed' as const, endedAt: s.startedAt } : s,
     );
-    db.update(t.requests).set({ steps }).where(eq(t.requests.id, 'REQ-P1')).run();
+    await db.update(t.requests).set({ steps }).where(eq(t.requests.id, 'REQ-P1'));
     const after = await scrape();
     expect(sample(after, 'reqflow_step_duration_seconds_count', { type: 'resource', step: 'delivery' })).toBe(
       1,

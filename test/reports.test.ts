@@ -7,10 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { buildApp, type App } from '../api/app.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { insertRequest } from './helpers/recorded-requests.js';
+import { openTestDatabase } from './helpers/test-database.js';
 import { recordHistory } from './helpers/histories.js';
 import { setUpWorkflowBundle } from './helpers/workflow-bundle.js';
 import type { RequestStep } from '../domain/request.js';
@@ -48,14 +49,14 @@ const visio = { type: 'standard_service', catalogItemId: 'visio' } as const;
 
 beforeAll(async () => {
   const workflowBundle = await setUpWorkflowBundle();
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
   // Visio's owner becomes bob (olga in the seed), so his message stands apart from olga's (Photoshop).
-  db.update(t.catalogItems).set({ serviceOwnerId: 'bob' }).where(eq(t.catalogItems.id, 'visio')).run();
-  db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' }).run();
+  await db.update(t.catalogItems).set({ serviceOwnerId: 'bob' }).where(eq(t.catalogItems.id, 'visio'));
+  await db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'carol' });
   // September 2026: Visio takes 3 h and 5 h (mean 4 h against a 1 h goal), the Financial
   // Reporting System 20 h (goal 1 d), VPN access 10 min (no goal), Photoshop nothing.
-  fulfilled('REQ-R0001', '2026-09-02T09:00:00.000Z', 3 * H, visio, [
+  await fulfilled('REQ-R0001', '2026-09-02T09:00:00.000Z', 3 * H, visio, [
     {
       name: 'approval_level_1',
       kind: 'human',
@@ -64,17 +65,17 @@ beforeAll(async () => {
       endedAt: '2026-09-02T11:00:00.000Z',
     },
   ]);
-  fulfilled('REQ-R0002', '2026-09-10T09:00:00.000Z', 5 * H, visio);
-  fulfilled('REQ-R0003', '2026-09-15T08:00:00.000Z', 20 * H, {
+  await fulfilled('REQ-R0002', '2026-09-10T09:00:00.000Z', 5 * H, visio);
+  await fulfilled('REQ-R0003', '2026-09-15T08:00:00.000Z', 20 * H, {
     type: 'access',
     catalogItemId: 'financial-reporting',
   });
-  fulfilled('REQ-R0004', '2026-09-20T08:00:00.000Z', 10 * MIN, {
+  await fulfilled('REQ-R0004', '2026-09-20T08:00:00.000Z', 10 * MIN, {
     type: 'access',
     catalogItemId: 'vpn-access',
   });
   // Fulfilled in October: not September's.
-  fulfilled('REQ-R0005', '2026-09-30T23:00:00.000Z', 2 * H, visio);
+  await fulfilled('REQ-R0005', '2026-09-30T23:00:00.000Z', 2 * H, visio);
 
   const taskQueue = `reports-test-${randomUUID()}`;
   config = loadConfig({
@@ -140,11 +141,11 @@ async function schedulesNamed(id: string): Promise<ScheduleSummary[]> {
 /** Waits for the report of `period` written by a run whose workflow id starts with `prefix`. */
 async function reportBy(period: string, prefix: string) {
   for (let i = 0; i < 150; i++) {
-    const row = db
+    const [row] = await db
       .select()
       .from(t.reports)
       .where(and(eq(t.reports.period, period), like(t.reports.workflowId, `${prefix}%`)))
-      .get();
+      .limit(1);
     if (row) return row;
     await sleep(100);
   }
@@ -330,12 +331,11 @@ describe('reports API', () => {
     expect(one.statusCode).toBe(200);
     expect(one.json()).toEqual(b);
 
-    const notes = db
+    const notes = await db
       .select()
       .from(t.notifications)
       .where(like(t.notifications.key, 'report:2026-09:%'))
-      .orderBy(t.notifications.key)
-      .all();
+      .orderBy(t.notifications.key);
     expect(notes.map((n) => [n.key, n.recipientId])).toEqual([
       ['report:2026-09:bob', 'bob'],
       ['report:2026-09:dave', 'dave'],

@@ -15,8 +15,8 @@ import {
 import { createTasks } from '../tasks/index.js';
 import { transaction } from '../db/transaction.js';
 
-// The requests and tasks aggregates on a real SQLite file: the only writers of their
-// tables, and the one place a request is read by id and its visibility decided.
+// The requests and tasks aggregates on a real database (a SQLite file, or PostgreSQL): the
+// only writers of their tables, and the one place a request is read by id and its visibility decided.
 
 const file = seededDatabaseFile('aggregates');
 

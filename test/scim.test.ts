@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../api/app.js';
-import { openMemoryDatabase, type DB } from '../db/client.js';
+import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
+import { openTestDatabase } from './helpers/test-database.js';
 
 // The SCIM 2.0 surface through app.inject, as identity providers call it: Entra ID's and
 // Okta's dialects, filters and paging, groups, discovery, and the SCIM error format for
@@ -40,7 +41,7 @@ function config(scimToken?: string) {
 }
 
 beforeAll(async () => {
-  db = openMemoryDatabase();
+  db = await openTestDatabase();
   await seed(db);
   const c = config(TOKEN);
   const connection = await Connection.connect({ address: c.temporal.address });
@@ -103,24 +104,16 @@ function expectScimError(res: ScimResponse, status: number, scimType?: string) {
 
 const patch = (...Operations: object[]) => ({ schemas: [PATCH_OP], Operations });
 const filter = (f: string) => `filter=${encodeURIComponent(f)}`;
-const userRow = (id: string) => db.select().from(t.users).where(eq(t.users.id, id)).get();
-const membersOf = (groupId: string) =>
-  db
-    .select()
-    .from(t.groupMembers)
-    .where(eq(t.groupMembers.groupId, groupId))
-    .all()
+const userRow = async (id: string) => (await db.select().from(t.users).where(eq(t.users.id, id)))[0];
+const membersOf = async (groupId: string) =>
+  (await db.select().from(t.groupMembers).where(eq(t.groupMembers.groupId, groupId)))
     .map((m) => m.userId)
     .sort();
-const scimTrail = (subject: string) =>
-  db
-    .select()
-    .from(t.auditLog)
-    .where(eq(t.auditLog.subject, subject))
-    .orderBy(t.auditLog.seq)
-    .all()
+const scimTrail = async (subject: string) =>
+  (await db.select().from(t.auditLog).where(eq(t.auditLog.subject, subject)).orderBy(t.auditLog.seq))
     .filter((e) => e.actor === 'scim')
     .map((e) => e.action);
+const groupRow = async (id: string) => (await db.select().from(t.groups).where(eq(t.groups.id, id)))[0];
 
 describe('access', () => {
   it('refuses a missing or wrong token with 401 in the SCIM error format', async () => {
@@ -129,7 +122,7 @@ describe('access', () => {
     expect(missing.headers['www-authenticate']).toContain('Bearer');
     expectScimError(await scim('GET', '/Users', undefined, { token: 'not-the-token' }), 401);
     expectScimError(await scim('POST', '/Users', { userName: 'x@example.com' }, { token: 'nope' }), 401);
-    expect(userRow('x')).toBeUndefined();
+    expect(await userRow('x')).toBeUndefined();
   });
 
   it('answers 404 saying how to turn it on when SCIM_TOKEN is unset', async () => {
@@ -211,7 +204,11 @@ describe('users, the way Entra ID provisions them', () => {
       [ENTERPRISE]: { manager: { value: 'bob', displayName: 'Bob Baker' } },
       meta: { resourceType: 'User', location: created.headers.location as string },
     });
-    expect(userRow('frank.miller')).toMatchObject({ roleId: 'engineer', managerId: 'bob', active: true });
+    expect(await userRow('frank.miller')).toMatchObject({
+      roleId: 'engineer',
+      managerId: 'bob',
+      active: true,
+    });
 
     // userName compares case-insensitively.
     const found = await scim('GET', `/Users?${filter('userName eq "frank.miller@EXAMPLE.com"')}`);
@@ -237,7 +234,7 @@ describe('users, the way Entra ID provisions them', () => {
       title: 'Engineering manager',
       [ENTERPRISE]: { manager: { value: 'erin' } },
     });
-    expect(userRow('frank.miller')).toMatchObject({ roleId: 'engineering-manager', managerId: 'erin' });
+    expect(await userRow('frank.miller')).toMatchObject({ roleId: 'engineering-manager', managerId: 'erin' });
 
     const off = await scim(
       'PATCH',
@@ -246,13 +243,13 @@ describe('users, the way Entra ID provisions them', () => {
     );
     expect(off.status).toBe(200);
     expect(off.body.active).toBe(false);
-    expect(userRow('frank.miller')?.active).toBe(false);
+    expect((await userRow('frank.miller'))?.active).toBe(false);
     // Sent again (a retry): the same answer, no second change.
     expect(
       (await scim('PATCH', '/Users/frank.miller', patch({ op: 'Replace', path: 'active', value: 'False' })))
         .status,
     ).toBe(200);
-    expect(scimTrail('frank.miller')).toEqual(['user.created', 'user.updated', 'user.deactivated']);
+    expect(await scimTrail('frank.miller')).toEqual(['user.created', 'user.updated', 'user.deactivated']);
   });
 });
 
@@ -274,7 +271,7 @@ describe('users, the way Okta provisions them', () => {
     expect(created.status).toBe(201);
     // No title, no roles: the default role, created on first use.
     expect(created.body).toMatchObject({ id: 'gina', title: 'Employee' });
-    expect(userRow('gina')?.roleId).toBe('employee');
+    expect((await userRow('gina'))?.roleId).toBe('employee');
 
     const replaced = await scim('PUT', '/Users/gina', {
       ...body,
@@ -284,13 +281,13 @@ describe('users, the way Okta provisions them', () => {
     });
     expect(replaced.status).toBe(200);
     expect(replaced.body).toMatchObject({ displayName: 'Gina Gómez', title: 'Finance analyst' });
-    expect(userRow('gina')).toMatchObject({ roleId: 'finance-analyst', managerId: 'carol' });
+    expect(await userRow('gina')).toMatchObject({ roleId: 'finance-analyst', managerId: 'carol' });
 
     const off = await scim('PATCH', '/Users/gina', patch({ op: 'replace', value: { active: false } }));
     expect(off.body.active).toBe(false);
     const on = await scim('PATCH', '/Users/gina', patch({ op: 'replace', value: { active: true } }));
     expect(on.body.active).toBe(true);
-    expect(scimTrail('gina')).toEqual([
+    expect(await scimTrail('gina')).toEqual([
       'user.created',
       'user.updated',
       'user.deactivated',
@@ -329,7 +326,7 @@ describe('groups', () => {
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: 'service-desk', displayName: 'Service Desk' });
-    expect(membersOf('service-desk')).toEqual(['alice', 'dave']);
+    expect(await membersOf('service-desk')).toEqual(['alice', 'dave']);
 
     const found = await scim(
       'GET',
@@ -349,7 +346,7 @@ describe('groups', () => {
       '/Groups/service-desk',
       patch({ op: 'Remove', path: 'members', value: [{ value: 'dave' }] }),
     );
-    expect(membersOf('service-desk')).toEqual(['alice', 'carol']);
+    expect(await membersOf('service-desk')).toEqual(['alice', 'carol']);
     // Okta: remove by a filtered path.
     const okta = await scim(
       'PATCH',
@@ -357,7 +354,7 @@ describe('groups', () => {
       patch({ op: 'remove', path: 'members[value eq "alice"]' }),
     );
     expect(okta.body.members).toEqual([{ value: 'carol', display: 'Carol Chen', type: 'User' }]);
-    expect(scimTrail('service-desk')).toEqual([
+    expect(await scimTrail('service-desk')).toEqual([
       'group.bound',
       'group.member_added',
       'group.member_added',
@@ -371,49 +368,49 @@ describe('groups', () => {
         scim('PATCH', '/Groups/service-desk', patch({ op: 'add', path: 'members', value: [{ value }] })),
       ),
     );
-    expect(membersOf('service-desk')).toEqual(['bob', 'carol', 'erin', 'olga']);
+    expect(await membersOf('service-desk')).toEqual(['bob', 'carol', 'erin', 'olga']);
     await Promise.all(
       ['bob', 'erin'].map((value) =>
         scim('PATCH', '/Groups/service-desk', patch({ op: 'remove', path: `members[value eq "${value}"]` })),
       ),
     );
-    expect(membersOf('service-desk')).toEqual(['carol', 'olga']);
+    expect(await membersOf('service-desk')).toEqual(['carol', 'olga']);
     // PUT replaces the members outright.
     await scim('PUT', '/Groups/service-desk', {
       displayName: 'Service Desk',
       externalId: 'entra-group-sd',
       members: [{ value: 'carol' }],
     });
-    expect(membersOf('service-desk')).toEqual(['carol']);
+    expect(await membersOf('service-desk')).toEqual(['carol']);
 
     const finance = await scim('POST', '/Groups', {
       displayName: 'Finance Team',
       members: [{ value: 'carol' }],
     });
     expect(finance.body).toMatchObject({ id: 'finance-team' });
-    expect(db.select().from(t.groups).where(eq(t.groups.id, 'finance-team')).get()?.kind).toBe('directory');
+    expect((await groupRow('finance-team'))?.kind).toBe('directory');
     expectScimError(await scim('POST', '/Groups', { displayName: 'service desk' }), 409, 'uniqueness');
 
     // Released: emptied and unbound, the group itself stays.
     expect((await scim('DELETE', '/Groups/finance-team')).status).toBe(204);
-    expect(membersOf('finance-team')).toEqual([]);
+    expect(await membersOf('finance-team')).toEqual([]);
     expectScimError(await scim('GET', '/Groups/finance-team'), 404);
-    expect(db.select().from(t.groups).where(eq(t.groups.id, 'finance-team')).get()).toBeDefined();
+    expect(await groupRow('finance-team')).toBeDefined();
   });
 });
 
 describe('bad input', () => {
   /** Everything SCIM may change, and the audit trail. */
-  const state = () => ({
-    users: db.select().from(t.users).all(),
-    roles: db.select().from(t.roles).all(),
-    groups: db.select().from(t.groups).all(),
-    members: db.select().from(t.groupMembers).all(),
-    audit: db.select().from(t.auditLog).all().length,
+  const state = async () => ({
+    users: await db.select().from(t.users).orderBy(t.users.id),
+    roles: await db.select().from(t.roles).orderBy(t.roles.id),
+    groups: await db.select().from(t.groups).orderBy(t.groups.id),
+    members: await db.select().from(t.groupMembers).orderBy(t.groupMembers.groupId, t.groupMembers.userId),
+    audit: (await db.select().from(t.auditLog)).length,
   });
 
   it('gets the SCIM error format with 400 or 409 and changes nothing', async () => {
-    const before = state();
+    const before = await state();
     const unknown = await scim('POST', '/Users', { userName: 'hal@example.com', favouriteColour: 'blue' });
     expectScimError(unknown, 400, 'invalidSyntax');
     expect(unknown.body.detail).toContain('favouriteColour');
@@ -454,7 +451,7 @@ describe('bad input', () => {
     );
     expectScimError(await scim('GET', '/Users/nobody'), 404);
     expectScimError(await scim('DELETE', '/Users/nobody'), 404);
-    expect(state()).toEqual(before);
+    expect(await state()).toEqual(before);
   });
 });
 
@@ -469,8 +466,8 @@ describe('removal', () => {
     );
     const list = await scim('GET', `/Users?${filter('userName eq "ivan@example.com"')}`);
     expect(list.body.totalResults).toBe(0);
-    expect(userRow('ivan')).toMatchObject({ active: false, removedAt: expect.any(String) as unknown });
-    expect(scimTrail('ivan')).toEqual(['user.created', 'user.deactivated', 'user.removed']);
+    expect(await userRow('ivan')).toMatchObject({ active: false, removedAt: expect.any(String) as unknown });
+    expect(await scimTrail('ivan')).toEqual(['user.created', 'user.deactivated', 'user.removed']);
   });
 });
 

@@ -1,14 +1,15 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { openMemoryDatabase } from '../db/client.js';
+import { onPostgres, openTestDatabase } from './helpers/test-database.js';
+import type { Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
-import { transaction } from '../db/transaction.js';
+import { serialize, transaction } from '../db/transaction.js';
 
 const role = (id: string) => ({ id, name: `Role ${id}` });
 
 describe('transaction()', () => {
   it('commits what the body wrote, and rolls all of it back when the body throws', async () => {
-    const db = openMemoryDatabase();
+    const db = await openTestDatabase();
     await transaction(db, async (tx) => {
       await tx.insert(t.roles).values(role('kept'));
     });
@@ -23,7 +24,7 @@ describe('transaction()', () => {
   });
 
   it('joins a transaction already open in the same async context: both commit or neither', async () => {
-    const db = openMemoryDatabase();
+    const db = await openTestDatabase();
     await expect(
       transaction(db, async () => {
         await transaction(db, async (tx) => {
@@ -35,25 +36,24 @@ describe('transaction()', () => {
     expect(await db.select().from(t.roles)).toEqual([]);
   });
 
-  it('runs concurrent transactions one after the other, so a read-then-write is not lost', async () => {
-    const db = openMemoryDatabase();
-    await db.insert(t.roles).values({ id: 'counter', name: '0' });
-    const bump = () =>
-      transaction(db, async (tx) => {
-        const [row] = await tx.select().from(t.roles).where(eq(t.roles.id, 'counter'));
-        await Promise.resolve(); // another body would run here if nothing held it back
-        await tx
-          .update(t.roles)
-          .set({ name: String(Number(row!.name) + 1) })
-          .where(eq(t.roles.id, 'counter'));
-      });
-    await Promise.all(Array.from({ length: 20 }, bump));
-    const [row] = await db.select().from(t.roles).where(eq(t.roles.id, 'counter'));
-    expect(row!.name).toBe('20');
-  });
+  // SQLite's transactions run one at a time in the process; PostgreSQL's run side by side (below).
+  it.skipIf(onPostgres)(
+    'runs concurrent transactions one after the other, so a read-then-write is not lost',
+    async () => {
+      expect(await twentyConcurrentBumps(async () => {})).toBe('20');
+    },
+  );
+
+  // On PostgreSQL a plain read takes no lock: serialize() is how a writer holds the others back.
+  it.runIf(onPostgres)(
+    'on PostgreSQL, a read-then-write that serializes on a name first is not lost',
+    async () => {
+      expect(await twentyConcurrentBumps((tx) => serialize(tx, 'counter'))).toBe('20');
+    },
+  );
 
   it('does not let work left running by a finished body join it', async () => {
-    const db = openMemoryDatabase();
+    const db = await openTestDatabase();
     let later: Promise<void> | undefined;
     await transaction(db, async () => {
       later = new Promise<void>((resolve) => setTimeout(resolve, 10)).then(() =>
@@ -66,3 +66,22 @@ describe('transaction()', () => {
     expect((await db.select().from(t.roles)).map((r) => r.id)).toEqual(['afterwards']);
   });
 });
+
+/** Twenty concurrent transactions each read a counter and write it back plus one; its final value. */
+async function twentyConcurrentBumps(beforeRead: (tx: Tx) => Promise<void>): Promise<string> {
+  const db = await openTestDatabase();
+  await db.insert(t.roles).values({ id: 'counter', name: '0' });
+  const bump = () =>
+    transaction(db, async (tx) => {
+      await beforeRead(tx);
+      const [row] = await tx.select().from(t.roles).where(eq(t.roles.id, 'counter'));
+      await Promise.resolve(); // another body would run here if nothing held it back
+      await tx
+        .update(t.roles)
+        .set({ name: String(Number(row!.name) + 1) })
+        .where(eq(t.roles.id, 'counter'));
+    });
+  await Promise.all(Array.from({ length: 20 }, bump));
+  const [row] = await db.select().from(t.roles).where(eq(t.roles.id, 'counter'));
+  return row!.name;
+}

@@ -25,7 +25,7 @@ export const step = (
 });
 
 /** A request of alice's, fulfilled `tookMs` after `createdAt` (null: not fulfilled). */
-export function insertRequest(
+export async function insertRequest(
   db: DB,
   r: {
     id: string;
@@ -35,19 +35,17 @@ export function insertRequest(
     steps?: RequestStep[];
     item?: { type: RequestType; catalogItemId: string };
   },
-): void {
-  db.insert(t.requests)
-    .values({
-      id: r.id,
-      ...(r.item ?? { type: 'standard_service', catalogItemId: 'visio' }),
-      requesterId: 'alice',
-      beneficiaryId: 'alice',
-      status: r.status,
-      steps: r.steps ?? [],
-      fingerprint: '',
-      createdAt: r.createdAt,
-      updatedAt: r.createdAt,
-      fulfilledAt: r.tookMs === null ? null : at(r.createdAt, r.tookMs),
-    })
-    .run();
+): Promise<void> {
+  await db.insert(t.requests).values({
+    id: r.id,
+    ...(r.item ?? { type: 'standard_service', catalogItemId: 'visio' }),
+    requesterId: 'alice',
+    beneficiaryId: 'alice',
+    status: r.status,
+    steps: r.steps ?? [],
+    fingerprint: '',
+    createdAt: r.createdAt,
+    updatedAt: r.createdAt,
+    fulfilledAt: r.tookMs === null ? null : at(r.createdAt, r.tookMs),
+  });
 }
