@@ -63,6 +63,17 @@ export async function selectRows<T>(db: DB | Tx, query: SQL): Promise<T[]> {
   return db.all<T>(query);
 }
 
+/**
+ * A PostgreSQL SELECT with `FOR UPDATE SKIP LOCKED` (of `table` alone when the query joins
+ * others): run inside a transaction, it locks the rows it returns until the commit and
+ * leaves out rows another transaction holds. For several nodes taking work from one table;
+ * SQLite has no such clause, so callers branch on `databaseDialect` first.
+ */
+export function forUpdateSkipLocked<Q>(query: Q, table?: object): Q {
+  const pgQuery = query as unknown as { for(strength: 'update', config: object): Q };
+  return pgQuery.for('update', table ? { of: table, skipLocked: true } : { skipLocked: true });
+}
+
 /** Where the app database is: `databaseUrl` (PostgreSQL) when set, else the SQLite file. */
 export interface DatabaseConfig {
   databaseUrl?: string | undefined;
