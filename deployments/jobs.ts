@@ -1,8 +1,9 @@
-import { and, asc, eq, inArray, max } from 'drizzle-orm';
-import { databaseDialect, forUpdateSkipLocked, type DB } from '../db/client.js';
+import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
+import { databaseDialect, execute, forUpdateSkipLocked, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import type { JobAction } from '../domain/status.js';
+import { DEVICE_JOBS_CHANNEL } from '../runtime/job-doorbell.js';
 import { loadPackage, type DeploymentPackage } from '../runtime/packages.js';
 import { packageFolderOf } from '../service-catalog/items.js';
 
@@ -62,12 +63,21 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
       return last?.n ?? 0;
     },
 
-    /** Queues a job; one with the same id already queued stays as it is (a retried activity). */
+    /**
+     * Queues a job; one with the same id already queued stays as it is (a retried activity).
+     * On PostgreSQL the same transaction announces it on DEVICE_JOBS_CHANNEL, which wakes the
+     * device's held poll on whichever API node holds it (runtime/job-doorbell.ts); on SQLite
+     * the worker rings the file doorbell after this returns.
+     */
     async queue(job: QueuedJob): Promise<void> {
-      await db
-        .insert(t.deploymentJobs)
-        .values({ ...job, state: 'queued' })
-        .onConflictDoNothing();
+      await transaction(db, async (tx) => {
+        await tx
+          .insert(t.deploymentJobs)
+          .values({ ...job, state: 'queued' })
+          .onConflictDoNothing();
+        if (databaseDialect(tx) === 'postgres')
+          await execute(tx, sql`select pg_notify(${DEVICE_JOBS_CHANNEL}, ${job.deviceId})`);
+      });
     },
 
     /** A job not yet finished may no longer start; false when it had finished (or never existed). */

@@ -5,16 +5,13 @@ import type * as DbClient from '../db/client.js';
 import type * as DeploymentJobs from '../deployments/jobs.js';
 import type * as Outbox from '../notifications/outbox.js';
 import type * as Transports from '../notifications/transports.js';
-import { findPostgresBin, startPostgres, type PostgresServer } from '../scripts/postgres.js';
+import { postgresAvailable, seededPostgres, type SeededPostgres } from './helpers/seeded-postgres.js';
 
 // Several nodes taking work from one PostgreSQL table: two device-job claimers and two outbox
 // dispatchers, each on its own connection pool (as two API nodes or two workers would be),
 // race for the same rows. Neither may take what the other took, and together they take all.
-//
-// db/schema.ts binds its tables when it loads, from DATABASE_URL; so the app's modules are
-// imported only once the URL of this test's cluster is in the environment.
-const bin = findPostgresBin();
-const title = bin
+// The app's modules are imported once the cluster's URL is DATABASE_URL (helpers/seeded-postgres.ts).
+const title = postgresAvailable
   ? 'FOR UPDATE SKIP LOCKED on PostgreSQL'
   : 'FOR UPDATE SKIP LOCKED on PostgreSQL (SKIPPED: no initdb/pg_ctl; install postgresql)';
 
@@ -25,42 +22,29 @@ interface App {
   transports: typeof Transports;
 }
 
-let server: PostgresServer | undefined;
+let pg: SeededPostgres | undefined;
 let app: App;
 let nodeA: DbClient.DB;
 let nodeB: DbClient.DB;
 const packagesDirs = [join(import.meta.dirname, '..', 'packages')];
 
-describe.skipIf(!bin)(title, () => {
+describe.skipIf(!postgresAvailable)(title, () => {
   beforeAll(async () => {
-    server = await startPostgres();
-    process.env.DATABASE_URL = await server.createDatabase('skiplocked');
+    pg = await seededPostgres('skiplocked', 'REQ-SL');
     app = {
-      client: await import('../db/client.js'),
+      client: pg.client,
       jobs: await import('../deployments/jobs.js'),
       outbox: await import('../notifications/outbox.js'),
       transports: await import('../notifications/transports.js'),
     };
-    const { seed } = await import('../db/seed.js');
-    const { recordSubmittedRequest } = await import('../requests/index.js');
-    nodeA = await app.client.openPostgresDatabase(process.env.DATABASE_URL);
-    nodeB = await app.client.openPostgresDatabase(process.env.DATABASE_URL);
-    await seed(nodeA);
-    await recordSubmittedRequest(nodeA, {
-      id: 'REQ-SL',
-      type: 'standard_service',
-      catalogItemId: 'visio',
-      requesterId: 'alice',
-      beneficiaryId: 'alice',
-      deviceId: 'LAPTOP-ALICE',
-      fingerprint: 'fp-REQ-SL',
-    });
+    nodeA = pg.db;
+    nodeB = await app.client.openPostgresDatabase(pg.url);
   }, 120_000);
 
   afterAll(async () => {
     if (nodeA) await app.client.closeDatabase(nodeA);
     if (nodeB) await app.client.closeDatabase(nodeB);
-    server?.stop();
+    pg?.server.stop();
   });
 
   it('two claimers of one device never take the same job, and together take every job', async () => {
