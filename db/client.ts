@@ -78,6 +78,8 @@ export function forUpdateSkipLocked<Q>(query: Q, table?: object): Q {
 export interface DatabaseConfig {
   databaseUrl?: string | undefined;
   databaseFile: string;
+  /** Most connections of the PostgreSQL pool (pg's default, 10, when unset). */
+  databasePoolSize?: number | undefined;
 }
 
 /**
@@ -97,7 +99,8 @@ export async function connectDatabase(
         'set DATABASE_URL in the environment before the process starts, not afterwards',
     );
   }
-  if (config.databaseUrl) return openPostgresDatabase(config.databaseUrl, options);
+  if (config.databaseUrl)
+    return openPostgresDatabase(config.databaseUrl, { ...options, poolSize: config.databasePoolSize });
   return openDatabase(config.databaseFile, options);
 }
 
@@ -113,10 +116,10 @@ const MIGRATION_UNLOCK = sql`select pg_advisory_unlock(hashtext('reqflow:migrati
  */
 export async function openPostgresDatabase(
   url: string,
-  options: { migrate?: boolean; onPoolError?: (err: Error) => void } = {},
+  options: { migrate?: boolean; onPoolError?: (err: Error) => void; poolSize?: number | undefined } = {},
 ): Promise<DB> {
   if (!isPostgresUrl(url)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
-  const pool = new pg.Pool({ connectionString: url });
+  const pool = new pg.Pool({ connectionString: url, ...(options.poolSize ? { max: options.poolSize } : {}) });
   // An idle pooled connection the server drops (restart, failover) emits 'error' on the pool;
   // unheard, that would end the process. The pool replaces the connection by itself.
   pool.on('error', options.onPoolError ?? ((err) => console.warn(`database pool: ${err.message}`)));
