@@ -9,7 +9,7 @@
 import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
-import { closeDatabase, openDatabase } from '../db/client.js';
+import { closeDatabase, connectDatabase } from '../db/client.js';
 import { seed } from '../db/seed.js';
 import { ensureDeviceToken } from '../devices/index.js';
 import { createDirectory } from '../directory/index.js';
@@ -31,6 +31,8 @@ export const CHAOS_CATALOG_FILE = 'chaos.yaml';
 export interface FixtureOptions {
   dataDir: string;
   databaseFile: string;
+  /** PostgreSQL instead of the SQLite file (the process must have loaded the pg schema: DATABASE_URL). */
+  databaseUrl?: string | undefined;
   /** Where the generated packages go (added to PACKAGES_DIR). */
   packagesDir: string;
   users: number;
@@ -103,7 +105,7 @@ function writeChaosCatalog(o: FixtureOptions): string {
 /** Seeds the database with the chaos catalog and adds the chaos people and packages. */
 export async function prepareFixtures(o: FixtureOptions): Promise<void> {
   for (let n = 1; n <= o.tools; n++) writePackage(o.packagesDir, chaosTool(n), o.installSeconds);
-  const db = openDatabase(o.databaseFile);
+  const db = await connectDatabase({ databaseFile: o.databaseFile, databaseUrl: o.databaseUrl });
   try {
     await seed(db, writeChaosCatalog(o), 'chaos');
     await ensureDeviceToken(db, o.dataDir, CHAOS_DEVICE);
