@@ -92,7 +92,7 @@ describe.skipIf(!postgresAvailable)(title, () => {
     const result: Result = await nodeKills(
       env!,
       db!,
-      { requests: REQUESTS, kills: 1, deadlineMs: 200_000, rng: Math.random, log },
+      { requests: REQUESTS, kills: 1, deadlineMs: 240_000, rng: Math.random, log },
       new Allocator(),
     );
     const f = result.findings;
@@ -113,7 +113,7 @@ describe.skipIf(!postgresAvailable)(title, () => {
     if (f.lost.length > 0 || f.wrong.length > 0) console.log(env!.tail(120));
 
     // The kills happened, mid-run, and neither process came back.
-    expect(lines.filter((l) => l.includes('kill -9'))).toHaveLength(2);
+    expect(lines.filter((l) => l.trimStart().startsWith('kill -9'))).toHaveLength(2);
     expect(env!.workers()).not.toContain(firstWorker);
     expect(env!.pid('api')).not.toBe(firstApi);
     expect(result.notes).toEqual([]);
@@ -136,5 +136,5 @@ describe.skipIf(!postgresAvailable)(title, () => {
     expect(f.counts.installs).toBe(SOFTWARE_TOOLS);
     const survivorPort = Number(new URL(env!.apiUrls![1]!).port);
     expect(env!.agentConnections[survivorPort] ?? 0).toBeGreaterThan(0);
-  }, 300_000);
+  }, 330_000);
 });
