@@ -6,7 +6,8 @@ const exclude = ['**/node_modules/**', 'dist/**', 'data/**', 'portal/**'];
 /**
  * Files the postgres project leaves to the sqlite one: they touch no database (workflow code
  * on fake activities, replay, the agent, the supervisor, pure functions), or they are about
- * the database choice itself (test/postgres*.test.ts start a PostgreSQL of their own).
+ * PostgreSQL itself (test/postgres*, skip-locked, job-doorbell-pg and multinode start a
+ * PostgreSQL of their own, and run in the sqlite project's run).
  */
 const noDatabase = [
   'test/agent-main.test.ts',
@@ -23,6 +24,9 @@ const noDatabase = [
   'test/temporal-profile.test.ts',
   'test/postgres.test.ts',
   'test/postgres-stack.e2e.test.ts',
+  'test/skip-locked.test.ts',
+  'test/job-doorbell-pg.test.ts',
+  'test/multinode.e2e.test.ts',
 ];
 
 /**

@@ -60,7 +60,8 @@ async function run(): Promise<void> {
         // The API verifies approve/deny links with the same secret it signs user tokens with.
         linkSecret: resolveSecret(config),
         linkTtlMs: config.approvalLinkTtlMs,
-        jobQueued: jobDoorbellRinger(jobDoorbellDir(config.databaseFile)),
+        // On PostgreSQL queueing a job notifies the API nodes itself (runtime/job-doorbell.ts).
+        ...(config.databaseUrl ? {} : { jobQueued: jobDoorbellRinger(jobDoorbellDir(config.databaseFile)) }),
       }),
       // Bounded so that thousands of requests waiting for people keep the worker's memory flat
       // (README: Configuration); the SDK's default grows with the heap.

@@ -1,7 +1,9 @@
 /**
  * The API as a careful client uses it while processes die under it: a connection error, a 5xx
  * (the API shutting down, Temporal restarting) or a 429 is retried with a backoff until a
- * deadline; every other answer is final and goes back to the caller.
+ * deadline; every other answer is final and goes back to the caller. Given several API nodes,
+ * calls take turns among them, and a call whose node refuses it is retried on the next one
+ * at once, as a load balancer does.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -15,10 +17,17 @@ export class ChaosClient {
   readonly retries = { connection: 0, status5xx: 0 };
   private readonly tokens = new Map<string, string>();
 
+  private readonly apiUrls: string[];
+  private turn = 0;
+  /** Calls answered, by node. */
+  readonly answeredBy: Record<string, number> = {};
+
   constructor(
-    private readonly apiUrl: string,
+    apiUrl: string | string[],
     private readonly deadline: () => number,
-  ) {}
+  ) {
+    this.apiUrls = typeof apiUrl === 'string' ? [apiUrl] : apiUrl;
+  }
 
   async call(method: string, path: string, opts: { as?: string; body?: unknown; key?: string } = {}) {
     const token = opts.as ? await this.token(opts.as) : undefined;
@@ -45,9 +54,11 @@ export class ChaosClient {
     { body, ...headers }: { body?: unknown; authorization?: string; 'idempotency-key'?: string },
   ): Promise<Answer> {
     let wait = 200;
-    for (;;) {
+    let node = this.turn++ % this.apiUrls.length;
+    for (let attempt = 1; ; attempt++) {
+      const apiUrl = this.apiUrls[node]!;
       try {
-        const res = await fetch(`${this.apiUrl}${path}`, {
+        const res = await fetch(`${apiUrl}${path}`, {
           method,
           headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -55,11 +66,15 @@ export class ChaosClient {
         });
         const text = await res.text();
         if (res.status < 500 && res.status !== 429) {
+          this.answeredBy[apiUrl] = (this.answeredBy[apiUrl] ?? 0) + 1;
           return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
         }
         this.retries.status5xx++;
       } catch {
         this.retries.connection++;
+        // Another node may answer at once; every node has been tried: back off before the next round.
+        node = (node + 1) % this.apiUrls.length;
+        if (attempt % this.apiUrls.length !== 0) continue;
       }
       if (Date.now() > this.deadline()) throw new Error(`${method} ${path}: no answer before the deadline`);
       await sleep(wait);

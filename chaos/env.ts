@@ -14,11 +14,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../runtime/config.js';
 import { readStackState, stackStateFile } from '../runtime/stack-state.js';
 import { freePort, startDevServer, type DevServer } from '../scripts/dev-server.js';
+import { startBalancer } from './balancer.js';
 import { chaosCatalogDir } from './fixtures.js';
 
 export interface Env {
   name: string;
   apiUrl: string;
+  /** Every API node, when there are several: clients take turns among them. */
+  apiUrls?: string[];
   dataDir: string;
   databaseFile: string;
   temporal: Client;
@@ -254,4 +257,83 @@ export async function apiReady(env: Env): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Scale-out across nodes: `apis` API processes on ports of their own and `workers` worker
+ * processes, all on one database (DATABASE_URL in `env`) and one Temporal server that this
+ * harness does not own. Nothing is restarted: a process that dies stays dead, and the others
+ * carry its load. The agent reaches the APIs through a load balancer (chaos/balancer.ts).
+ * `pid('api')` and `pid('worker')` name the first of each, the ones a scenario kills.
+ */
+export async function startNodes(
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  opts: { temporalAddress: string; workers: number; apis: number },
+): Promise<Env & { agentConnections: Record<number, number> }> {
+  const output = new Output(join(dataDir, 'chaos-nodes.log'));
+  const procs: Proc[] = [];
+  const start = (name: string, script: string, extra: NodeJS.ProcessEnv, args: string[] = []): Proc => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
+      cwd: repoRoot,
+      env: { ...env, TEMPORAL_ADDRESS: opts.temporalAddress, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    output.attach(`[${name}] `, child);
+    const proc = { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+    procs.push(proc);
+    return proc;
+  };
+  const live = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+  const workers = Array.from({ length: opts.workers }, (_, i) => start(`worker-${i + 1}`, 'worker.ts', {}));
+  const ports: number[] = [];
+  const apis: Proc[] = [];
+  for (let i = 0; i < opts.apis; i++) {
+    const port = await freePort();
+    ports.push(port);
+    apis.push(
+      start(`api-${i + 1}`, 'server.ts', { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }),
+    );
+  }
+  const apiUrls = ports.map((port) => `http://127.0.0.1:${port}`);
+  for (const url of apiUrls) await waitReady(url, 180_000, () => output.tail(80));
+  const balancer = await startBalancer(ports);
+  const agent = start('agent', 'agent/main.ts', {}, ['--device', 'LAPTOP-ALICE', '--api', balancer.url]);
+  const connection = await Connection.connect({ address: opts.temporalAddress });
+  const stopProc = async (p: Proc) => {
+    if (!live(p)) return;
+    p.child.kill('SIGTERM');
+    const done = await Promise.race([p.exited.then(() => true), sleep(20_000).then(() => false)]);
+    if (!done) p.child.kill('SIGKILL');
+    await p.exited;
+  };
+  const firstLive = (ps: Proc[]) => ps.find(live)?.child.pid;
+  return {
+    name: `${opts.workers} workers and ${opts.apis} API nodes on one database`,
+    apiUrl: apiUrls[0]!,
+    apiUrls,
+    dataDir,
+    databaseFile: join(dataDir, 'reqflow.db'),
+    temporal: new Client({ connection }),
+    taskQueue: env.TEMPORAL_TASK_QUEUE ?? TASK_QUEUE,
+    agentConnections: balancer.connections,
+    pid: (role) =>
+      role === 'api'
+        ? firstLive(apis)
+        : role === 'worker'
+          ? firstLive(workers)
+          : role === 'agent'
+            ? agent.child.pid
+            : undefined,
+    workers: () => workers.filter(live).flatMap((w) => (w.child.pid ? [w.child.pid] : [])),
+    tail: (n = 60) => output.tail(n),
+    async stop() {
+      await connection.close();
+      await stopProc(agent);
+      await balancer.close();
+      await Promise.all(procs.map(stopProc));
+      await output.close();
+      return 0;
+    },
+  };
 }

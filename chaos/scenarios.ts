@@ -42,6 +42,8 @@ export interface Result {
   recoveries: number[];
   recoveredWhen: string;
   retries: { connection: number; status5xx: number };
+  /** Calls answered by each API node. */
+  answeredBy: Record<string, number>;
   actions: number;
   /** Seconds from the last fault until every request was final. */
   drainSeconds: number | undefined;
@@ -102,7 +104,7 @@ async function runWorkload(
   const started = Date.now();
   const deadline = started + s.deadlineMs;
   s.log(`\n== ${name} (${env.name}): ${planned.length} requests`);
-  const client = new ChaosClient(env.apiUrl, () => deadline);
+  const client = new ChaosClient(env.apiUrls ?? env.apiUrl, () => deadline);
   const driver = new Driver(client, db, () => planned);
   driver.start();
   const notes: string[] = [];
@@ -138,6 +140,7 @@ async function runWorkload(
     recoveries,
     recoveredWhen,
     retries: client.retries,
+    answeredBy: client.answeredBy,
     actions: driver.actions,
     drainSeconds: allFinal ? Math.max(0, (finalAt - lastFault) / 1000) : undefined,
     seconds: (Date.now() - started) / 1000,
@@ -283,6 +286,39 @@ export function temporalKills(env: Env, db: DB, s: Settings, alloc: Allocator): 
         else s.log('  the dev server did not come back within 120 s');
       }
       return recoveries;
+    },
+  );
+}
+
+/**
+ * Several workers and API nodes (chaos/env.ts startNodes): once the workload is under way,
+ * kill -9 of one worker and one API node, neither started again; the survivors carry on.
+ * Recovered: every request still reaches its end (the survivors took over).
+ */
+export function nodeKills(env: Env, db: DB, s: Settings, alloc: Allocator): Promise<Result> {
+  const planned = plan('nodes', s.requests, alloc);
+  return runWorkload(
+    env,
+    db,
+    s,
+    'kill -9 of one worker and one API node, neither restarted',
+    planned,
+    'the surviving worker and API node finish every request',
+    async (inFlight, faulted) => {
+      // Mid-run: once a quarter of the requests have ended, so that work of every kind is in flight.
+      const ended = async () => {
+        const rows = await readRequests(
+          db,
+          planned.flatMap((p) => (p.id ? [p.id] : [])),
+        );
+        return [...rows.values()].filter((r) => isFinalStatus(r.status)).length;
+      };
+      if (!(await until(async () => !inFlight() || (await ended()) >= planned.length / 4, s.deadlineMs)))
+        return [];
+      if (!inFlight()) return [];
+      kill(env.pid('worker'), s, faulted, 'worker-1');
+      kill(env.pid('api'), s, faulted, 'API node 1');
+      return [];
     },
   );
 }

@@ -63,10 +63,23 @@ export async function selectRows<T>(db: DB | Tx, query: SQL): Promise<T[]> {
   return db.all<T>(query);
 }
 
+/**
+ * A PostgreSQL SELECT with `FOR UPDATE SKIP LOCKED` (of `table` alone when the query joins
+ * others): run inside a transaction, it locks the rows it returns until the commit and
+ * leaves out rows another transaction holds. For several nodes taking work from one table;
+ * SQLite has no such clause, so callers branch on `databaseDialect` first.
+ */
+export function forUpdateSkipLocked<Q>(query: Q, table?: object): Q {
+  const pgQuery = query as unknown as { for(strength: 'update', config: object): Q };
+  return pgQuery.for('update', table ? { of: table, skipLocked: true } : { skipLocked: true });
+}
+
 /** Where the app database is: `databaseUrl` (PostgreSQL) when set, else the SQLite file. */
 export interface DatabaseConfig {
   databaseUrl?: string | undefined;
   databaseFile: string;
+  /** Most connections of the PostgreSQL pool (pg's default, 10, when unset). */
+  databasePoolSize?: number | undefined;
 }
 
 /**
@@ -86,7 +99,8 @@ export async function connectDatabase(
         'set DATABASE_URL in the environment before the process starts, not afterwards',
     );
   }
-  if (config.databaseUrl) return openPostgresDatabase(config.databaseUrl, options);
+  if (config.databaseUrl)
+    return openPostgresDatabase(config.databaseUrl, { ...options, poolSize: config.databasePoolSize });
   return openDatabase(config.databaseFile, options);
 }
 
@@ -102,10 +116,10 @@ const MIGRATION_UNLOCK = sql`select pg_advisory_unlock(hashtext('reqflow:migrati
  */
 export async function openPostgresDatabase(
   url: string,
-  options: { migrate?: boolean; onPoolError?: (err: Error) => void } = {},
+  options: { migrate?: boolean; onPoolError?: (err: Error) => void; poolSize?: number | undefined } = {},
 ): Promise<DB> {
   if (!isPostgresUrl(url)) throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
-  const pool = new pg.Pool({ connectionString: url });
+  const pool = new pg.Pool({ connectionString: url, ...(options.poolSize ? { max: options.poolSize } : {}) });
   // An idle pooled connection the server drops (restart, failover) emits 'error' on the pool;
   // unheard, that would end the process. The pool replaces the connection by itself.
   pool.on('error', options.onPoolError ?? ((err) => console.warn(`database pool: ${err.message}`)));

@@ -1,8 +1,9 @@
-import { and, asc, eq, inArray, isNull, max } from 'drizzle-orm';
-import type { DB } from '../db/client.js';
+import { and, asc, eq, inArray, max, sql } from 'drizzle-orm';
+import { databaseDialect, execute, forUpdateSkipLocked, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { transaction } from '../db/transaction.js';
 import type { JobAction } from '../domain/status.js';
+import { DEVICE_JOBS_CHANNEL } from '../runtime/job-doorbell.js';
 import { loadPackage, type DeploymentPackage } from '../runtime/packages.js';
 import { packageFolderOf } from '../service-catalog/items.js';
 
@@ -62,12 +63,21 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
       return last?.n ?? 0;
     },
 
-    /** Queues a job; one with the same id already queued stays as it is (a retried activity). */
+    /**
+     * Queues a job; one with the same id already queued stays as it is (a retried activity).
+     * On PostgreSQL the same transaction announces it on DEVICE_JOBS_CHANNEL, which wakes the
+     * device's held poll on whichever API node holds it (runtime/job-doorbell.ts); on SQLite
+     * the worker rings the file doorbell after this returns.
+     */
     async queue(job: QueuedJob): Promise<void> {
-      await db
-        .insert(t.deploymentJobs)
-        .values({ ...job, state: 'queued' })
-        .onConflictDoNothing();
+      await transaction(db, async (tx) => {
+        await tx
+          .insert(t.deploymentJobs)
+          .values({ ...job, state: 'queued' })
+          .onConflictDoNothing();
+        if (databaseDialect(tx) === 'postgres')
+          await execute(tx, sql`select pg_notify(${DEVICE_JOBS_CHANNEL}, ${job.deviceId})`);
+      });
     },
 
     /** A job not yet finished may no longer start; false when it had finished (or never existed). */
@@ -82,12 +92,16 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
 
     /**
      * Hands out the device's queued jobs, and jobs whose previous delivery was never
-     * reported, marking them running; the read and the updates are one transaction, so two
-     * polls of the same device never both take a job.
+     * reported, marking them running, in one transaction. Two polls of one device (an agent
+     * that reconnected to another API node while its old poll lingers) must never both take
+     * a job. SQLite runs one writing transaction at a time, so its read and updates cannot
+     * interleave with another claim. On PostgreSQL the read locks the rows it returns
+     * (`FOR UPDATE SKIP LOCKED`): a concurrent claim skips them instead of waiting, and the
+     * lock, not the update's condition, is what keeps a job from being handed out twice.
      */
     async claim(deviceId: string, nowMs: number): Promise<ClaimedJob[]> {
       return transaction(db, async (tx) => {
-        const candidates = await tx
+        const query = tx
           .select()
           .from(t.deploymentJobs)
           .where(
@@ -97,6 +111,7 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
             ),
           )
           .orderBy(asc(t.deploymentJobs.queuedAt));
+        const candidates = await (databaseDialect(tx) === 'postgres' ? forUpdateSkipLocked(query) : query);
         const claimed: ClaimedJob[] = [];
         for (const job of candidates) {
           const pkg = loadPackage(packagesDirs, job.packageId, await packageFolderOf(tx, job.packageId));
@@ -105,22 +120,10 @@ export function createDeploymentJobs({ db, packagesDirs }: { db: DB; packagesDir
           const leaseMs = (3 * pkg.timeoutSeconds + 60) * 1000;
           if (job.state === 'running' && job.startedAt && Date.parse(job.startedAt) + leaseMs > nowMs)
             continue;
-          // Only as the job was read: on PostgreSQL a concurrent poll may have taken it since,
-          // and then this update matches nothing and the job is not handed out twice.
-          const taken = await tx
+          await tx
             .update(t.deploymentJobs)
             .set({ state: 'running', startedAt: new Date(nowMs).toISOString() })
-            .where(
-              and(
-                eq(t.deploymentJobs.id, job.id),
-                eq(t.deploymentJobs.state, job.state),
-                job.startedAt === null
-                  ? isNull(t.deploymentJobs.startedAt)
-                  : eq(t.deploymentJobs.startedAt, job.startedAt),
-              ),
-            )
-            .returning({ id: t.deploymentJobs.id });
-          if (taken.length === 0) continue;
+            .where(eq(t.deploymentJobs.id, job.id));
           claimed.push({
             id: job.id,
             requestId: job.requestId,

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, isNull, lt, lte, or } from 'drizzle-orm';
-import type { DB, Tx } from '../db/client.js';
+import { databaseDialect, forUpdateSkipLocked, type DB, type Tx } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
 import * as t from '../db/schema.js';
 import { createLinks, type LinkOptions, type Links } from './links.js';
 import { renderNotification } from './render.js';
@@ -216,10 +217,12 @@ export async function listOutbox(db: DB, filter: OutboxListFilter) {
  * Delivery of the notifications outbox (queued above).
  *
  * Several worker processes may each run a dispatcher on the same database. Before
- * sending, a dispatcher claims a row with an optimistic update
- * (`... WHERE id = ? AND status = 'pending' AND attempts = ?`); the database serialises
+ * sending, a dispatcher claims a row. On SQLite the claim is an optimistic update
+ * (`... WHERE id = ? AND status = 'pending' AND attempts = ?`): the database serialises
  * writes to a row, so of two dispatchers that read the same row only one sees a change,
- * and only that one sends. The claim also sets `next_attempt_at`: a row with n
+ * and only that one sends. On PostgreSQL the claim reads the row with
+ * `FOR UPDATE SKIP LOCKED` in its own transaction: other dispatchers pass over it instead
+ * of queueing behind it or racing for it. The claim also sets `next_attempt_at`: a row with n
  * attempts is due again `retryDelayMs * 2^(n-1)` later (1, 2, 4, 8 min by default).
  * That delay is both the retry backoff and the lease of a send in flight, so it
  * must exceed the longest send (the SMTP transport caps its timeouts well below a
@@ -283,10 +286,9 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
       log(`outbox: ${failed.length} notification(s) failed: last attempt never reported back`);
   }
 
-  async function dispatchOnce(): Promise<number> {
-    const startedIso = now().toISOString();
-    await abandonExhausted(startedIso);
-    const rows = await db
+  /** Due rows, oldest first, with what sending needs from the recipient. */
+  function selectDue(reader: OutboxWriter, nowIso: string, limit: number) {
+    return reader
       .select({
         id: n.id,
         requestId: n.requestId,
@@ -301,37 +303,76 @@ export function createOutboxDispatcher(options: OutboxDispatcherOptions): Outbox
       })
       .from(n)
       .innerJoin(t.users, eq(t.users.id, n.recipientId))
-      .where(and(eq(n.status, 'pending'), lt(n.attempts, maxAttempts), due(startedIso)))
+      .where(and(eq(n.status, 'pending'), lt(n.attempts, maxAttempts), due(nowIso)))
       .orderBy(asc(n.createdAt), asc(n.id))
-      .limit(batchSize);
+      .limit(limit);
+  }
+  type DueRow = Awaited<ReturnType<typeof selectDue>>[number];
 
-    let sent = 0;
-    for (const row of rows) {
-      if (!row.active) {
-        // Deactivated in the directory: their mailbox is closing and their access is gone.
-        // Failed with the reason rather than sent; nothing is retried, the row stays as a record.
-        const skipped = await db
-          .update(n)
-          .set({
-            status: 'failed',
-            nextAttemptAt: null,
-            lastError: `not sent: ${row.recipientId} is inactive in the directory`,
-          })
-          .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, row.attempts)))
-          .returning({ id: n.id });
-        if (skipped.length === 1)
-          log(`outbox: #${row.id} to ${row.recipientId} not sent: the recipient is inactive`);
-        continue;
-      }
-      const attempt = row.attempts + 1;
-      const claimed = await db
+  /**
+   * Claims one row for this dispatcher (the next attempt and its lease), or fails it when its
+   * recipient is inactive; true when it is this dispatcher's to send. `guarded`: the row is not
+   * locked, so the update holds only if the row is still as it was read.
+   */
+  async function take(writer: OutboxWriter, row: DueRow, guarded: boolean): Promise<boolean> {
+    const unchanged = guarded
+      ? and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, row.attempts))
+      : eq(n.id, row.id);
+    if (!row.active) {
+      // Deactivated in the directory: their mailbox is closing and their access is gone.
+      // Failed with the reason rather than sent; nothing is retried, the row stays as a record.
+      const skipped = await writer
         .update(n)
-        .set({ attempts: attempt, nextAttemptAt: later(delayAfter(attempt)) })
-        .where(and(eq(n.id, row.id), eq(n.status, 'pending'), eq(n.attempts, row.attempts)))
+        .set({
+          status: 'failed',
+          nextAttemptAt: null,
+          lastError: `not sent: ${row.recipientId} is inactive in the directory`,
+        })
+        .where(unchanged)
         .returning({ id: n.id });
-      // Another dispatcher claimed it since our select.
-      if (claimed.length !== 1) continue;
+      if (skipped.length === 1)
+        log(`outbox: #${row.id} to ${row.recipientId} not sent: the recipient is inactive`);
+      return false;
+    }
+    const attempt = row.attempts + 1;
+    const claimed = await writer
+      .update(n)
+      .set({ attempts: attempt, nextAttemptAt: later(delayAfter(attempt)) })
+      .where(unchanged)
+      .returning({ id: n.id });
+    // Unguarded, the lock makes it ours; guarded, another dispatcher may have claimed it since our select.
+    return claimed.length === 1;
+  }
 
+  /**
+   * The due rows this dispatcher takes, each claimed just before it is sent, so that its
+   * lease starts when its send does.
+   */
+  async function* claimDue(nowIso: string): AsyncGenerator<DueRow> {
+    if (databaseDialect(db) === 'postgres') {
+      // One row per transaction that locks what it reads: another node's dispatcher skips
+      // the row while we hold it, and finds it not due (leased) once we commit.
+      for (let seen = 0; seen < batchSize; seen++) {
+        // undefined: nothing left that is due and unlocked; null: a row failed rather than sent.
+        const row = await transaction(db, async (tx): Promise<DueRow | null | undefined> => {
+          const [next] = await forUpdateSkipLocked(selectDue(tx, nowIso, 1), n);
+          if (!next) return undefined;
+          return (await take(tx, next, false)) ? next : null;
+        });
+        if (row === undefined) return;
+        if (row) yield row;
+      }
+      return;
+    }
+    for (const row of await selectDue(db, nowIso, batchSize)) if (await take(db, row, true)) yield row;
+  }
+
+  async function dispatchOnce(): Promise<number> {
+    const startedIso = now().toISOString();
+    await abandonExhausted(startedIso);
+    let sent = 0;
+    for await (const row of claimDue(startedIso)) {
+      const attempt = row.attempts + 1;
       const who = `${row.recipientId} <${row.email}>`;
       try {
         const { text, html } = renderNotification(row);

@@ -38,6 +38,12 @@ export interface Config {
   databaseFile: string;
   /** DATABASE_URL: PostgreSQL (`postgres://…`) instead of the SQLite file; unset: SQLite. */
   databaseUrl: string | undefined;
+  /**
+   * DATABASE_POOL_SIZE: most PostgreSQL connections one process opens (its pool; an API node
+   * also holds one more, LISTENing for queued jobs). Every worker and API node has its own,
+   * so the server must allow their sum.
+   */
+  databasePoolSize: number;
   host: string;
   port: number;
   /** Base URL people and devices use to reach the API (links in notifications). */
@@ -182,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseFile: resolve(env.DATABASE_FILE ?? resolve(dataDir, 'reqflow.db')),
     databaseUrl: databaseUrl(env.DATABASE_URL),
+    databasePoolSize: Math.max(1, int(env.DATABASE_POOL_SIZE, 10, 'DATABASE_POOL_SIZE')),
     host,
     port,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),

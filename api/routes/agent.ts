@@ -6,15 +6,16 @@ import { createDeploymentJobs } from '../../deployments/jobs.js';
 import { isEnrolled, recordDeviceSeen } from '../../devices/index.js';
 import type { DeploymentReport } from '../../domain/request.js';
 import type { Config } from '../../runtime/config.js';
-import { jobDoorbellDir, watchJobDoorbell } from '../../runtime/job-doorbell.js';
+import { jobDoorbellDir, listenJobDoorbell, watchJobDoorbell } from '../../runtime/job-doorbell.js';
 import { deploymentResultSignal } from '../workflow-contract.js';
 import { conflict, HttpProblem, notFound } from '../errors.js';
 import { AgentJob, JobResultBody, JobsQuery } from '../schemas/agent.js';
 import { deviceAuthProblems, problemRef } from '../schemas/common.js';
 
-// A held long poll wakes at once when the worker rings the device's job doorbell
-// (runtime/job-doorbell.ts); without a ring (a worker on another machine) it re-reads the
-// jobs table this often, a cheap indexed read, so a job still starts within a second.
+// A held long poll wakes at once when a queued job rings the device's job doorbell
+// (runtime/job-doorbell.ts: a file beside SQLite, LISTEN/NOTIFY on PostgreSQL); without a
+// ring it re-reads the jobs table this often, a cheap indexed read, so a job still starts
+// within a second.
 const POLL_INTERVAL_MS = 1000;
 const OUTPUT_TAIL = 4000;
 const RESULT_BODY_LIMIT = 4 * 65536 + 4096;
@@ -33,7 +34,9 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
   // lingers, or a second agent with the same token) supersedes the older, which answers at
   // once with no jobs. Without it, every open poll of a device holds a socket and a timer.
   const polls = new Map<string, symbol>();
-  const doorbell = watchJobDoorbell(jobDoorbellDir(config.databaseFile));
+  const doorbell = config.databaseUrl
+    ? listenJobDoorbell(config.databaseUrl, { log: (line) => app.log.warn(line) })
+    : watchJobDoorbell(jobDoorbellDir(config.databaseFile));
   const deploymentJobs = createDeploymentJobs({ db, packagesDirs: config.packagesDirs });
   app.addHook('preClose', async () => {
     closing.abort();
