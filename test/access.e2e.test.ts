@@ -10,7 +10,7 @@ import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
 import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Access requests and approvals over HTTP against the real stack (worker, API,
-// agent processes; real SQLite; the shared Temporal dev server).
+// agent processes; the real database; the shared Temporal dev server).
 
 let stack: TestStack;
 let smtp: TestSmtp;

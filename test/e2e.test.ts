@@ -7,7 +7,7 @@ import { eventually } from './helpers/eventually.js';
 import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // The whole thing over HTTP: real worker, real API, real device agent running the
-// package scripts, real SQLite files, the shared real Temporal dev server.
+// package scripts, the real database (SQLite or PostgreSQL), the shared real Temporal dev server.
 
 let stack: TestStack;
 let alice: string;

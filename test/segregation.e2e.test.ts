@@ -6,7 +6,7 @@ import { exportHistory } from './helpers/histories.js';
 import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Segregation of duties in approvals, and secrets kept out of logs and histories, over
-// HTTP against the real stack (worker and API processes, real SQLite, the shared Temporal
+// HTTP against the real stack (worker and API processes, the real database, the shared Temporal
 // dev server). The API logs every request (LOG_LEVEL=info) and the worker "mails" through
 // the log transport, so the tests read what an operator reading the logs would read.
 
