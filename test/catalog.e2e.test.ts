@@ -191,8 +191,9 @@ describe('the catalog as code, end to end', () => {
     });
     stack.startWorker();
 
-    // Version 1's chain: alice's manager, then the CAB.
-    await stack.waitForRequest(as('alice'), posted.id, waitingOn('bob'));
+    // Version 1's chain: alice's manager, then the CAB. The restarted worker bundles its
+    // workflows first, which takes its time on a loaded machine.
+    await stack.waitForRequest(as('alice'), posted.id, waitingOn('bob'), 120_000);
     expect((await approve('bob', posted.id)).status).toBe(200);
     await stack.waitForRequest(as('alice'), posted.id, waitingOn('erin'));
     expect((await approve('erin', posted.id)).status).toBe(200);
@@ -215,7 +216,7 @@ describe('the catalog as code, end to end', () => {
     // The request view points at the version it was decided by.
     const v1 = await stack.call('GET', done.links.catalogItem, { token: as('alice') });
     expect(v1.body).toMatchObject({ version: 1, approvalPolicy: [{ kind: 'manager' }, { kind: 'group' }] });
-  });
+  }, 180_000);
 
   it('a retired item stays readable on its requests and cannot be requested', async () => {
     const [old] = (
