@@ -60,7 +60,7 @@ describe('time-bound access in the portal', () => {
       });
       expect(approved.status).toBe(200);
       await stack.waitForRequest(tokens.alice!, id, ended);
-      const until = grantRow(stack, id)!.until!;
+      const until = (await grantRow(stack, id))!.until!;
       const days = (Date.parse(until) - Date.now()) / 86_400_000;
       expect(days).toBeGreaterThan(29);
       expect(days).toBeLessThanOrEqual(30);
@@ -84,13 +84,10 @@ describe('time-bound access in the portal', () => {
       expect(started.status).toBe(202);
       const campaignId = (started.body as { id: string }).id;
       await eventually(
-        () =>
-          stack.db
-            .select()
-            .from(t.notifications)
-            .where(eq(t.notifications.recipientId, 'bob'))
-            .all()
-            .some((n) => n.subject.startsWith(`Access review ${campaignId}`)),
+        async () =>
+          (await stack.db.select().from(t.notifications).where(eq(t.notifications.recipientId, 'bob'))).some(
+            (n) => n.subject.startsWith(`Access review ${campaignId}`),
+          ),
         (told) => told,
       );
       const bob = await signedIn('Bob Baker');
@@ -104,11 +101,10 @@ describe('time-bound access in the portal', () => {
       await review.getByLabel('Comment (optional)').fill('Still closing the quarter');
       await review.getByRole('button', { name: 'Keep' }).click();
       await review.waitFor({ state: 'detached', timeout: LIVE_MS });
-      const item = stack.db
+      const [item] = await stack.db
         .select()
         .from(t.accessReviewItems)
-        .where(eq(t.accessReviewItems.campaignId, campaignId))
-        .get()!;
+        .where(eq(t.accessReviewItems.campaignId, campaignId));
       expect(item).toMatchObject({
         decision: 'keep',
         decidedBy: 'bob',
@@ -125,7 +121,7 @@ describe('time-bound access in the portal', () => {
         .click();
       await alice.waitForURL((u) => /\/requests\/REQ-/.test(u.pathname) && !u.pathname.endsWith(id));
       const renewal = alice.url().split('/').pop()!;
-      const row2 = stack.db.select().from(t.requests).where(eq(t.requests.id, renewal)).get()!;
+      const [row2] = await stack.db.select().from(t.requests).where(eq(t.requests.id, renewal));
       expect(row2).toMatchObject({
         renewalOf: id,
         justification: 'Quarter close',

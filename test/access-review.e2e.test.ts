@@ -18,7 +18,7 @@ const grants: Record<string, string> = {};
 beforeAll(async () => {
   stack = await startStack(inject('temporalAddress'), { ACCESS_REVIEW_REMIND_BEFORE: '12s' });
   // Dave checks the service for the auditors.
-  stack.db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'dave' }).run();
+  await stack.db.insert(t.groupMembers).values({ groupId: 'auditors', userId: 'dave' });
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'olga']) tokens[u] = await stack.login(u);
   // Holders and their managers: alice (bob), carol (erin), bob (erin).
   for (const [holder, manager] of [
@@ -68,7 +68,7 @@ describe('access review campaign', () => {
       expect(res.status, JSON.stringify(body)).toBe(status);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
     }
-    expect(stack.db.select().from(t.accessReviewCampaigns).all()).toEqual([]);
+    expect(await stack.db.select().from(t.accessReviewCampaigns)).toEqual([]);
   });
 
   it(
@@ -90,7 +90,8 @@ describe('access review campaign', () => {
       // Each reviewer's part is open once they were told.
       for (const reviewer of ['bob', 'erin']) {
         await eventually(
-          () => subjectsFor(stack, reviewer).filter((s) => s.startsWith(`Access review ${campaign.id}`)),
+          async () =>
+            (await subjectsFor(stack, reviewer)).filter((s) => s.startsWith(`Access review ${campaign.id}`)),
           (s) => s.length > 0,
         );
       }
@@ -133,18 +134,20 @@ describe('access review campaign', () => {
       const revoked = await decide('erin', carolItem.id, { decision: 'revoke', comment: 'Moved to payroll' });
       expect(revoked.status).toBe(200);
       expect(revoked.body).toMatchObject({ outcome: 'revoked' });
-      expect(membership(stack, 'carol')).toBeUndefined();
-      expect(membership(stack, 'alice')).toBeDefined();
+      expect(await membership(stack, 'carol')).toBeUndefined();
+      expect(await membership(stack, 'alice')).toBeDefined();
 
       // Erin never decides on bob: at the deadline the policy revokes it.
       const result = await stack.temporal.workflow
         .getHandle<typeof accessReviewCampaign>(campaign.id)
         .result();
       expect(result).toMatchObject({ reviewers: 2, items: 3 });
-      expect(membership(stack, 'bob')).toBeUndefined();
-      expect(membership(stack, 'alice')).toBeDefined();
+      expect(await membership(stack, 'bob')).toBeUndefined();
+      expect(await membership(stack, 'alice')).toBeDefined();
       expect(
-        subjectsFor(stack, 'erin').some((s) => s.startsWith(`Reminder: access review ${campaign.id}`)),
+        (await subjectsFor(stack, 'erin')).some((s) =>
+          s.startsWith(`Reminder: access review ${campaign.id}`),
+        ),
       ).toBe(true);
 
       // The auditors' report: who decided what, and the revocations done.
@@ -180,7 +183,7 @@ describe('access review campaign', () => {
       expect(body.tally).toEqual({ kept: 1, revoked: 1, revoked_at_deadline: 1 });
       expect(body.revocations.map((r) => r.user).sort()).toEqual(['bob', 'carol']);
       for (const r of body.revocations) {
-        const entry = stack.db.select().from(t.auditLog).where(eq(t.auditLog.seq, r.auditSeq!)).get();
+        const [entry] = await stack.db.select().from(t.auditLog).where(eq(t.auditLog.seq, r.auditSeq!));
         expect(entry).toMatchObject({ action: 'access.revoked', subject: r.user });
         expect(entry!.details).toMatchObject({ reason: 'review' });
       }
@@ -192,11 +195,10 @@ describe('access review campaign', () => {
         (await stack.call('GET', `/api/access/reviews/${campaign.id}/report`, { token: tokens.alice }))
           .status,
       ).toBe(404);
-      const grantsEnded = stack.db
+      const grantsEnded = await stack.db
         .select()
         .from(t.accessGrants)
-        .where(and(eq(t.accessGrants.endReason, 'review'), like(t.accessGrants.groupId, 'FIN-%')))
-        .all();
+        .where(and(eq(t.accessGrants.endReason, 'review'), like(t.accessGrants.groupId, 'FIN-%')));
       expect(grantsEnded.map((g) => g.userId).sort()).toEqual(['bob', 'carol']);
 
       const chain = await stack.call('GET', '/api/audit/verify', { token: tokens.dave });

@@ -10,7 +10,7 @@ import { startSmtpServer, type TestSmtp } from './helpers/smtp.js';
 import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Access requests and approvals over HTTP against the real stack (worker, API,
-// agent processes; real SQLite; the shared Temporal dev server).
+// agent processes; the real database; the shared Temporal dev server).
 
 let stack: TestStack;
 let smtp: TestSmtp;
@@ -69,12 +69,13 @@ const approve = (user: string, id: string, decision: 'approve' | 'deny' = 'appro
     token: as(user),
     body: { decision, ...(comment ? { comment } : {}) },
   });
+/** A recipient's notifications about a request, oldest first. */
 const notificationsOf = (requestId: string, recipient: string) =>
   stack.db
     .select()
     .from(t.notifications)
     .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
-    .all();
+    .orderBy(t.notifications.id);
 
 async function updateEvents(id: string): Promise<number> {
   const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
@@ -102,7 +103,7 @@ describe('access request: the story', () => {
         justification: 'Quarter-end close',
       }),
     );
-    const [ask] = notificationsOf(submitted.id, 'erin');
+    const [ask] = await notificationsOf(submitted.id, 'erin');
     expect(ask?.subject).toContain('Approval needed');
     expect(ask?.body).toContain('Quarter-end close');
     expect(ask?.links.approve).toContain('/approvals/links/');
@@ -125,14 +126,14 @@ describe('access request: the story', () => {
     ]);
     await mailTo('carol@example.com', submitted.id, /^Pending fulfillment: Financial Reporting System$/);
     await mailTo('carol@example.com', submitted.id, /^Access granted to Financial Reporting System$/);
-    expect(notificationsOf(submitted.id, 'carol').map((n) => n.subject)).toEqual(
+    expect((await notificationsOf(submitted.id, 'carol')).map((n) => n.subject)).toEqual(
       expect.arrayContaining([
         'Pending fulfillment: Financial Reporting System',
         'Access granted to Financial Reporting System',
       ]),
     );
 
-    const member = stack.db
+    const [member] = await stack.db
       .select()
       .from(t.securityGroupMembers)
       .where(
@@ -140,20 +141,19 @@ describe('access request: the story', () => {
           eq(t.securityGroupMembers.groupId, 'FIN-REPORTING-READERS'),
           eq(t.securityGroupMembers.userId, 'carol'),
         ),
-      )
-      .get();
+      );
     expect(member?.requestId).toBe(submitted.id);
-    const approval = stack.db
+    const [approval] = await stack.db
       .select()
       .from(t.auditLog)
-      .where(eq(t.auditLog.seq, member!.approvalAuditSeq!))
-      .get();
+      .where(eq(t.auditLog.seq, member!.approvalAuditSeq!));
     expect(approval).toMatchObject({ action: 'request.approved', actor: 'erin', requestId: submitted.id });
-    const grant = stack.db
+    const [grant] = await stack.db
       .select()
       .from(t.auditLog)
       .where(and(eq(t.auditLog.requestId, submitted.id), eq(t.auditLog.action, 'access.granted')))
-      .get();
+      .orderBy(t.auditLog.seq)
+      .limit(1);
     expect(grant?.details).toMatchObject({
       securityGroup: 'FIN-REPORTING-READERS',
       approvalAuditSeq: approval!.seq,
@@ -273,7 +273,7 @@ describe('approve/deny links', () => {
 
   it('shows a confirmation on GET without deciding, decides once on POST', async () => {
     const submitted = await requestFinReporting();
-    const [ask] = notificationsOf(submitted.id, 'erin');
+    const [ask] = await notificationsOf(submitted.id, 'erin');
     const approveLink = linkPath(ask!.links.approve!);
     const page = await fetch(`${stack.apiUrl}${approveLink}`);
     expect(page.status).toBe(200);
@@ -298,7 +298,7 @@ describe('approve/deny links', () => {
 
   it('refuses forged and expired links and changes nothing', async () => {
     const submitted = await requestFinReporting();
-    const [ask] = notificationsOf(submitted.id, 'erin');
+    const [ask] = await notificationsOf(submitted.id, 'erin');
     const real = linkPath(ask!.links.approve!);
     const forged = `${real.slice(0, -3)}${real.endsWith('AAA') ? 'BBB' : 'AAA'}`;
     expect((await fetch(`${stack.apiUrl}${forged}`, { method: 'POST' })).status).toBe(403);

@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
+import { eventually } from './helpers/eventually.js';
 import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Reminder, escalation and expiry over HTTP on the real stack, with the delays
@@ -24,26 +25,18 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const subjectsFor = (requestId: string, recipient: string) =>
-  stack.db
-    .select({ subject: t.notifications.subject })
-    .from(t.notifications)
-    .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
-    .all()
-    .map((n) => n.subject);
+/** The subjects of a recipient's notifications about a request, oldest first. */
+const subjectsFor = async (requestId: string, recipient: string) =>
+  (
+    await stack.db
+      .select({ subject: t.notifications.subject })
+      .from(t.notifications)
+      .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
+      .orderBy(t.notifications.id)
+  ).map((n) => n.subject);
 
-/**
- * An SLA alert records its step first, then its audit entry, then its notifications:
- * a test that saw the step waits for the rest the same way (a deadline, not a timing).
- */
-async function eventually<T>(read: () => T, ok: (value: T) => boolean): Promise<T> {
-  for (let i = 0; i < 100; i++) {
-    const value = read();
-    if (ok(value)) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return read();
-}
+// An SLA alert records its step first, then its audit entry, then its notifications: a test
+// that saw the step waits for the rest the same way (eventually: a deadline, not a timing).
 
 describe('approval timers', () => {
   it("reminds the approver, escalates to the approver's manager, who then decides", async () => {
@@ -56,13 +49,13 @@ describe('approval timers', () => {
       r.steps.some((s) => s.detail?.includes('Escalated to erin')),
     );
     expect(escalated.status).toBe('awaiting_approval');
-    expect(subjectsFor(submitted.id, 'bob')).toEqual(
+    expect(await subjectsFor(submitted.id, 'bob')).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^Approval needed/),
         expect.stringMatching(/^Reminder: /),
       ]),
     );
-    expect(subjectsFor(submitted.id, 'erin')).toEqual([expect.stringMatching(/^Escalated: /)]);
+    expect(await subjectsFor(submitted.id, 'erin')).toEqual([expect.stringMatching(/^Escalated: /)]);
     const pending = await stack.call('GET', '/api/approvals', { token: tokens.erin });
     expect((pending.body as { items: { requestId: string }[] }).items.map((i) => i.requestId)).toContain(
       submitted.id,
@@ -81,16 +74,15 @@ describe('approval timers', () => {
     const submitted = await stack.submit(tokens.alice!, { catalogItemId: 'financial-reporting' });
     const done = await stack.waitForRequest(tokens.alice!, submitted.id, ended, 90_000);
     expect(done.status).toBe('expired');
-    expect(subjectsFor(submitted.id, 'alice')).toContain(
+    expect(await subjectsFor(submitted.id, 'alice')).toContain(
       'Your request for Financial Reporting System expired',
     );
-    const member = stack.db
+    const [member] = await stack.db
       .select()
       .from(t.securityGroupMembers)
       .where(
         and(eq(t.securityGroupMembers.userId, 'alice'), eq(t.securityGroupMembers.requestId, submitted.id)),
-      )
-      .get();
+      );
     expect(member).toBeUndefined();
     const late = await stack.call('POST', `/api/requests/${submitted.id}/approvals`, {
       token: tokens.bob,
@@ -121,13 +113,12 @@ describe('approval timers', () => {
     const done = await stack.waitForRequest(tokens.alice!, submitted.id, ended);
     expect(done.status).toBe('failed');
     expect(done.outcome?.reason).toBe('delivery_overdue');
-    const po = stack.db
+    const [po] = await stack.db
       .select()
       .from(t.procurementOrders)
-      .where(eq(t.procurementOrders.requestId, submitted.id))
-      .get();
+      .where(eq(t.procurementOrders.requestId, submitted.id));
     expect(po?.state).toBe('cancelled');
-    const escalation = stack.db.select().from(t.tasks).where(eq(t.tasks.id, done.outcome!.taskId!)).get();
+    const [escalation] = await stack.db.select().from(t.tasks).where(eq(t.tasks.id, done.outcome!.taskId!));
     expect(escalation).toMatchObject({ groupId: 'service-desk', state: 'open' });
   });
 
@@ -139,7 +130,8 @@ describe('approval timers', () => {
     const breached = await stack.waitForRequest(
       tokens.alice!,
       submitted.id,
-      (r) => r.steps.filter((s) => s.name === 'sla_breach').length === 2,
+      // Each mark is recorded waiting, then settled: wait for both breaches to be settled.
+      (r) => r.steps.filter((s) => s.name === 'sla_breach' && s.state !== 'waiting').length === 2,
     );
     const sla = breached.steps.filter((s) => s.name.startsWith('sla_')).map((s) => [s.name, s.state]);
     expect(sla).toEqual(
@@ -150,13 +142,14 @@ describe('approval timers', () => {
     );
     expect(breached.steps.find((s) => s.name === 'sla_breach')?.detail).toContain('task');
     const actions = await eventually(
-      () =>
-        stack.db
-          .select()
-          .from(t.auditLog)
-          .where(eq(t.auditLog.requestId, submitted.id))
-          .all()
-          .map((a) => a.action),
+      async () =>
+        (
+          await stack.db
+            .select()
+            .from(t.auditLog)
+            .where(eq(t.auditLog.requestId, submitted.id))
+            .orderBy(t.auditLog.seq)
+        ).map((a) => a.action),
       (all) => all.filter((a) => a === 'sla.breach').length === 2,
     );
     expect(actions).toEqual(expect.arrayContaining(['sla.warning', 'sla.breach']));

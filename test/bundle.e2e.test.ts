@@ -105,11 +105,10 @@ describe('bundles', () => {
     expect(laptop.status).toBe('cancelled');
     expect(monitor.status).toBe('cancelled');
     // The laptop's purchase order is cancelled; the monitor's approval is off the manager's list.
-    const po = stack.db
+    const [po] = await stack.db
       .select()
       .from(t.procurementOrders)
-      .where(eq(t.procurementOrders.requestId, laptop.id))
-      .get();
+      .where(eq(t.procurementOrders.requestId, laptop.id));
     expect(po?.state).toBe('cancelled');
     const pending = await stack.call('GET', '/api/approvals', { token: as('bob') });
     expect((pending.body as { items: { requestId: string }[] }).items.map((i) => i.requestId)).not.toContain(
@@ -117,11 +116,10 @@ describe('bundles', () => {
     );
     // VPN access was granted at once (not sensitive), but alice already had it from the kit
     // of the test before, which stands: the cancellation removes nothing and says so.
-    const vpn = stack.db
+    const vpn = await stack.db
       .select()
       .from(t.securityGroupMembers)
-      .where(eq(t.securityGroupMembers.requestId, kids['vpn-access']!))
-      .all();
+      .where(eq(t.securityGroupMembers.requestId, kids['vpn-access']!));
     expect(vpn).toEqual([]);
     const shown = await view(parent.id);
     expect(shown.steps.find((s) => s.name === 'item_vpn-access')?.detail).toContain('nothing to revoke');

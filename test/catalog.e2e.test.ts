@@ -152,11 +152,10 @@ describe('the catalog as code, end to end', () => {
     expect(done.catalogItemVersion).toBe(1);
     const root = join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root');
     expect(readFileSync(join(root, 'chat-app', 'VERSION'), 'utf8').trim()).toBe('4.2.0');
-    const seat = stack.db
+    const [seat] = await stack.db
       .select()
       .from(t.licenseAssignments)
-      .where(eq(t.licenseAssignments.requestId, posted.id))
-      .get();
+      .where(eq(t.licenseAssignments.requestId, posted.id));
     expect(seat).toMatchObject({ poolId: 'chat-app', state: 'assigned' });
   });
 
@@ -192,21 +191,21 @@ describe('the catalog as code, end to end', () => {
     });
     stack.startWorker();
 
-    // Version 1's chain: alice's manager, then the CAB.
-    await stack.waitForRequest(as('alice'), posted.id, waitingOn('bob'));
+    // Version 1's chain: alice's manager, then the CAB. The restarted worker bundles its
+    // workflows first, which takes its time on a loaded machine.
+    await stack.waitForRequest(as('alice'), posted.id, waitingOn('bob'), 120_000);
     expect((await approve('bob', posted.id)).status).toBe(200);
     await stack.waitForRequest(as('alice'), posted.id, waitingOn('erin'));
     expect((await approve('erin', posted.id)).status).toBe(200);
     const done = await stack.waitForRequest(as('alice'), posted.id, ended);
     expect(done).toMatchObject({ status: 'fulfilled', catalogItemVersion: 1 });
     expect(done.approvals.map((a) => a.approver)).toEqual(['bob', 'erin']);
-    const member = stack.db
+    const [member] = await stack.db
       .select()
       .from(t.securityGroupMembers)
       .where(
         and(eq(t.securityGroupMembers.groupId, 'HR-DRIVE-USERS'), eq(t.securityGroupMembers.userId, 'alice')),
-      )
-      .get();
+      );
     expect(member?.requestId).toBe(posted.id);
 
     // A request made now is decided by version 2: no approval.
@@ -217,7 +216,7 @@ describe('the catalog as code, end to end', () => {
     // The request view points at the version it was decided by.
     const v1 = await stack.call('GET', done.links.catalogItem, { token: as('alice') });
     expect(v1.body).toMatchObject({ version: 1, approvalPolicy: [{ kind: 'manager' }, { kind: 'group' }] });
-  });
+  }, 180_000);
 
   it('a retired item stays readable on its requests and cannot be requested', async () => {
     const [old] = (
@@ -251,7 +250,7 @@ describe('the catalog as code, end to end', () => {
 
   it('a bad file is a 422 naming file, line and field, and nothing changes', async () => {
     writeFileSync(join(dir, 'hr-drive.yaml'), hrDrive(TWO_LEVELS).replace('groupId: cab', 'groupId: kab'));
-    const before = stack.db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'hr-drive')).get();
+    const before = await stack.db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'hr-drive'));
     const res = await reload();
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
@@ -262,7 +261,7 @@ describe('the catalog as code, end to end', () => {
     expect(res.body).toMatchObject({
       errors: [{ path: `hr-drive.yaml:${line} approvalPolicy.1.groupId`, message: 'no group "kab"' }],
     });
-    expect(stack.db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'hr-drive')).get()).toEqual(
+    expect(await stack.db.select().from(t.catalogItems).where(eq(t.catalogItems.id, 'hr-drive'))).toEqual(
       before,
     );
   });

@@ -3,10 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
+import { eventually } from './helpers/eventually.js';
 import { ended, startStack, type TestStack } from './helpers/stack.js';
 
 // The whole thing over HTTP: real worker, real API, real device agent running the
-// package scripts, real SQLite files, the shared real Temporal dev server.
+// package scripts, the real database (SQLite or PostgreSQL), the shared real Temporal dev server.
 
 let stack: TestStack;
 let alice: string;
@@ -29,16 +30,21 @@ afterAll(async () => {
 });
 
 const jobsOf = (requestId: string) =>
-  stack.db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.requestId, requestId)).all();
+  stack.db
+    .select()
+    .from(t.deploymentJobs)
+    .where(eq(t.deploymentJobs.requestId, requestId))
+    .orderBy(t.deploymentJobs.attempt);
 /**
  * The API signals the workflow before it records a job's result (a failed write is retried by
  * the agent), so a request may end a moment before its last job row says how the job went.
  */
 const jobsOnceReported = async (requestId: string) => {
-  await stack.waitForRequest(alice, requestId, () =>
-    jobsOf(requestId).every((j) => j.state === 'succeeded' || j.state === 'failed'),
+  return eventually(
+    () => jobsOf(requestId),
+    (js) => js.every((j) => j.state === 'succeeded' || j.state === 'failed'),
+    45_000,
   );
-  return jobsOf(requestId);
 };
 
 describe('standard service requests end to end', () => {
@@ -82,24 +88,27 @@ describe('standard service requests end to end', () => {
     ]);
     expect(device.relationships).toEqual([expect.objectContaining({ type: 'installed_on' })]);
 
-    const seat = stack.db
+    const [seat] = await stack.db
       .select()
       .from(t.licenseAssignments)
-      .where(eq(t.licenseAssignments.requestId, submitted.id))
-      .get();
+      .where(eq(t.licenseAssignments.requestId, submitted.id));
     expect(seat?.state).toBe('assigned');
-    const change = stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
+    const [change] = await stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id));
     expect(change).toMatchObject({ model: 'standard', preAuthorized: true, state: 'closed_successful' });
-    const note = stack.db
-      .select()
-      .from(t.notifications)
-      .where(and(eq(t.notifications.requestId, submitted.id), eq(t.notifications.recipientId, 'alice')))
-      .all()
-      .find((n) => n.subject === 'Microsoft Visio installed successfully');
+    const note = (
+      await stack.db
+        .select()
+        .from(t.notifications)
+        .where(and(eq(t.notifications.requestId, submitted.id), eq(t.notifications.recipientId, 'alice')))
+    ).find((n) => n.subject === 'Microsoft Visio installed successfully');
     expect(note?.links.launch).toBeTruthy();
     expect(note?.links.survey).toContain(`/surveys/${submitted.id}`);
 
-    const audit = stack.db.select().from(t.auditLog).where(eq(t.auditLog.requestId, submitted.id)).all();
+    const audit = await stack.db
+      .select()
+      .from(t.auditLog)
+      .where(eq(t.auditLog.requestId, submitted.id))
+      .orderBy(t.auditLog.seq);
     expect(audit.map((a) => a.action)).toEqual(['request.approved', 'software.installed']);
     expect(audit[1]?.details).toMatchObject({
       approval: { kind: 'standard_change' },
@@ -120,7 +129,7 @@ describe('standard service requests end to end', () => {
     const submitted = await stack.waitForRequest(carol, posted.id, ended);
     expect(submitted.status).toBe('rejected');
     expect(submitted.outcome?.reason).toContain('not entitled');
-    expect(jobsOf(submitted.id)).toHaveLength(0);
+    expect(await jobsOf(submitted.id)).toHaveLength(0);
   });
 
   it('does not deploy when the license pool is exhausted, and says it waits', async () => {
@@ -131,14 +140,15 @@ describe('standard service requests end to end', () => {
     const step = waiting.steps.find((s) => s.name === 'wait_for_license_seat');
     expect(step?.state).toBe('waiting');
     expect(step?.detail).toContain('No free seat');
-    expect(jobsOf(second.id)).toHaveLength(0);
-    const task = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, second.id)).get();
+    expect(await jobsOf(second.id)).toHaveLength(0);
+    const [task] = await stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, second.id));
     expect(task).toMatchObject({ groupId: 'service-desk', state: 'open' });
     await stack.temporal.workflow.getHandle(second.id).cancel();
     const cancelled = await stack.waitForRequest(bob, second.id, ended);
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.steps.find((s) => s.name === 'wait_for_license_seat')?.state).toBe('failed');
-    expect(stack.db.select().from(t.tasks).where(eq(t.tasks.id, task!.id)).get()?.state).toBe('cancelled');
+    const [after] = await stack.db.select().from(t.tasks).where(eq(t.tasks.id, task!.id));
+    expect(after?.state).toBe('cancelled');
   });
 
   it('retries a script that fails twice and records three attempts', async () => {
@@ -171,15 +181,14 @@ describe('standard service requests end to end', () => {
       detail: 'Nobody retried the deployment or gave up within 2s.',
     });
     expect(done.outcome?.message).toContain('service desk');
-    const seat = stack.db
+    const [seat] = await stack.db
       .select()
       .from(t.licenseAssignments)
-      .where(eq(t.licenseAssignments.requestId, submitted.id))
-      .get();
+      .where(eq(t.licenseAssignments.requestId, submitted.id));
     expect(seat?.state).toBe('released');
-    const change = stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id)).get();
+    const [change] = await stack.db.select().from(t.changes).where(eq(t.changes.requestId, submitted.id));
     expect(change?.state).toBe('closed_failed');
-    const task = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).get();
+    const [task] = await stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id));
     expect(task).toMatchObject({ groupId: 'service-desk', state: 'open' });
     expect(task?.id).toBe(done.outcome?.taskId);
     expect((await jobsOnceReported(submitted.id)).map((j) => j.state)).toEqual([
@@ -205,13 +214,13 @@ describe('standard service requests end to end', () => {
     let runs = 0;
     for await (const _ of stack.temporal.workflow.list({ query: `WorkflowId = '${a.id}'` })) runs++;
     expect(runs).toBe(1);
-    expect(stack.db.select().from(t.requests).where(eq(t.requests.id, a.id)).all()).toHaveLength(1);
+    expect(await stack.db.select().from(t.requests).where(eq(t.requests.id, a.id))).toHaveLength(1);
     // Visio is already on the laptop with a seat from the first request: this one says so and takes nothing.
     const done = await stack.waitForRequest(alice, a.id, ended);
     expect(done.status).toBe('rejected');
     expect(done.outcome?.message).toContain('already holds a Microsoft Visio seat for LAPTOP-ALICE');
     expect(
-      stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, a.id)).all(),
+      await stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, a.id)),
     ).toEqual([]);
   });
 
@@ -228,11 +237,16 @@ describe('standard service requests end to end', () => {
     await stack.stopWorker('SIGKILL');
     // With the worker gone, the device connects and reports; the signal waits in Temporal.
     stack.startAgent('LAPTOP-ALICE');
-    await stack.waitForRequest(alice, submitted.id, () => jobsOf(submitted.id)[0]?.state === 'succeeded');
+    const reported = await eventually(
+      () => jobsOf(submitted.id),
+      (js) => js[0]?.state === 'succeeded',
+      45_000,
+    );
+    expect(reported[0]?.state).toBe('succeeded');
     stack.startWorker();
     const done = await stack.waitForRequest(alice, submitted.id, ended, 90_000);
     expect(done.status).toBe('fulfilled');
-    expect(jobsOf(submitted.id)).toHaveLength(1);
+    expect(await jobsOf(submitted.id)).toHaveLength(1);
     expect(
       existsSync(join(stack.dataDir, 'devices', 'LAPTOP-ALICE', 'root', 'tools', 'notes-tool', 'VERSION')),
     ).toBe(true);

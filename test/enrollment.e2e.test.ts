@@ -110,11 +110,10 @@ describe('device enrollment end to end', () => {
     const done = await stack.waitForRequest(alice, submitted.id, ended);
     expect(done.status).toBe('fulfilled');
 
-    const jobs = stack.db
+    const jobs = await stack.db
       .select()
       .from(t.deploymentJobs)
-      .where(and(eq(t.deploymentJobs.requestId, submitted.id), eq(t.deploymentJobs.deviceId, deviceId)))
-      .all();
+      .where(and(eq(t.deploymentJobs.requestId, submitted.id), eq(t.deploymentJobs.deviceId, deviceId)));
     expect(jobs.map((j) => [j.action, j.state, j.exitCode])).toEqual([['install', 'succeeded', 0]]);
     const root = join(stack.dataDir, 'devices', deviceId, 'root');
     expect(readFileSync(join(root, 'tools', 'notes-tool', 'VERSION'), 'utf8').trim()).toBe('1.0.0');
@@ -144,7 +143,7 @@ describe('device enrollment end to end', () => {
     ]);
     expect(await second.exited).toBe(1);
     await outputLine(/^\[agent:second\] reqflow agent: the API refused the enrollment \(HTTP 409\)/);
-    expect(stack.db.select().from(t.devices).where(eq(t.devices.id, 'SECOND-TRY')).get()).toBeUndefined();
+    expect(await stack.db.select().from(t.devices).where(eq(t.devices.id, 'SECOND-TRY'))).toEqual([]);
   });
 
   it('unenrolls the device: its token gets 401 and the running agent stops with a clear message', async () => {
@@ -182,10 +181,7 @@ describe('device enrollment end to end', () => {
     expect(refused.status).toBe(422);
     expect((refused.body as { detail: string }).detail).toContain('unenrolled');
 
-    const audit = stack.db
-      .select()
-      .from(t.auditLog)
-      .all()
+    const audit = (await stack.db.select().from(t.auditLog).orderBy(t.auditLog.seq))
       // Not the seed's laptops (enrolled by the seed, reissued for the test agents): this test's device.
       .filter(
         (e) => e.action.startsWith('device.') && e.actor !== 'seed' && !e.subject?.startsWith('LAPTOP-'),

@@ -26,7 +26,7 @@ const notesTo = (requestId: string, recipient: string) =>
     .select()
     .from(t.notifications)
     .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
-    .all();
+    .orderBy(t.notifications.id);
 
 async function waitingTask(requestId: string, step: string, user: string) {
   const view = await stack.waitForRequest(as('alice'), requestId, (r) =>
@@ -61,13 +61,13 @@ describe('feedback', () => {
     });
     const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
-    expect(notesTo(submitted.id, 'alice').map((n) => n.subject)).toEqual(
+    expect((await notesTo(submitted.id, 'alice')).map((n) => n.subject)).toEqual(
       expect.arrayContaining([
         'Your feedback on Expense system was received',
         'Reply to your feedback on Expense system',
       ]),
     );
-    expect(notesTo(submitted.id, 'alice').find((n) => n.subject.startsWith('Reply'))?.body).toContain(
+    expect((await notesTo(submitted.id, 'alice')).find((n) => n.subject.startsWith('Reply'))?.body).toContain(
       'step-by-step guide',
     );
     await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'owner-replied');
@@ -91,7 +91,9 @@ describe('satisfaction survey', () => {
     const submitted = await stack.submit(as('alice'), { catalogItemId: 'visio', deviceId: 'LAPTOP-ALICE' });
     const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
-    const note = notesTo(submitted.id, 'alice').find((n) => n.subject.includes('installed successfully'));
+    const note = (await notesTo(submitted.id, 'alice')).find((n) =>
+      n.subject.includes('installed successfully'),
+    );
     const link = note!.links.survey!;
     expect(link).toContain(`/surveys/${submitted.id}?t=`);
     const page = await fetch(link);

@@ -50,7 +50,7 @@ const answersTo = (requestId: string) =>
     .select({ subject: t.notifications.subject, body: t.notifications.body })
     .from(t.notifications)
     .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, 'alice')))
-    .all();
+    .orderBy(t.notifications.id);
 
 describe('information requests', () => {
   it('answers from the knowledge base, in the same call when the search is done within the submit wait', async () => {
@@ -108,7 +108,7 @@ describe('information requests', () => {
     const finished = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(finished.status).toBe('fulfilled');
     expect(finished.outcome?.message).toContain('second shelf');
-    expect(answersTo(submitted.id)).toContainEqual(
+    expect(await answersTo(submitted.id)).toContainEqual(
       expect.objectContaining({ subject: 'The service desk answered your question' }),
     );
     const again = await stack.call('POST', `/api/tasks/${task.id}/complete`, {

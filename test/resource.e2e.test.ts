@@ -33,8 +33,8 @@ const order = async () => {
   expect(['submitted', 'checking_entitlement', 'awaiting_approval']).toContain(posted.status);
   return stack.waitForRequest(as('alice'), posted.id, awaitingApproval);
 };
-const orderOf = (requestId: string) =>
-  stack.db.select().from(t.procurementOrders).where(eq(t.procurementOrders.requestId, requestId)).get();
+const orderOf = async (requestId: string) =>
+  (await stack.db.select().from(t.procurementOrders).where(eq(t.procurementOrders.requestId, requestId)))[0];
 
 /** Completes the procurement task the request waits on in step `step`. */
 async function completeStep(requestId: string, step: string, outcome: string, resolution?: string) {
@@ -64,7 +64,7 @@ describe('resource requests', () => {
       ).status,
     ).toBe(200);
     await completeStep(submitted.id, 'supplier_order', 'ordered');
-    expect(orderOf(submitted.id)).toMatchObject({
+    expect(await orderOf(submitted.id)).toMatchObject({
       state: 'ordered',
       item: 'Second monitor',
       costCents: 24900,
@@ -74,8 +74,8 @@ describe('resource requests', () => {
     const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.outcome?.message).toContain('MON-0042');
-    expect(orderOf(submitted.id)).toMatchObject({ state: 'delivered', assetTag: 'MON-0042' });
-    const ci = stack.db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'HW-MON-0042')).get();
+    expect(await orderOf(submitted.id)).toMatchObject({ state: 'delivered', assetTag: 'MON-0042' });
+    const [ci] = await stack.db.select().from(t.cmdbCis).where(eq(t.cmdbCis.id, 'HW-MON-0042'));
     expect(ci?.ciClass).toBe('hardware_asset');
     expect(ci?.attributes).toMatchObject({ assignedTo: 'alice', assetTag: 'MON-0042' });
     await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'delivered');
@@ -90,7 +90,7 @@ describe('resource requests', () => {
     });
     const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('denied');
-    expect(orderOf(submitted.id)).toBeUndefined();
+    expect(await orderOf(submitted.id)).toBeUndefined();
   });
 
   it('cancels the purchase order and the open task when cancelled while ordered', async () => {
@@ -107,8 +107,8 @@ describe('resource requests', () => {
     ).toBe(202);
     const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('cancelled');
-    expect(orderOf(submitted.id)?.state).toBe('cancelled');
-    const open = stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).all();
+    expect((await orderOf(submitted.id))?.state).toBe('cancelled');
+    const open = await stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id));
     expect(open.map((x) => x.state).sort()).toEqual(['cancelled', 'completed']);
     await recordHistory(stack.temporal.workflow.getHandle(submitted.id), 'cancelled-while-ordered');
   });

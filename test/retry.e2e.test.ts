@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as t from '../db/schema.js';
+import { eventually } from './helpers/eventually.js';
 import { recordHistory } from './helpers/histories.js';
 import { awaitingDecision, ended, startStack, type TestStack } from './helpers/stack.js';
 
@@ -35,19 +36,19 @@ describe('deciding on a failed deployment', () => {
       .select()
       .from(t.deploymentJobs)
       .where(eq(t.deploymentJobs.requestId, requestId))
-      .all()
-      .sort((a, b) => a.attempt - b.attempt);
-  const seatOf = (requestId: string) =>
-    stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, requestId)).get();
-  const changeOf = (requestId: string) =>
-    stack.db.select().from(t.changes).where(eq(t.changes.requestId, requestId)).get();
+      .orderBy(asc(t.deploymentJobs.attempt));
+  const seatOf = async (requestId: string) =>
+    (
+      await stack.db.select().from(t.licenseAssignments).where(eq(t.licenseAssignments.requestId, requestId))
+    )[0];
+  const changeOf = async (requestId: string) =>
+    (await stack.db.select().from(t.changes).where(eq(t.changes.requestId, requestId)))[0];
   const trailOf = (requestId: string) =>
     stack.db
       .select()
       .from(t.auditLog)
       .where(eq(t.auditLog.requestId, requestId))
-      .orderBy(asc(t.auditLog.seq))
-      .all();
+      .orderBy(asc(t.auditLog.seq));
 
   it('waits for an operator, who retries over HTTP: a new round, attempts going on, fulfilled', async () => {
     const submitted = await stack.submit(alice, { catalogItemId: 'blocked-tool', deviceId: 'LAPTOP-ALICE' });
@@ -58,8 +59,8 @@ describe('deciding on a failed deployment', () => {
     expect(decisionStep?.detail).toContain('failed 2 time(s)');
     expect(waiting.steps.filter((s) => s.name === 'deploy').map((s) => s.kind)).toEqual(['device', 'device']);
     // The seat and the change stay with the request while it waits.
-    expect(seatOf(submitted.id)?.state).toBe('reserved');
-    expect(changeOf(submitted.id)?.state).toBe('implementing');
+    expect((await seatOf(submitted.id))?.state).toBe('reserved');
+    expect((await changeOf(submitted.id))?.state).toBe('implementing');
     const runId = (await stack.temporal.workflow.getHandle(submitted.id).describe()).runId;
 
     // Only operators decide, and they say why; a refusal changes nothing.
@@ -80,8 +81,8 @@ describe('deciding on a failed deployment', () => {
     expect(blank.headers.get('content-type')).toContain('application/problem+json');
     const still = await stack.call('GET', `/api/requests/${submitted.id}`, { token: alice });
     expect(still.body).toMatchObject({ status: 'awaiting_decision' });
-    expect(jobsOf(submitted.id)).toHaveLength(2);
-    expect(trailOf(submitted.id).map((e) => e.action)).toEqual(['request.approved']);
+    expect(await jobsOf(submitted.id)).toHaveLength(2);
+    expect((await trailOf(submitted.id)).map((e) => e.action)).toEqual(['request.approved']);
 
     // The operator frees the disk on the device, then retries.
     writeFileSync(join(stack.dataDir, 'devices/LAPTOP-ALICE/root/.blocked-tool-fixed'), 'fixed\n');
@@ -105,17 +106,21 @@ describe('deciding on a failed deployment', () => {
     });
     // Attempt numbers go on, so the failed round's jobs and reports stay apart from the new one.
     // (The API signals the workflow before it records the job's result: wait for the row.)
-    await stack.waitForRequest(alice, submitted.id, () => jobsOf(submitted.id).at(-1)?.state === 'succeeded');
-    expect(jobsOf(submitted.id).map((j) => [j.attempt, j.state, j.exitCode])).toEqual([
+    await eventually(
+      () => jobsOf(submitted.id),
+      (js) => js.at(-1)?.state === 'succeeded',
+      45_000,
+    );
+    expect((await jobsOf(submitted.id)).map((j) => [j.attempt, j.state, j.exitCode])).toEqual([
       [1, 'failed', 28],
       [2, 'failed', 28],
       [3, 'succeeded', 0],
     ]);
-    expect(seatOf(submitted.id)?.state).toBe('assigned');
-    expect(changeOf(submitted.id)?.state).toBe('closed_successful');
+    expect((await seatOf(submitted.id))?.state).toBe('assigned');
+    expect((await changeOf(submitted.id))?.state).toBe('closed_successful');
     // The same run went on: no reset, no new run.
     expect((await stack.temporal.workflow.getHandle(submitted.id).describe()).runId).toBe(runId);
-    const trail = trailOf(submitted.id);
+    const trail = await trailOf(submitted.id);
     expect(trail.map((e) => [e.action, e.actor])).toEqual([
       ['request.approved', 'reqflow'],
       ['request.retried', 'olga'],
@@ -147,15 +152,14 @@ describe('deciding on a failed deployment', () => {
     expect(done.status).toBe('failed');
     expect(done.outcome).toMatchObject({ reason: 'Vendor withdrew the package' });
     expect(done.outcome?.message).toContain('olga gave up: Vendor withdrew the package');
-    expect(seatOf(submitted.id)?.state).toBe('released');
-    expect(changeOf(submitted.id)?.state).toBe('closed_failed');
+    expect((await seatOf(submitted.id))?.state).toBe('released');
+    expect((await changeOf(submitted.id))?.state).toBe('closed_failed');
     // The operator decided: nobody is asked to install it by hand.
-    expect(stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id)).all()).toEqual([]);
-    const given = stack.db
+    expect(await stack.db.select().from(t.tasks).where(eq(t.tasks.requestId, submitted.id))).toEqual([]);
+    const [given] = await stack.db
       .select()
       .from(t.auditLog)
-      .where(and(eq(t.auditLog.requestId, submitted.id), eq(t.auditLog.action, 'request.given_up')))
-      .get();
+      .where(and(eq(t.auditLog.requestId, submitted.id), eq(t.auditLog.action, 'request.given_up')));
     expect(given).toMatchObject({ actor: 'olga', details: { reason: 'Vendor withdrew the package' } });
   });
 

@@ -117,11 +117,11 @@ describe('SCIM provisioning, seen from reqflow', () => {
     expect(await pendingFor('erin')).toContainEqual(
       expect.objectContaining({ requestId: submitted.id, approver: 'erin' }),
     );
-    const bobsTask = stack.db
+    const [bobsTask] = await stack.db
       .select()
       .from(t.approvalTasks)
       .where(and(eq(t.approvalTasks.requestId, submitted.id), eq(t.approvalTasks.approverId, 'bob')))
-      .get();
+      .limit(1);
     expect(bobsTask?.state).toBe('superseded');
 
     // Bob's sign-in stops working; his history stays.
@@ -136,19 +136,21 @@ describe('SCIM provisioning, seen from reqflow', () => {
     const done = await stack.waitForRequest(as('alice'), submitted.id, ended);
     expect(done.status).toBe('fulfilled');
     expect(done.approvals).toEqual([expect.objectContaining({ approver: 'erin', decision: 'approve' })]);
-    const trail = stack.db
-      .select()
-      .from(t.auditLog)
-      .where(eq(t.auditLog.requestId, submitted.id))
-      .all()
-      .map((e) => e.action);
+    const trail = (
+      await stack.db
+        .select()
+        .from(t.auditLog)
+        .where(eq(t.auditLog.requestId, submitted.id))
+        .orderBy(t.auditLog.seq)
+    ).map((e) => e.action);
     expect(trail).toContain('approval.rerouted');
-    const directoryTrail = stack.db
-      .select()
-      .from(t.auditLog)
-      .where(and(eq(t.auditLog.subject, 'bob'), eq(t.auditLog.actor, 'scim')))
-      .all()
-      .map((e) => e.action);
+    const directoryTrail = (
+      await stack.db
+        .select()
+        .from(t.auditLog)
+        .where(and(eq(t.auditLog.subject, 'bob'), eq(t.auditLog.actor, 'scim')))
+        .orderBy(t.auditLog.seq)
+    ).map((e) => e.action);
     expect(directoryTrail).toEqual(['user.deactivated']);
   });
 

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../api/schemas/requests.js';
 import * as t from '../db/schema.js';
 import { exportHistory } from './helpers/histories.js';
-import { ended, startStack, type TestStack } from './helpers/stack.js';
+import { awaitingApproval, ended, startStack, type TestStack } from './helpers/stack.js';
 
 // Segregation of duties in approvals, and secrets kept out of logs and histories, over
-// HTTP against the real stack (worker and API processes, real SQLite, the shared Temporal
+// HTTP against the real stack (worker and API processes, the real database, the shared Temporal
 // dev server). The API logs every request (LOG_LEVEL=info) and the worker "mails" through
 // the log transport, so the tests read what an operator reading the logs would read.
 
@@ -18,40 +18,37 @@ const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 beforeAll(async () => {
   stack = await startStack(inject('temporalAddress'), { LOG_LEVEL: 'info' });
   // A change board of three that needs two approvals, and an item the seeded CAB (Erin) decides.
-  stack.db
-    .insert(t.securityGroups)
-    .values({ id: 'BOARD-READERS', name: 'Board papers readers', description: 'Board papers (test fixture)' })
-    .run();
-  stack.db.insert(t.groups).values({ id: 'change-board', name: 'Change board', kind: 'cab' }).run();
-  stack.db
+  await stack.db.insert(t.securityGroups).values({
+    id: 'BOARD-READERS',
+    name: 'Board papers readers',
+    description: 'Board papers (test fixture)',
+  });
+  await stack.db.insert(t.groups).values({ id: 'change-board', name: 'Change board', kind: 'cab' });
+  await stack.db
     .insert(t.groupMembers)
-    .values(['erin', 'bob', 'dave'].map((userId) => ({ groupId: 'change-board', userId })))
-    .run();
+    .values(['erin', 'bob', 'dave'].map((userId) => ({ groupId: 'change-board', userId })));
   const accessItem = {
     type: 'access' as const,
     sensitivity: 'sensitive' as const,
     securityGroup: 'BOARD-READERS',
     fulfillmentGroupId: 'service-desk',
   };
-  stack.db
-    .insert(t.catalogItems)
-    .values([
-      {
-        ...accessItem,
-        id: 'board-papers',
-        name: 'Board papers',
-        description: 'Two of the change board approve (test fixture)',
-        approvalPolicy: [{ kind: 'group', groupId: 'change-board', quorum: 2 }],
-      },
-      {
-        ...accessItem,
-        id: 'cab-papers',
-        name: 'CAB papers',
-        description: 'Any CAB member approves (test fixture)',
-        approvalPolicy: [{ kind: 'group', groupId: 'cab', quorum: 'any' }],
-      },
-    ])
-    .run();
+  await stack.db.insert(t.catalogItems).values([
+    {
+      ...accessItem,
+      id: 'board-papers',
+      name: 'Board papers',
+      description: 'Two of the change board approve (test fixture)',
+      approvalPolicy: [{ kind: 'group', groupId: 'change-board', quorum: 2 }],
+    },
+    {
+      ...accessItem,
+      id: 'cab-papers',
+      name: 'CAB papers',
+      description: 'Any CAB member approves (test fixture)',
+      approvalPolicy: [{ kind: 'group', groupId: 'cab', quorum: 'any' }],
+    },
+  ]);
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'olga']) tokens[u] = await stack.login(u);
 });
 
@@ -60,6 +57,12 @@ afterAll(async () => {
 });
 
 const as = (user: string) => tokens[user]!;
+/**
+ * Submits and waits until the request says on whom it waits: the POST answer says so only
+ * when the workflow got there within the submit wait, which a loaded machine does not promise.
+ */
+const submitAwaiting = async (user: string, body: Record<string, unknown>) =>
+  stack.waitForRequest(as(user), (await stack.submit(as(user), body)).id, awaitingApproval);
 const decide = (user: string, id: string, decision: 'approve' | 'deny' = 'approve') =>
   stack.call('POST', `/api/requests/${id}/approvals`, { token: as(user), body: { decision } });
 const inbox = async (user: string) =>
@@ -73,12 +76,15 @@ const delegate = async (from: string, to: string) =>
     (await stack.call('PUT', '/api/delegation', { token: as(from), body: { delegateId: to } })).status,
   ).toBe(200);
 const endDelegation = (from: string) => stack.call('DELETE', '/api/delegation', { token: as(from) });
-const approvalAudit = (requestId: string) =>
-  stack.db
-    .select()
-    .from(t.auditLog)
-    .where(and(eq(t.auditLog.requestId, requestId), eq(t.auditLog.action, 'request.approved')))
-    .get();
+const approvalAudit = async (requestId: string) =>
+  (
+    await stack.db
+      .select()
+      .from(t.auditLog)
+      .where(and(eq(t.auditLog.requestId, requestId), eq(t.auditLog.action, 'request.approved')))
+      .orderBy(t.auditLog.seq)
+      .limit(1)
+  )[0];
 
 async function updateEvents(id: string): Promise<number> {
   const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
@@ -103,7 +109,7 @@ describe('nobody decides a request that benefits them', () => {
     // Bob asks for Alice; Bob is Alice's manager, so Erin decides; Erin delegated to Alice.
     await delegate('erin', 'alice');
     try {
-      const submitted = await stack.submit(as('bob'), {
+      const submitted = await submitAwaiting('bob', {
         catalogItemId: 'financial-reporting',
         onBehalfOf: 'alice',
         justification: 'Budget tracking',
@@ -124,7 +130,7 @@ describe('nobody decides a request that benefits them', () => {
   it('a manager may delegate to their own report, who still cannot decide their own request through it', async () => {
     await delegate('bob', 'alice');
     try {
-      const submitted = await stack.submit(as('alice'), { catalogItemId: 'financial-reporting' });
+      const submitted = await submitAwaiting('alice', { catalogItemId: 'financial-reporting' });
       expect(submitted.waitingOn).toMatchObject({ who: ['bob'] });
       expect((await inbox('alice')).map((i) => i.requestId)).not.toContain(submitted.id);
       expect((await decide('alice', submitted.id)).status).toBe(403);
@@ -138,7 +144,7 @@ describe('nobody decides a request that benefits them', () => {
 
   it('routing moves past a beneficiary who sits on the deciding group, and the step says why', async () => {
     // Dave (service desk) asks for Erin, the only CAB member.
-    const submitted = await stack.submit(as('dave'), { catalogItemId: 'cab-papers', onBehalfOf: 'erin' });
+    const submitted = await submitAwaiting('dave', { catalogItemId: 'cab-papers', onBehalfOf: 'erin' });
     expect(submitted.status).toBe('awaiting_approval');
     expect(submitted.waitingOn).toMatchObject({ who: ['olga'] });
     const step = submitted.steps.find((s) => s.name === 'approval_level_1');
@@ -155,7 +161,7 @@ describe('one person, one vote per level', () => {
     // Erin is on the board and also Bob's delegate.
     await delegate('bob', 'erin');
     try {
-      const submitted = await stack.submit(as('carol'), { catalogItemId: 'board-papers' });
+      const submitted = await submitAwaiting('carol', { catalogItemId: 'board-papers' });
       expect([...(submitted.waitingOn?.who ?? [])].sort()).toEqual(['bob', 'dave', 'erin']);
       expect((await inbox('erin')).filter((i) => i.requestId === submitted.id)).toEqual([
         expect.objectContaining({ approver: 'erin' }),
@@ -189,7 +195,7 @@ describe('one person, one vote per level', () => {
       const done = await stack.waitForRequest(as('carol'), submitted.id, ended);
       expect(done.status).toBe('fulfilled');
       expect(done.approvals.map((a) => a.approver)).toEqual(['erin', 'dave']);
-      expect(approvalAudit(submitted.id)?.actor).toBe('erin,dave');
+      expect((await approvalAudit(submitted.id))?.actor).toBe('erin,dave');
     } finally {
       await endDelegation('bob');
     }
@@ -200,7 +206,7 @@ describe('the audit trail and what a delegate sees', () => {
   it('request.approved names the person who decided a resource request, and on whose behalf', async () => {
     await delegate('bob', 'dave');
     try {
-      const submitted = await stack.submit(as('alice'), { catalogItemId: 'second-monitor' });
+      const submitted = await submitAwaiting('alice', { catalogItemId: 'second-monitor' });
       expect(submitted.waitingOn).toMatchObject({ who: ['bob'] });
       expect((await decide('dave', submitted.id)).status).toBe(200);
       const entry = await eventually('the approval audit entry', () => approvalAudit(submitted.id));
@@ -236,13 +242,15 @@ describe('the audit trail and what a delegate sees', () => {
   });
 });
 
-const linksTo = (requestId: string, recipient: string) =>
-  stack.db
-    .select()
-    .from(t.notifications)
-    .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
-    .all()
-    .map((n) => n.links);
+/** The links in a recipient's notifications about a request, oldest first. */
+const linksTo = async (requestId: string, recipient: string) =>
+  (
+    await stack.db
+      .select()
+      .from(t.notifications)
+      .where(and(eq(t.notifications.requestId, requestId), eq(t.notifications.recipientId, recipient)))
+      .orderBy(t.notifications.id)
+  ).map((n) => n.links);
 const pathOf = (url: string) => {
   const u = new URL(url);
   return `${u.pathname}${u.search}`;
@@ -250,9 +258,9 @@ const pathOf = (url: string) => {
 
 describe('approve/deny links', () => {
   it('are pages nobody caches or refers on, and stop working when their approver is deactivated', async () => {
-    const submitted = await stack.submit(as('alice'), { catalogItemId: 'financial-reporting' });
+    const submitted = await submitAwaiting('alice', { catalogItemId: 'financial-reporting' });
     expect(submitted.waitingOn).toMatchObject({ who: ['bob'] });
-    const link = pathOf(linksTo(submitted.id, 'bob')[0]!.approve!);
+    const link = pathOf((await linksTo(submitted.id, 'bob'))[0]!.approve!);
     const page = await fetch(`${stack.apiUrl}${link}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toBe('no-store');
@@ -288,7 +296,7 @@ describe('approve/deny links', () => {
 describe('secrets stay out of logs and histories', () => {
   it('link and survey tokens appear in no log line and in no workflow history', async () => {
     const submitted = await stack.submit(as('carol'), { catalogItemId: 'financial-reporting' });
-    const ask = linksTo(submitted.id, 'erin')[0]!;
+    const ask = (await linksTo(submitted.id, 'erin'))[0]!;
     const approvePath = pathOf(ask.approve!);
     const secrets = [ask.approve!, ask.deny!].map((u) => new URL(u).pathname.split('/').at(-1)!);
     expect((await fetch(`${stack.apiUrl}${approvePath}`)).status).toBe(200);
@@ -297,7 +305,7 @@ describe('secrets stay out of logs and histories', () => {
 
     const survey = await eventually(
       'the survey link',
-      () => linksTo(submitted.id, 'carol').find((l) => l.survey)?.survey,
+      async () => (await linksTo(submitted.id, 'carol')).find((l) => l.survey)?.survey,
     );
     const surveyToken = new URL(survey).searchParams.get('t')!;
     expect(surveyToken.length).toBeGreaterThan(10);
@@ -334,10 +342,10 @@ function decodePayloads(history: string): string {
 }
 
 describe('every grant points at the approval that allowed it', () => {
-  it('walks every membership row to its request.approved audit entry', () => {
-    const rows = stack.db.select().from(t.securityGroupMembers).all();
+  it('walks every membership row to its request.approved audit entry', async () => {
+    const rows = await stack.db.select().from(t.securityGroupMembers);
     expect(rows.length).toBeGreaterThan(0);
-    const entries = stack.db
+    const entries = await stack.db
       .select()
       .from(t.auditLog)
       .where(
@@ -345,8 +353,7 @@ describe('every grant points at the approval that allowed it', () => {
           t.auditLog.seq,
           rows.map((r) => r.approvalAuditSeq ?? -1),
         ),
-      )
-      .all();
+      );
     for (const row of rows) {
       expect(row.requestId, `${row.groupId}/${row.userId}`).not.toBeNull();
       const entry = entries.find((e) => e.seq === row.approvalAuditSeq);

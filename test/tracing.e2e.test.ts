@@ -167,11 +167,10 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       expect(spanIds.has(s.parentSpanId), `${s.service} ${s.name} has an exported parent`).toBe(true);
     }
 
-    const [job] = stack.db
+    const [job] = await stack.db
       .select()
       .from(t.deploymentJobs)
-      .where(eq(t.deploymentJobs.requestId, submitted.id))
-      .all();
+      .where(eq(t.deploymentJobs.requestId, submitted.id));
     expect(job?.traceParent).toBe(`00-${post.traceId}-${queueing.spanId}-01`);
 
     // The API's request log lines carry the ids.
@@ -210,11 +209,10 @@ describe('tracing without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       const alice = await stack.login('alice');
       const submitted = await stack.submit(alice, visio);
       expect((await stack.waitForRequest(alice, submitted.id, ended)).status).toBe('fulfilled');
-      const jobs = stack.db
+      const jobs = await stack.db
         .select()
         .from(t.deploymentJobs)
-        .where(eq(t.deploymentJobs.requestId, submitted.id))
-        .all();
+        .where(eq(t.deploymentJobs.requestId, submitted.id));
       expect(jobs.length).toBeGreaterThan(0);
       expect(jobs.map((j) => j.traceParent)).toEqual(jobs.map(() => null));
       const apiLines = stack.output.filter((l) => l.startsWith('[api] {'));

@@ -1,7 +1,8 @@
 import { and, eq } from 'drizzle-orm';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from '../../db/schema.js';
 import { awaitingApproval, ended, type TestStack } from './stack.js';
+
+export { eventually } from './eventually.js';
 
 // Shared by the time-bound access and access review tests: an access request granted over HTTP,
 // and waits for the access aggregate's rows (with a deadline, never a fixed delay).
@@ -41,38 +42,31 @@ export async function grantOverHttp(
   return done;
 }
 
-export const grantRow = (stack: TestStack, id: string) =>
-  stack.db.select().from(t.accessGrants).where(eq(t.accessGrants.id, id)).get();
+export const grantRow = async (stack: TestStack, id: string) =>
+  (await stack.db.select().from(t.accessGrants).where(eq(t.accessGrants.id, id)))[0];
 
-export const membership = (stack: TestStack, user: string) =>
-  stack.db
-    .select()
-    .from(t.securityGroupMembers)
-    .where(
-      and(
-        eq(t.securityGroupMembers.groupId, 'FIN-REPORTING-READERS'),
-        eq(t.securityGroupMembers.userId, user),
-      ),
-    )
-    .get();
+export const membership = async (stack: TestStack, user: string) =>
+  (
+    await stack.db
+      .select()
+      .from(t.securityGroupMembers)
+      .where(
+        and(
+          eq(t.securityGroupMembers.groupId, 'FIN-REPORTING-READERS'),
+          eq(t.securityGroupMembers.userId, user),
+        ),
+      )
+  )[0];
 
-/** Reads until `ok` holds, for up to `timeoutMs`; returns the last value either way. */
-export async function eventually<T>(read: () => T, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = read();
-    if (ok(v) || Date.now() > deadline) return v;
-    await sleep(150);
-  }
-}
+export const auditEntry = async (stack: TestStack, seq: number | null | undefined) =>
+  seq ? (await stack.db.select().from(t.auditLog).where(eq(t.auditLog.seq, seq)))[0] : undefined;
 
-export const auditEntry = (stack: TestStack, seq: number | null | undefined) =>
-  seq ? stack.db.select().from(t.auditLog).where(eq(t.auditLog.seq, seq)).get() : undefined;
-
-export const subjectsFor = (stack: TestStack, recipient: string) =>
-  stack.db
-    .select({ subject: t.notifications.subject })
-    .from(t.notifications)
-    .where(eq(t.notifications.recipientId, recipient))
-    .all()
-    .map((n) => n.subject);
+/** The subjects of a recipient's notifications, oldest first. */
+export const subjectsFor = async (stack: TestStack, recipient: string) =>
+  (
+    await stack.db
+      .select({ subject: t.notifications.subject })
+      .from(t.notifications)
+      .where(eq(t.notifications.recipientId, recipient))
+      .orderBy(t.notifications.id)
+  ).map((n) => n.subject);

@@ -6,8 +6,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../runtime/config.js';
 import { readStackState, stackStateFile, type StackState } from '../../runtime/stack-state.js';
 import { freePort } from '../../scripts/dev-server.js';
+import { newPostgresDatabase, onPostgres } from './postgres-databases.js';
 
-/** `npm start` (scripts/stack.ts) as a real process on free ports and a temporary DATA_DIR. */
+/**
+ * In the postgres project, the database each DATA_DIR's stack uses: a fresh one for a new
+ * directory, the same one when a test starts the stack again on a directory (as a restart would).
+ */
+const postgresFor = new Map<string, string>();
+
+async function databaseFor(dataDir: string): Promise<Record<string, string>> {
+  if (!onPostgres) return {};
+  let url = postgresFor.get(dataDir);
+  if (!url) {
+    url = await newPostgresDatabase();
+    postgresFor.set(dataDir, url);
+  }
+  return { DATABASE_URL: url };
+}
+
+/**
+ * `npm start` (scripts/stack.ts) as a real process on free ports and a temporary DATA_DIR; in the
+ * postgres project with DATABASE_URL naming a database of its own (unless `env` names one).
+ */
 export interface NpmStart {
   dataDir: string;
   apiUrl: string;
@@ -45,6 +65,7 @@ export async function startNpmStart(
       LOG_LEVEL: 'warn',
       // These tests are about processes dying, not about the API shedding load on a busy machine.
       MAX_EVENT_LOOP_DELAY_MS: '0',
+      ...(env.DATABASE_URL ? {} : await databaseFor(dataDir)),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
