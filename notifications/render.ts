@@ -27,6 +27,21 @@ export function linkLabel(key: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+const KNOWN_ORDER = Object.keys(LINK_LABELS);
+
+/**
+ * Links in a fixed order: the known ones as listed above (Approve before Deny), then others by
+ * key. Not the stored object's order: PostgreSQL's jsonb keeps no key order (it sorts keys by
+ * length), so a mail would list Deny first there.
+ */
+function orderedLinks(links: Record<string, string>): [string, string][] {
+  const rank = (key: string) => {
+    const i = KNOWN_ORDER.indexOf(key);
+    return i === -1 ? KNOWN_ORDER.length : i;
+  };
+  return Object.entries(links).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 export function escapeHtml(value: string): string {
   return value
     .replace(/&/g, '&amp;')
@@ -42,7 +57,7 @@ const isWebUrl = (url: string) => /^https?:\/\//i.test(url);
 
 /** The body, then one line per link, as plain text and as HTML with everything escaped. */
 export function renderNotification(notification: RenderableNotification): RenderedMessage {
-  const links = Object.entries(notification.links).map(([key, url]) => ({ label: linkLabel(key), url }));
+  const links = orderedLinks(notification.links).map(([key, url]) => ({ label: linkLabel(key), url }));
 
   const text = [
     notification.body,

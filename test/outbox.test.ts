@@ -126,6 +126,24 @@ describe('rendering', () => {
     expect(html).toContain('<p>Deny: javascript:alert(1)</p>');
     expect(html).not.toContain('<script>');
   });
+
+  it('lists links in a fixed order, whatever order the stored object has (jsonb keeps none)', () => {
+    const { text } = renderNotification({
+      body: 'Decide',
+      links: {
+        zzz: 'https://x.test/z',
+        request: 'https://x.test/r',
+        deny: 'https://x.test/d',
+        approve: 'https://x.test/a',
+      },
+    });
+    expect(text.trim().split('\n').slice(2)).toEqual([
+      'Approve: https://x.test/a',
+      'Deny: https://x.test/d',
+      'View the request: https://x.test/r',
+      'Zzz: https://x.test/z',
+    ]);
+  });
 });
 
 describe('outbox delivery over SMTP', () => {

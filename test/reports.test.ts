@@ -100,6 +100,8 @@ beforeAll(async () => {
       linkTtlMs: 60_000,
     }),
   });
+  // The Temporal worker's run loop, not a query.
+  // eslint-disable-next-line no-restricted-syntax
   workerRun = worker.run();
   app = await buildApp({ db, temporal: client, config, secret: 'reports-test-secret-reports-test-secret' });
 });
