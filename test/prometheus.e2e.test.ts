@@ -12,6 +12,7 @@ import { seed } from '../db/seed.js';
 import { loadConfig } from '../runtime/config.js';
 import { ended, startStack, type TestStack } from './helpers/stack.js';
 import { openTestDatabase } from './helpers/test-database.js';
+import { eventually } from './helpers/eventually.js';
 
 // GET /metrics after real traffic: worker, API and device agent as separate processes
 // sharing one database (a SQLite file or PostgreSQL), so the table-derived series prove they see the workers' writes.
@@ -47,17 +48,15 @@ describe('GET /metrics on the real stack', () => {
     expect((await stack.waitForRequest(alice!, visio.id, ended)).status).toBe('fulfilled');
     // The API signals the workflow before it records the job's result (so that a failed write
     // is retried by the agent): the request may be fulfilled a moment before the job row says so.
-    const jobsDone = Date.now() + 45_000;
-    for (;;) {
-      const jobs = await stack.db
-        .select()
-        .from(t.deploymentJobs)
-        .where(eq(t.deploymentJobs.requestId, visio.id));
-      if (jobs.every((j) => j.state === 'succeeded')) break;
-      if (Date.now() > jobsDone)
-        throw new Error(`the jobs of ${visio.id} never all succeeded: ${JSON.stringify(jobs)}`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
+    const allSucceeded = (jobs: { state: string }[]) => jobs.every((j) => j.state === 'succeeded');
+    const jobs = await eventually(
+      () => stack.db.select().from(t.deploymentJobs).where(eq(t.deploymentJobs.requestId, visio.id)),
+      allSucceeded,
+      45_000,
+    );
+    expect(allSucceeded(jobs), `the jobs of ${visio.id} never all succeeded: ${JSON.stringify(jobs)}`).toBe(
+      true,
+    );
     // Carol's role is not entitled to Visio; waiting on the GET (the projection) rather than
     // the POST answer (the workflow's) makes sure the scrape sees it.
     const refused = await stack.submit(carol!, { catalogItemId: 'visio', deviceId: 'LAPTOP-CAROL' });
