@@ -17,6 +17,7 @@ const noDatabase = [
   'test/device-tokens.test.ts',
   'test/duration.test.ts',
   'test/job-doorbell.test.ts',
+  'test/manual-task.workflow.test.ts',
   'test/replay.test.ts',
   'test/standard-service.workflow.test.ts',
   'test/supervisor.test.ts',

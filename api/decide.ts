@@ -63,6 +63,7 @@ export async function decide(db: DB, temporal: Client, input: DecideInput): Prom
     });
   } catch (err) {
     throw temporalProblem(err, {
+      closed: () => conflict(`Request ${row.id} has already ended.`),
       refused: {
         [NOT_APPROVER]: forbidden,
         [SELF_APPROVAL]: forbidden,

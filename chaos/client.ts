@@ -55,6 +55,7 @@ export class ChaosClient {
   ): Promise<Answer> {
     let wait = 200;
     let node = this.turn++ % this.apiUrls.length;
+    let last = '';
     for (let attempt = 1; ; attempt++) {
       const apiUrl = this.apiUrls[node]!;
       try {
@@ -70,13 +71,17 @@ export class ChaosClient {
           return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
         }
         this.retries.status5xx++;
-      } catch {
+        last = `HTTP ${res.status} ${text.slice(0, 200)}`;
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
         this.retries.connection++;
         // Another node may answer at once; every node has been tried: back off before the next round.
         node = (node + 1) % this.apiUrls.length;
         if (attempt % this.apiUrls.length !== 0) continue;
       }
-      if (Date.now() > this.deadline()) throw new Error(`${method} ${path}: no answer before the deadline`);
+      if (Date.now() > this.deadline()) {
+        throw new Error(`${method} ${path}: no answer before the deadline (last: ${last})`);
+      }
       await sleep(wait);
       wait = Math.min(wait * 2, 2000);
     }

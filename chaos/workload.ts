@@ -183,6 +183,7 @@ export async function readRequests(db: DB, ids: string[]): Promise<Map<string, R
  */
 export class Driver {
   private readonly done = new Set<string>();
+  private readonly inFlight = new Map<string, Promise<void>>();
   private running = true;
   private loop: Promise<void> | undefined;
   actions = 0;
@@ -207,6 +208,7 @@ export class Driver {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    await Promise.all(this.inFlight.values());
   }
 
   private async pass(): Promise<void> {
@@ -265,8 +267,19 @@ export class Driver {
     await pool(todo, 8, (fn) => fn());
   }
 
+  /**
+   * Starts an action unless it is done or still under way, and does not wait for it: the
+   * client retries a call until the scenario's deadline, and one call that never gets a
+   * usable answer must not hold up every other person's action.
+   */
   private async once(id: string, act: () => Promise<{ status: number; body: unknown }>): Promise<void> {
-    if (this.done.has(id)) return;
+    // A bound like the pool's before: the next pass starts what is left out now.
+    if (this.done.has(id) || this.inFlight.has(id) || this.inFlight.size >= 16) return;
+    const call = this.attempt(id, act).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, call);
+  }
+
+  private async attempt(id: string, act: () => Promise<{ status: number; body: unknown }>): Promise<void> {
     try {
       const res = await act();
       // 200: done now; 409: done before (an answer lost to a dying API) or the request moved on.
@@ -276,8 +289,11 @@ export class Driver {
       } else if (this.unexpected.length < 10) {
         this.unexpected.push(`${id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
       }
-    } catch {
-      // No answer before the deadline: the next pass tries again until the scenario gives up.
+    } catch (err) {
+      // No usable answer before the deadline (the client retried until then): say which.
+      if (this.unexpected.length < 10) {
+        this.unexpected.push(`${id}: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
 import {
+  allHandlersFinished,
   condition,
   defineQuery,
   defineUpdate,
@@ -292,6 +293,11 @@ export class RequestTracker {
     if (status === 'fulfilled') this.snapshot.fulfilledAt = nowIso();
     await this.publish();
     await Promise.all(this.projecting.splice(0));
+    // An update taken just before the end (a task completed, an approval recorded) may
+    // still be writing its record. Ending now would abandon that write and answer its
+    // caller "workflow already completed" although the update counted. Nothing waits
+    // here unless a handler is still running, so runs that ended before keep their commands.
+    await condition(allHandlersFinished);
     return this.snapshot;
   }
 

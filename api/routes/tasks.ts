@@ -230,6 +230,8 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ db: DB; temporal: Client }> = asy
             .executeUpdate(completeTaskUpdate, { args: [completion] });
         } catch (err) {
           throw temporalProblem(err, {
+            closed: () =>
+              conflict(`Request ${row.awaitedBy} has already ended; task ${row.id} is not awaited.`),
             refused: { [TASK_NOT_AWAITED]: conflict, [TASK_OUTCOME_REFUSED]: unprocessable },
           });
         }
