@@ -36,6 +36,18 @@ export interface UserTokens {
   provider: IdentityProvider | undefined;
 }
 
+/**
+ * How long a verified token's identity is reused without checking its signature again. A
+ * signature check does not change its answer while the token lives, except that a key the
+ * provider stops publishing (a rotation after a leak) keeps passing for this long: well under
+ * the provider's own key cache (OIDC_JWKS_COOLDOWN_MS) in practice, and short against a
+ * token's life. The person behind the token is still looked up on every request, so a
+ * deactivated user is refused at once.
+ */
+export const VERIFIED_TOKEN_TTL_MS = 60_000;
+/** Bearer tokens whose identity is kept (one per signed-in client is plenty). */
+const VERIFIED_TOKEN_CACHE = 10_000;
+
 const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url');
 const quoted = (value: unknown) => JSON.stringify(value)?.slice(0, 200) ?? 'nothing';
 
@@ -79,7 +91,7 @@ export function createUserTokens(opts: { secret: string; oidc?: OidcConfig | und
     return { source: 'reqflow', userId: payload.sub ?? '' };
   }
 
-  async function verify(token: string): Promise<TokenIdentity> {
+  async function verifyUncached(token: string): Promise<{ identity: TokenIdentity; exp?: number }> {
     let header: ProtectedHeaderParameters;
     let claims: JWTPayload;
     try {
@@ -90,15 +102,18 @@ export function createUserTokens(opts: { secret: string; oidc?: OidcConfig | und
     }
     if (!header.alg || header.alg.toLowerCase() === 'none')
       throw new TokenRefused(401, 'Unsigned tokens (alg "none") are never accepted.');
-    if (claims.iss === OWN_ISSUER) return verifyOwn(token);
+    if (claims.iss === OWN_ISSUER) return { identity: await verifyOwn(token), exp: claims.exp };
     if (provider && oidc && claims.iss === provider.issuer) {
       const payload = await provider.verify(token, header);
       const username = payload[oidc.usernameClaim];
       return {
-        source: 'oidc',
-        issuer: provider.issuer,
-        sub: payload.sub || undefined,
-        username: typeof username === 'string' && username ? username : undefined,
+        identity: {
+          source: 'oidc',
+          issuer: provider.issuer,
+          sub: payload.sub || undefined,
+          username: typeof username === 'string' && username ? username : undefined,
+        },
+        exp: payload.exp,
       };
     }
     throw new TokenRefused(
@@ -108,6 +123,26 @@ export function createUserTokens(opts: { secret: string; oidc?: OidcConfig | und
           ? `; this API accepts tokens from ${provider.issuer}.`
           : '; no identity provider is configured (OIDC_ISSUER).'),
     );
+  }
+
+  // Every request of a signed-in client carries the same token: checking its HMAC or RSA
+  // signature again each time cost more than the rest of a read (WebCrypto's key import and
+  // job hop per call). Only tokens that passed are kept, never past their own `exp`.
+  const verified = new Map<string, { identity: TokenIdentity; until: number }>();
+
+  async function verify(token: string): Promise<TokenIdentity> {
+    const now = Date.now();
+    const known = verified.get(token);
+    if (known && now < known.until) return known.identity;
+    if (known) verified.delete(token);
+    const { identity, exp } = await verifyUncached(token);
+    const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, typeof exp === 'number' ? exp * 1000 : Infinity);
+    if (until > now) {
+      // The oldest entry goes first: Map keeps insertion order.
+      if (verified.size >= VERIFIED_TOKEN_CACHE) verified.delete(verified.keys().next().value!);
+      verified.set(token, { identity, until });
+    }
+    return identity;
   }
 
   return { issue, verify, provider };

@@ -1,5 +1,5 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
-import type { DB } from '../db/client.js';
+import { preparedQuery, type DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 
 /** Who is calling: the user and the groups that decide fulfiller and operator rights. */
@@ -13,20 +13,27 @@ export interface UserPrincipal {
 
 const isActive = and(eq(t.users.active, true), isNull(t.users.removedAt));
 
-/** The principal of an active, non-removed user; undefined for anyone else. */
-export async function loadPrincipal(db: DB, userId: string): Promise<UserPrincipal | undefined> {
-  const [user] = await db
+const activeUser = preparedQuery((db) =>
+  db
     .select()
     .from(t.users)
-    .where(and(eq(t.users.id, userId), isActive))
-    .limit(1);
+    .where(and(eq(t.users.id, sql.placeholder('userId')), isActive))
+    .limit(1)
+    .prepare(),
+);
+const groupsOf = preparedQuery((db) =>
+  db
+    .select({ id: t.groupMembers.groupId })
+    .from(t.groupMembers)
+    .where(eq(t.groupMembers.userId, sql.placeholder('userId')))
+    .prepare(),
+);
+
+/** The principal of an active, non-removed user; undefined for anyone else. */
+export async function loadPrincipal(db: DB, userId: string): Promise<UserPrincipal | undefined> {
+  const [user] = await activeUser(db, { userId });
   if (!user) return undefined;
-  const groups = (
-    await db
-      .select({ id: t.groupMembers.groupId })
-      .from(t.groupMembers)
-      .where(eq(t.groupMembers.userId, userId))
-  ).map((g) => g.id);
+  const groups = (await groupsOf(db, { userId })).map((g) => g.id);
   return {
     id: user.id,
     name: user.name,

@@ -1,6 +1,6 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { actingFor } from '../approvals/delegations.js';
-import type { DB, Tx } from '../db/client.js';
+import { preparedQuery, type DB, type Tx } from '../db/client.js';
 import * as t from '../db/schema.js';
 import type { UserPrincipal } from '../directory/sign-in.js';
 import type { RequestSnapshot } from '../domain/request.js';
@@ -23,8 +23,18 @@ async function byId(db: DB | Tx, id: string): Promise<RequestRow | undefined> {
   return row;
 }
 
+const requestById = preparedQuery((db) =>
+  db
+    .select()
+    .from(t.requests)
+    .where(eq(t.requests.id, sql.placeholder('id')))
+    .limit(1)
+    .prepare(),
+);
+
 export async function findRequest(db: DB, id: string): Promise<RequestRow | undefined> {
-  return byId(db, id);
+  const [row] = await requestById(db, { id });
+  return row;
 }
 
 /** The request and the name of the catalog item it was made for (messages and pages name it). */
@@ -89,17 +99,22 @@ export async function findVisibleRequest(
   viewer: Viewer,
   id: string,
 ): Promise<RequestRow | undefined> {
-  const row = await byId(db, id);
+  const row = await findRequest(db, id);
   return row && (await canSeeRequest(db, viewer, row)) ? row : undefined;
 }
 
 /** The items of a bundle, in id order. */
-export async function listChildRequests(db: DB, parentId: string) {
-  return db
+const childRequests = preparedQuery((db) =>
+  db
     .select({ id: t.requests.id, catalogItemId: t.requests.catalogItemId, status: t.requests.status })
     .from(t.requests)
-    .where(eq(t.requests.parentId, parentId))
-    .orderBy(t.requests.id);
+    .where(eq(t.requests.parentId, sql.placeholder('parentId')))
+    .orderBy(t.requests.id)
+    .prepare(),
+);
+
+export async function listChildRequests(db: DB, parentId: string) {
+  return childRequests(db, { parentId });
 }
 
 /** The row POST /api/requests writes before it starts the workflow. */
