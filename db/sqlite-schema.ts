@@ -94,7 +94,8 @@ export const groupMembers = sqliteTable(
       .notNull()
       .references(() => users.id),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+  // Every authenticated request reads its caller's groups: the key leads with the group.
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
 );
 
 export const devices = sqliteTable('devices', {
@@ -334,6 +335,8 @@ export const requests = sqliteTable(
     index('requests_beneficiary_idx').on(t.beneficiaryId, t.createdAt),
     index('requests_status_idx').on(t.status, t.createdAt),
     index('requests_created_idx').on(t.createdAt),
+    // Every read of one request lists its bundle items (usually none): without it, a scan.
+    index('requests_parent_idx').on(t.parentId),
   ],
 );
 
