@@ -17,6 +17,7 @@ import { baseEnv, startEmbedded, type Env } from '../chaos/env.js';
 import { repoRoot } from '../runtime/config.js';
 import { readStackState, stackStateFile } from '../runtime/stack-state.js';
 import { startAgentPool, type AgentPool } from './agent-pool.js';
+import { BENCH_ENV } from './bench-env.js';
 import { runBareWorkflows, throughput } from './b1-throughput.js';
 import { submitOverhead } from './b2-submit.js';
 import { approvalLatency } from './b3-approval.js';
@@ -33,19 +34,6 @@ import { orderVisio } from './requests.js';
 import { peopleNeeded, scaleFromEnv } from './scale.js';
 
 const log = (line: string) => console.log(line);
-
-/**
- * What the stack gets beyond a chaos run's environment. The limits protect a real service from
- * a runaway client; here the client is the benchmark, whose load is the point, so they are out
- * of its way (their checks still run on every request).
- */
-const BENCH_ENV = {
-  RATE_LIMIT_PER_IP: '10000000',
-  RATE_LIMIT_PER_USER: '10000000',
-  RATE_LIMIT_LOGIN: '10000000',
-  RATE_LIMIT_SUBMIT: '10000000',
-  MAX_EVENT_LOOP_DELAY_MS: '0',
-};
 
 async function run(): Promise<void> {
   const scale = scaleFromEnv();
