@@ -8,6 +8,7 @@ import type { DB } from '../db/client.js';
 import * as t from '../db/schema.js';
 import { repoRoot } from '../runtime/config.js';
 import { startWarmUp } from '../runtime/warm-up.js';
+import { recordHistory } from './helpers/histories.js';
 import { openTestDatabase } from './helpers/test-database.js';
 import { setUpWorkflowBundle } from './helpers/workflow-bundle.js';
 
@@ -51,6 +52,7 @@ describe('the worker warm-up', () => {
       expect(id).toBeDefined();
       const handle = env.client.workflow.getHandle(id!);
       await handle.result();
+      await recordHistory(handle, 'warm-up');
       const history = await handle.fetchHistory();
       const markers = history.events!.filter((e) => e.markerRecordedEventAttributes);
       expect(markers).toHaveLength(1);
