@@ -13,6 +13,7 @@ import { resolveSecret } from './runtime/secrets.js';
 import { ensureMonthlyReportSchedule } from './runtime/schedules.js';
 import { connectWorker, installWorkerTelemetry } from './runtime/temporal.js';
 import { startTracing } from './runtime/tracing.js';
+import { startWarmUp } from './runtime/warm-up.js';
 import { temporalTracingPlugin } from './runtime/temporal-tracing.js';
 import { checkNamespaceReady } from './runtime/temporal-namespace.js';
 
@@ -92,6 +93,10 @@ async function run(): Promise<void> {
     // Gone while this worker was still starting: the event has passed already.
     if (process.send && !process.connected) drain();
     const running = worker.run();
+    // The first workflow a worker runs is slow (its code loads into its sandbox, its first local
+    // activity sets up): a throwaway one takes that cost now instead of the first request. In
+    // the background, never failing: `running` is awaited below at once.
+    void startWarmUp(connection, config.temporal, log);
     // Tell npm start (scripts/stack.ts) that requests no longer wait for a worker; a stack gone
     // meanwhile is no error (the callback takes it).
     if (process.connected) process.send?.(WORKER_POLLING, undefined, undefined, () => undefined);

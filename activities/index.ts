@@ -16,6 +16,7 @@ import { createReportActivities } from './reports.js';
 import { createRequestActivities } from './requests.js';
 import { createSurveyActivities } from './surveys.js';
 import { createTaskActivities } from './tasks.js';
+import { createWarmUpActivities } from './warm-up.js';
 
 export type { ActivityDeps } from './deps.js';
 
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFeedbackActivities(deps),
     ...createSurveyActivities(deps),
     ...createReportActivities(deps),
+    ...createWarmUpActivities(deps),
   };
 }
 

@@ -313,15 +313,12 @@ async function run(): Promise<void> {
   await supervise('worker', async () => startChild('worker', 'worker.ts', [], env)).start();
   await supervise('api', async () => startChild('api', 'server.ts', [], env)).start();
   await waitForApi(apiUrl, 120_000);
-  const polling = await Promise.race([
-    workerPolling.then(() => true),
-    sleep(WORKER_START_TIMEOUT_MS).then(() => false),
-  ]);
   if (stopping) return;
-  if (!polling) say(`no worker polls after ${WORKER_START_TIMEOUT_MS / 1000}s; requests wait until one does`);
   const agentArgs = ['--device', EMBEDDED_DEVICE, '--api', apiUrl];
-  // An unenrolled laptop's agent stops for good; the rest of the stack serves on, and the
-  // next `npm start` enrolls the laptop again.
+  // Started while the worker may still be bundling its workflows (it needs only the API), so
+  // that its long poll is already held when the first request queues a job. An unenrolled
+  // laptop's agent stops for good; the rest of the stack serves on, and the next `npm start`
+  // enrolls the laptop again.
   await supervise(
     'agent',
     async () => startChild('agent', 'agent/main.ts', agentArgs, env),
@@ -330,6 +327,12 @@ async function run(): Promise<void> {
         ? `the API refused ${EMBEDDED_DEVICE}'s token (unenrolled?); restart npm start to enroll it again`
         : undefined,
   ).start();
+  const polling = await Promise.race([
+    workerPolling.then(() => true),
+    sleep(WORKER_START_TIMEOUT_MS).then(() => false),
+  ]);
+  if (stopping) return;
+  if (!polling) say(`no worker polls after ${WORKER_START_TIMEOUT_MS / 1000}s; requests wait until one does`);
 
   const uiUrl = env.TEMPORAL_UI_URL ?? config.temporal.uiUrl;
   console.log(

@@ -8,3 +8,4 @@ export { resourceRequest } from './resource.js';
 export { standardServiceRequest } from './standard-service.js';
 export { accessGrantTimer } from './access-grant.js';
 export { accessReviewCampaign, accessReviewerTasks } from './access-review.js';
+export { workerWarmUp } from './warm-up.js';
