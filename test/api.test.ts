@@ -412,6 +412,16 @@ describe('devices and the CMDB', () => {
       payload: { exitCode: 0, outcome: 'succeeded', output: '' },
     });
     expectProblem(report, 404);
+    // One character too many, each written the longest way JSON allows (an escaped surrogate
+    // pair, 12 bytes): refused by the schema with the field named, not by the body limit.
+    const overlong = await app.inject({
+      method: 'POST',
+      url: '/api/agent/jobs/JOB-X-I1/result',
+      headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' },
+      payload: `{"exitCode":0,"outcome":"succeeded","output":"${'\\ud83d\\ude00'.repeat(65537)}"}`,
+    });
+    expectProblem(overlong, 400);
+    expect(overlong.body).toContain('output');
     const alices = await app.inject({
       url: '/api/agent/jobs',
       headers: { authorization: `Bearer ${aliceToken}` },

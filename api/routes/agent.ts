@@ -18,7 +18,10 @@ import { deviceAuthProblems, problemRef } from '../schemas/common.js';
 // within a second.
 const POLL_INTERVAL_MS = 1000;
 const OUTPUT_TAIL = 4000;
-const RESULT_BODY_LIMIT = 4 * 65536 + 4096;
+// Room for `output` at its longest written the longest way JSON allows (an escaped surrogate
+// pair, `\uXXXX\uXXXX`, is 12 bytes per character), and then some: a body whose output is
+// only a little too long is answered 400 with the field named, not 413.
+const RESULT_BODY_LIMIT = 12 * 65536 + 65536;
 
 interface AgentDeps {
   db: DB;
@@ -97,8 +100,8 @@ const agentRoutes: FastifyPluginAsyncTypebox<AgentDeps> = async (app, { db, temp
   app.post(
     '/jobs/:id/result',
     {
-      // `output` may hold 65536 characters, up to 4 bytes each in UTF-8: the API's 64 KiB limit
-      // would refuse a result the schema allows (413 instead of a 400 that names the field).
+      // `output` may hold 65536 characters: the API's 64 KiB limit would refuse a result the
+      // schema allows (413 instead of a 400 that names the field).
       bodyLimit: RESULT_BODY_LIMIT,
       schema: {
         tags: ['agent'],
