@@ -76,6 +76,25 @@ describe('recorded workflow histories', () => {
       expect(patchesOf(current), current).toContain('deployment-decision');
   });
 
+  it('cover the standard path both one step after another and with its steps side by side', () => {
+    // Lean runs recorded before patched('steps-side-by-side') awaited each local activity alone;
+    // they must go on replaying so while newer runs start independent steps together.
+    const dir = join(historiesDir, 'standardServiceRequest');
+    const patchesOf = (file: string) => patchIds(readFileSync(join(dir, file), 'utf8'));
+    const outcomes = [
+      'fulfilled',
+      'not-entitled',
+      'deployment-failed-compensated',
+      'cancelled-waiting-for-device',
+    ];
+    for (const outcome of [...outcomes, 'retried-by-operator']) {
+      const before = `${outcome}-before-side-by-side.json`;
+      expect(patchesOf(before), before).toContain('lean-standard-path');
+      expect(patchesOf(before), before).not.toContain('steps-side-by-side');
+      expect(patchesOf(`${outcome}.json`), outcome).toContain('steps-side-by-side');
+    }
+  });
+
   for (const [type, files] of recorded) {
     it(`replay on the current ${type} code`, async () => {
       const histories = files.map((file) => ({

@@ -191,11 +191,22 @@ export class RequestTracker {
     step: RequestStep,
     change: { state?: StepState; detail?: string; waitingOn?: { what: string | null; who?: string[] } },
   ): Promise<void> {
+    this.noteStep(step, change);
+    await this.publish();
+  }
+
+  /**
+   * Changes a step as updateStep does, without publishing: the next publish carries it. For a
+   * step whose end is followed within milliseconds by another publish on an automated path.
+   */
+  noteStep(
+    step: RequestStep,
+    change: { state?: StepState; detail?: string; waitingOn?: { what: string | null; who?: string[] } },
+  ): void {
     if (change.state) step.state = change.state;
     if (change.detail !== undefined) step.detail = change.detail;
     if (change.waitingOn) this.snapshot.waitingOn = waitingOnOf(change.waitingOn.what, change.waitingOn.who);
     if (change.state && change.state !== 'running' && change.state !== 'waiting') step.endedAt = nowIso();
-    await this.publish();
   }
 
   /**

@@ -15,6 +15,7 @@ import type { DeploymentRound } from '../activities/deployment.js';
 import type { Entitlement } from '../activities/entitlement.js';
 import {
   SURVEY_LINK_REF,
+  type Approval,
   type DeploymentReport,
   type RequestSnapshot,
   type RequestStep,
@@ -46,6 +47,10 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
   // replay on the path they took.
   const lean = patched('lean-standard-path');
   const acts = lean ? localActs : remoteActs;
+  // Newer lean runs start the steps that do not wait on each other together: each local
+  // activity the workflow awaits alone costs a hop from the worker's core to the activity and
+  // back into the sandbox, so side by side they cost one. Runs recorded before replay as they were.
+  const sideBySide = lean && patched('steps-side-by-side');
   const tracker = new RequestTracker({ ...input, type: 'standard_service' }, { lean });
   const reports = new Map<number, DeploymentReport>();
 
@@ -114,13 +119,16 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     }
 
     if (item.changeModel === 'standard') {
-      await tracker.addApproval({
+      const standardChange: Approval = {
         kind: 'standard_change',
         approver: 'reqflow',
         decision: 'approve',
         comment: `Pre-authorized Standard Change: ${item.basis}, license seat reserved.`,
         decidedAt: new Date(Date.now()).toISOString(),
-      });
+      };
+      // Side by side, the status 'approved' published just below carries it.
+      if (sideBySide) tracker.snapshot.approvals.push(standardChange);
+      else await tracker.addApproval(standardChange);
     } else {
       // A Normal Change: the CAB (or the item's policy) decides before anything changes.
       const result = await approvalGates.seek(input, item);
@@ -153,31 +161,38 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
     }
     const approval = tracker.snapshot.approvals.at(-1)!;
     const approvals = tracker.snapshot.approvals.filter((a) => a.decision === 'approve');
-    await audit(
-      'request.approved',
-      { catalogItemId: input.catalogItemId, approval, approvals },
-      decidersOf(approvals),
-    );
+    const auditApproval = () =>
+      audit(
+        'request.approved',
+        { catalogItemId: input.catalogItemId, approval, approvals },
+        decidersOf(approvals),
+      );
+    // The audit entry is written before anything is granted either way: side by side, the
+    // change record (which grants nothing) waits for it before the deployment starts.
+    const approvalAudited = sideBySide ? auditApproval() : await auditApproval();
     await tracker.setStatus('approved');
     tracker.admit();
 
-    const { changeId } = await tracker.step(
-      'record_change',
-      // Remote even on the lean path: recorded runs have it so, and the workflow task after
-      // it, which starts the deployment round, is where a reset by hand lands (README).
-      () =>
-        remoteActs.recordChange({
-          requestId,
-          catalogItemId: input.catalogItemId,
-          model: item.changeModel,
-          authorizedBy:
-            item.changeModel === 'standard'
-              ? 'pre-authorized Standard Change'
-              : tracker.snapshot.approvals.map((a) => a.approver).join(', '),
-          summary: `Install ${item.itemName} on ${input.deviceId} for ${input.beneficiary} (${requestId})`,
-        }),
-      (r) =>
-        `${item.changeModel === 'standard' ? 'Standard Change (pre-authorized, no CAB)' : 'Normal Change (CAB-approved)'} ${r.changeId}`,
+    const [, { changeId }] = await allSettledThenThrow(
+      Promise.resolve(approvalAudited),
+      tracker.step(
+        'record_change',
+        // Remote even on the lean path: recorded runs have it so, and the workflow task after
+        // it, which starts the deployment round, is where a reset by hand lands (README).
+        () =>
+          remoteActs.recordChange({
+            requestId,
+            catalogItemId: input.catalogItemId,
+            model: item.changeModel,
+            authorizedBy:
+              item.changeModel === 'standard'
+                ? 'pre-authorized Standard Change'
+                : tracker.snapshot.approvals.map((a) => a.approver).join(', '),
+            summary: `Install ${item.itemName} on ${input.deviceId} for ${input.beneficiary} (${requestId})`,
+          }),
+        (r) =>
+          `${item.changeModel === 'standard' ? 'Standard Change (pre-authorized, no CAB)' : 'Normal Change (CAB-approved)'} ${r.changeId}`,
+      ),
     );
     compensations.push({
       name: 'close_change_failed',
@@ -302,64 +317,86 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       });
     }
 
-    const { ciId } = await tracker.step(
-      'update_cmdb',
-      () =>
-        acts.recordSoftwareInstall({
-          requestId,
-          deviceId: input.deviceId,
-          packageId: item.packageId,
-          product: item.itemName,
-          version: deployed.version,
-        }),
-      (r) => `Software CI ${r.ciId} installed_on ${input.deviceId}.`,
-    );
-    if (item.licensePoolId) {
+    const updateCmdb = () =>
+      tracker.step(
+        'update_cmdb',
+        () =>
+          acts.recordSoftwareInstall({
+            requestId,
+            deviceId: input.deviceId,
+            packageId: item.packageId,
+            product: item.itemName,
+            version: deployed.version,
+          }),
+        (r) => `Software CI ${r.ciId} installed_on ${input.deviceId}.`,
+      );
+    const assignSeat = async () => {
+      if (!item.licensePoolId) return;
       const poolId = item.licensePoolId;
       await tracker.step(
         'assign_license_seat',
         () => acts.assignLicenseSeat({ requestId, poolId }),
         () => `Seat in pool ${poolId} assigned to ${input.beneficiary}.`,
       );
-    }
-    await tracker.step(
-      'close_change',
-      () => acts.closeChange({ requestId, state: 'closed_successful', note: `Installed; CI ${ciId}.` }),
-      () => `${changeId} closed successful.`,
-    );
-    compensations.length = 0;
-    await audit('software.installed', {
-      catalogItemId: input.catalogItemId,
-      packageId: item.packageId,
-      version: deployed.version,
-      ciId,
-      changeId,
-      licensePoolId: item.licensePoolId,
-      beneficiary: input.beneficiary,
-      approval,
-    });
+    };
+    const closeChange = (ciId: string) =>
+      tracker.step(
+        'close_change',
+        () => acts.closeChange({ requestId, state: 'closed_successful', note: `Installed; CI ${ciId}.` }),
+        () => `${changeId} closed successful.`,
+      );
+    const auditInstall = (ciId: string) =>
+      audit('software.installed', {
+        catalogItemId: input.catalogItemId,
+        packageId: item.packageId,
+        version: deployed.version,
+        ciId,
+        changeId,
+        licensePoolId: item.licensePoolId,
+        beneficiary: input.beneficiary,
+        approval,
+      });
     const launchUrl = item.launchUrl ?? undefined;
-    // The signed link is made where the notification is written, never in the history.
-    const survey =
-      lean || patched('survey-link-at-delivery')
-        ? SURVEY_LINK_REF
-        : await acts.surveyLinkFor({ requestId, requester: input.requester });
     // The outcome names only the API route: other readers of the request must not get the requester's signed link.
     const surveyUrl = `/api/requests/${requestId}/survey`;
-    await tracker.step(
-      'notify_requester',
-      () =>
-        acts.notify({
-          key: `${requestId}:fulfilled`,
-          requestId,
-          recipient: input.requester,
-          ...copyToBeneficiary,
-          subject: `${item.itemName} installed successfully`,
-          body: `${item.itemName} is installed on ${input.deviceId}. Tell us how it went in a one-question survey.`,
-          links: { ...(launchUrl ? { launch: launchUrl } : {}), survey },
-        }),
-      () => `Notified ${input.requester}.`,
-    );
+    const notifyRequester = (survey: string) =>
+      tracker.step(
+        'notify_requester',
+        () =>
+          acts.notify({
+            key: `${requestId}:fulfilled`,
+            requestId,
+            recipient: input.requester,
+            ...copyToBeneficiary,
+            subject: `${item.itemName} installed successfully`,
+            body: `${item.itemName} is installed on ${input.deviceId}. Tell us how it went in a one-question survey.`,
+            links: { ...(launchUrl ? { launch: launchUrl } : {}), survey },
+          }),
+        () => `Notified ${input.requester}.`,
+      );
+    if (sideBySide) {
+      // The CMDB and the seat are independent; closing the change and its audit entry need the
+      // CI; the requester's notice needs neither and goes out beside them. As on the path one
+      // after another, a failure before the change is closed and audited unwinds the seat and
+      // the change, and a failed notice alone unwinds nothing (the software is installed).
+      const [{ ciId }] = await allSettledThenThrow(updateCmdb(), assignSeat());
+      const recorded = allSettledThenThrow(closeChange(ciId), auditInstall(ciId)).then(() => {
+        compensations.length = 0;
+      });
+      await allSettledThenThrow(recorded, notifyRequester(SURVEY_LINK_REF));
+    } else {
+      const { ciId } = await updateCmdb();
+      await assignSeat();
+      await closeChange(ciId);
+      compensations.length = 0;
+      await auditInstall(ciId);
+      // The signed link is made where the notification is written, never in the history.
+      const survey =
+        lean || patched('survey-link-at-delivery')
+          ? SURVEY_LINK_REF
+          : await acts.surveyLinkFor({ requestId, requester: input.requester });
+      await notifyRequester(survey);
+    }
     return await tracker.finish('fulfilled', {
       message: `${item.itemName} installed successfully on ${input.deviceId}.`,
       ...(launchUrl ? { launchUrl } : {}),
@@ -522,13 +559,16 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       }
       const report = reports.get(attempt)!;
       if (report.succeeded) {
-        await tracker.updateStep(step, {
+        const installed = {
           state: 'completed',
           detail:
             report.outcome === 'already_installed'
               ? `${item.itemName} ${packageVersion} was already installed (detected); nothing to do.`
               : `Installed ${item.itemName} ${packageVersion} (exit code 0).`,
-        });
+        } as const;
+        // Side by side, the end of the request, a few local steps later, publishes it.
+        if (sideBySide) tracker.noteStep(step, installed);
+        else await tracker.updateStep(step, installed);
         return { ok: true, version: packageVersion };
       }
       lastFailure = `attempt ${attempt} ${report.outcome === 'timed_out' ? 'timed out' : `exited with code ${report.exitCode}`}`;
@@ -544,4 +584,16 @@ export async function standardServiceRequest(input: StandardServiceInput): Promi
       nextAttempt: lastAttempt + 1,
     };
   }
+}
+
+/**
+ * Awaits two steps started side by side, then throws the first one's failure, if any: a step
+ * that fails never starts the unwinding while the other still runs (a seat being assigned
+ * while it is released, say).
+ */
+async function allSettledThenThrow<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }
