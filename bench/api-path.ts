@@ -8,22 +8,14 @@
  *   BENCH_READ_SECONDS  B6 seconds per autocannon target (default 10, as the full run)
  *   BENCH_KEEP=1        keep the run's folder (logs, databases)
  */
-import { Client, Connection } from '@temporalio/client';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baseEnv, startEmbedded, type Env } from '../chaos/env.js';
-import { readStackState, stackStateFile } from '../runtime/stack-state.js';
-import { startAgentPool, type AgentPool } from './agent-pool.js';
 import { submitOverhead } from './b2-submit.js';
 import { readPath } from './b6-read-path.js';
-import { BENCH_ENV } from './bench-env.js';
-import { startChild, type Child } from './children.js';
-import type { BenchContext } from './context.js';
+import { startBenchStack, type BenchStack } from './context.js';
 import { provisionPeople, writeBenchCatalog } from './fixture.js';
 import { historyCost } from './history.js';
-import { BenchClient } from './http.js';
 import { orderVisio } from './requests.js';
 import { scaleFromEnv } from './scale.js';
 
@@ -58,41 +50,20 @@ async function run(): Promise<void> {
   const catalogDir = writeBenchCatalog(root, count + 10);
   const people = await provisionPeople(join(dataDir, 'reqflow.db'), catalogDir, count);
 
-  let stack: Env | undefined;
-  let bareWorker: Child | undefined;
-  let agents: AgentPool | undefined;
-  let connection: Connection | undefined;
+  let bench: BenchStack | undefined;
   let ok = false;
   try {
-    stack = await startEmbedded(dataDir, {
-      ...(await baseEnv(dataDir, join(root, 'packages'))),
-      ...BENCH_ENV,
-      CATALOG_DIR: catalogDir,
-    });
-    const address = readStackState(stackStateFile(dataDir))!.temporal.address;
-    const bareTaskQueue = `bench-bare-${randomUUID()}`;
-    bareWorker = await startChild('bench/bare/worker.ts', {
-      TEMPORAL_ADDRESS: address,
-      BENCH_BARE_TASK_QUEUE: bareTaskQueue,
-    });
-    connection = await Connection.connect({ address });
-    agents = startAgentPool(stack.apiUrl, join(root, 'devices'), people);
-    let next = 0;
-    const ctx: BenchContext = {
+    bench = await startBenchStack({
+      name: 'bench:api',
+      root,
+      dataDir,
+      catalogDir,
+      people,
       scale,
-      stack,
-      temporal: new Client({ connection }),
-      api: new BenchClient(stack.apiUrl),
-      nextPerson: () => {
-        const p = people[next++];
-        if (!p) throw new Error('the run ran out of provisioned people');
-        return p;
-      },
-      requesters: () => people.slice(0, Math.max(1, next)),
-      bareTaskQueue,
       runUntil: Date.now() + scale.runSeconds * 1000,
       log,
-    };
+    });
+    const { ctx, agents } = bench;
     await orderVisio(ctx, ctx.nextPerson());
     const warm = await orderVisio(ctx, ctx.nextPerson());
     const shape = await historyCost(ctx.temporal, warm.id);
@@ -106,13 +77,7 @@ async function run(): Promise<void> {
     );
     ok = true;
   } finally {
-    await agents?.stop();
-    await connection?.close();
-    await bareWorker?.stop();
-    if (stack) {
-      if (!ok) log(`bench:api: last output of the stack:\n${stack.tail(40)}`);
-      await stack.stop();
-    }
+    await bench?.stop(ok);
     if (ok && process.env.BENCH_KEEP !== '1') rmSync(root, { recursive: true, force: true });
     else log(`bench:api: the run's folder is kept: ${root}`);
   }

@@ -8,27 +8,19 @@
  *   BENCH_SCALE   full (default) or smoke
  *   BENCH_KEEP=1  keep the run's folder (logs, databases)
  */
-import { Client, Connection } from '@temporalio/client';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { baseEnv, startEmbedded, type Env } from '../chaos/env.js';
 import { repoRoot } from '../runtime/config.js';
-import { readStackState, stackStateFile } from '../runtime/stack-state.js';
-import { startAgentPool, type AgentPool } from './agent-pool.js';
-import { BENCH_ENV } from './bench-env.js';
 import { runBareWorkflows, throughput } from './b1-throughput.js';
 import { submitOverhead } from './b2-submit.js';
 import { approvalLatency } from './b3-approval.js';
 import { openWork } from './b4-open-work.js';
 import { historyCosts } from './b5-history.js';
 import { readPath } from './b6-read-path.js';
-import { startChild, type Child } from './children.js';
-import type { BenchContext } from './context.js';
+import { startBenchStack, type BenchStack } from './context.js';
 import { provisionPeople, writeBenchCatalog } from './fixture.js';
 import { historyCost } from './history.js';
-import { BenchClient } from './http.js';
 import { markdown, targetsOf, type BenchResults } from './report.js';
 import { orderVisio } from './requests.js';
 import { peopleNeeded, scaleFromEnv } from './scale.js';
@@ -49,41 +41,20 @@ async function run(): Promise<void> {
   const people = await provisionPeople(join(dataDir, 'reqflow.db'), catalogDir, count);
   log(`bench: ${people.length} people with a laptop each, through the directory and device enrollment`);
 
-  let stack: Env | undefined;
-  let bareWorker: Child | undefined;
-  let agents: AgentPool | undefined;
-  let connection: Connection | undefined;
+  let bench: BenchStack | undefined;
   let ok = false;
   try {
-    stack = await startEmbedded(dataDir, {
-      ...(await baseEnv(dataDir, join(root, 'packages'))),
-      ...BENCH_ENV,
-      CATALOG_DIR: catalogDir,
-    });
-    const address = readStackState(stackStateFile(dataDir))!.temporal.address;
-    const bareTaskQueue = `bench-bare-${randomUUID()}`;
-    bareWorker = await startChild('bench/bare/worker.ts', {
-      TEMPORAL_ADDRESS: address,
-      BENCH_BARE_TASK_QUEUE: bareTaskQueue,
-    });
-    connection = await Connection.connect({ address });
-    agents = startAgentPool(stack.apiUrl, join(root, 'devices'), people);
-    let next = 0;
-    const ctx: BenchContext = {
+    bench = await startBenchStack({
+      name: 'bench',
+      root,
+      dataDir,
+      catalogDir,
+      people,
       scale,
-      stack,
-      temporal: new Client({ connection }),
-      api: new BenchClient(stack.apiUrl),
-      nextPerson: () => {
-        const p = people[next++];
-        if (!p) throw new Error('the run ran out of provisioned people');
-        return p;
-      },
-      requesters: () => people.slice(0, Math.max(1, next)),
-      bareTaskQueue,
       runUntil: startedAt.getTime() + scale.runSeconds * 1000,
       log,
-    };
+    });
+    const { ctx, agents } = bench;
 
     // The first request after start, then one more so the timed ones find a warm stack.
     const first = await orderVisio(ctx, ctx.nextPerson());
@@ -137,14 +108,7 @@ async function run(): Promise<void> {
     log(`\n${markdown(results)}\n\nbench: results in ${file}`);
     ok = true;
   } finally {
-    await agents?.stop();
-    await connection?.close();
-    await bareWorker?.stop();
-    if (stack) {
-      if (!ok) log(`bench: last output of the stack:\n${stack.tail(40)}`);
-      const code = await stack.stop();
-      if (code !== 0) log(`bench: the stack exited with code ${code}`);
-    }
+    await bench?.stop(ok);
     if (ok && process.env.BENCH_KEEP !== '1') rmSync(root, { recursive: true, force: true });
     else log(`bench: the run's folder is kept: ${root}`);
   }
