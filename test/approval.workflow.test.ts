@@ -40,6 +40,10 @@ interface Scenario {
   replaceWith?: Record<string, string[]>;
   /** Runs inside grantAccess, e.g. to hold it while the test cancels. */
   duringGrant?: () => Promise<void>;
+  /** Runs inside notify with the notification's key, e.g. to hold the "approved" notice. */
+  duringNotify?: (key: string) => Promise<void>;
+  /** Sees every projection write (syncRequest), in the order the workflow makes them. */
+  onProjection?: (snapshot: RequestSnapshot) => void;
 }
 
 interface Call {
@@ -100,12 +104,15 @@ function accessFakes(s: Scenario, calls: Call[]): Activities {
     },
     async notify(input) {
       record('notify', input);
+      await s.duringNotify?.(input.key);
     },
     async recordAudit(input) {
       record('recordAudit', input);
       return { seq: ++seq };
     },
-    async syncRequest() {},
+    async syncRequest(input) {
+      s.onProjection?.(input.snapshot);
+    },
     async surveyLinkFor() {
       return '/surveys/REQ-X?t=signed';
     },
@@ -157,6 +164,21 @@ async function waitFor(h: WorkflowHandle, ok: (s: RequestSnapshot) => boolean): 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+/** A promise the test resolves by hand: `open()` lets whoever awaits `opened` go on. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+/** The keys of the notifications sent, in the order they were sent. */
+const notifyKeys = (calls: Call[]) =>
+  calls.filter((c) => c.name === 'notify').map((c) => (c.input as { key: string }).key);
+/** Waits for `p`, or no longer than `ms`: a fake that must not hang its worker when the workflow is wrong. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
 const waitingOn = (level: number) => (s: RequestSnapshot) =>
   s.steps.some((x) => x.name === `approval_level_${level}` && x.state === 'waiting');
 const decide = (
@@ -180,6 +202,40 @@ const manager: Scenario = {
   policy: [{ kind: 'manager' }],
   levels: { 1: { label: 'manager of carol', approvers: ['erin'], required: 1, notes: [] } },
 };
+
+/**
+ * Erin approves; the request is cancelled while the grant runs, which is held until then (and
+ * the "approved" notice with it when `holdApprovalNotice`).
+ */
+async function cancelledMidGrant(opts: { holdApprovalNotice?: boolean; record?: string }) {
+  const release = gate();
+  const grantStarted = gate();
+  return run(
+    {
+      ...manager,
+      duringGrant: async () => {
+        grantStarted.open();
+        await release.opened;
+      },
+      ...(opts.holdApprovalNotice
+        ? {
+            duringNotify: async (key: string) => {
+              if (key.endsWith(':approved')) await release.opened;
+            },
+          }
+        : {}),
+    },
+    slow,
+    async (h) => {
+      await waitFor(h, waitingOn(1));
+      await decide(h, 'erin');
+      await grantStarted.opened;
+      await h.cancel();
+      release.open();
+      if (opts.record) await recordHistory(h, opts.record);
+    },
+  );
+}
 
 describe('approval building block', () => {
   it('refuses non-approvers and self-approval in the validator, then takes the approver', async () => {
@@ -387,28 +443,7 @@ describe('approval building block', () => {
   });
 
   it('never leaves a grant without its audit entry when cancelled mid-grant: both happen, then the revoke', async () => {
-    let cancelled!: () => void;
-    const released = new Promise<void>((r) => (cancelled = r));
-    let granting!: () => void;
-    const grantStarted = new Promise<void>((r) => (granting = r));
-    const { result, calls } = await run(
-      {
-        ...manager,
-        duringGrant: async () => {
-          granting();
-          await released;
-        },
-      },
-      slow,
-      async (h) => {
-        await waitFor(h, waitingOn(1));
-        await decide(h, 'erin');
-        await grantStarted;
-        await h.cancel();
-        cancelled();
-        await recordHistory(h, 'cancelled-while-granting');
-      },
-    );
+    const { result, calls } = await cancelledMidGrant({ record: 'cancelled-while-granting' });
     expect(result.status).toBe('cancelled');
     expect(result.outcome?.message).toContain('revoked');
     // The grant (with its audit entry, one transaction) ran to its end before the revoke.
@@ -419,6 +454,60 @@ describe('approval building block', () => {
       .map((c) => (c.input as { action: string }).action);
     expect(audits).toEqual(['access.revoked']);
     expect(after.map((c) => c.name)).toContain('revokeGroupMemberships');
+  });
+
+  it('sends the approval notice beside the grant, once, and before the fulfilled notice', async () => {
+    const grantStarted = gate();
+    const order: string[] = [];
+    const statuses: string[] = [];
+    const { result, calls } = await run(
+      {
+        ...manager,
+        duringGrant: async () => {
+          order.push('grant');
+          grantStarted.open();
+        },
+        duringNotify: async (key) => {
+          // Held until the grant began: a run that waited for this notice before granting
+          // would be released only by the deadline, and the order below would say so.
+          if (key.endsWith(':approved')) await settledWithin(grantStarted.opened, 20_000);
+          order.push(key.slice(key.indexOf(':') + 1));
+        },
+        onProjection: (snapshot) => {
+          if (statuses.at(-1) !== snapshot.status) statuses.push(snapshot.status);
+        },
+      },
+      slow,
+      async (h) => {
+        await waitFor(h, waitingOn(1));
+        await decide(h, 'erin');
+      },
+    );
+    expect(result.status).toBe('fulfilled');
+    expect(order).toEqual(['grant', 'approved', 'fulfilled']);
+    expect(notifyKeys(calls).filter((k) => k.endsWith(':approved'))).toHaveLength(1);
+    // What a reader of the request sees after the decision, in this order.
+    expect(statuses.slice(statuses.indexOf('approved'))).toEqual(['approved', 'fulfilling', 'fulfilled']);
+    // The grant carries the seq of the request.approved audit entry, written before it.
+    const approvedAudit = calls.findIndex(
+      (c) => c.name === 'recordAudit' && (c.input as { action: string }).action === 'request.approved',
+    );
+    const grant = calls.findIndex((c) => c.name === 'grantAccess');
+    expect(approvedAudit).toBeGreaterThanOrEqual(0);
+    expect(grant).toBeGreaterThan(approvedAudit);
+  });
+
+  it('revokes a grant cancelled while the approval notice was still being sent', async () => {
+    // The notice is held until after the cancellation: only a run that grants beside it gets that far.
+    const { result, calls } = await cancelledMidGrant({ holdApprovalNotice: true });
+    // The notice's cancellation waited for the grant, then the grant was revoked (and nothing
+    // went unhandled in the sandbox, which would have failed the run instead).
+    expect(result.status).toBe('cancelled');
+    expect(result.outcome?.message).toContain('revoked');
+    expect(calls.map((c) => c.name)).toContain('revokeGroupMemberships');
+    const keys = notifyKeys(calls);
+    expect(keys.filter((k) => k.endsWith(':approved'))).toHaveLength(1);
+    expect(keys.some((k) => k.endsWith(':fulfilled'))).toBe(false);
   });
 
   it('grants a non-sensitive item without asking anyone', async () => {

@@ -40,6 +40,10 @@ function patchIds(json: string): string[] {
   });
 }
 
+/** The patch ids of one recorded history of a workflow type. */
+const patchesOf = (type: string, file: string) =>
+  patchIds(readFileSync(join(historiesDir, type, file), 'utf8'));
+
 let bundle: WorkflowBundleWithSourceMap;
 let workflowTypes: string[];
 
@@ -65,15 +69,30 @@ describe('recorded workflow histories', () => {
   it('cover a failed deployment both before the operator decision wait and with it', () => {
     // Runs recorded before patched('deployment-decision') ended failed at once (and were retried by
     // a workflow reset); they must go on replaying on that path while newer runs wait for a decision.
-    const dir = join(historiesDir, 'standardServiceRequest');
-    const patchesOf = (file: string) => patchIds(readFileSync(join(dir, file), 'utf8'));
+    const type = 'standardServiceRequest';
     for (const old of [
       'deployment-failed-compensated-before-decision.json',
       'retried-after-reset-before-decision.json',
     ])
-      expect(patchesOf(old), old).not.toContain('deployment-decision');
+      expect(patchesOf(type, old), old).not.toContain('deployment-decision');
     for (const current of ['deployment-failed-compensated.json', 'retried-by-operator.json'])
-      expect(patchesOf(current), current).toContain('deployment-decision');
+      expect(patchesOf(type, current), current).toContain('deployment-decision');
+  });
+
+  it('cover an approved access request both before the approval notice ran beside the grant and with it', () => {
+    // Runs recorded before patched('approval-notice-beside-grant') sent the notice, then granted;
+    // they must go on replaying on that path while newer runs send it beside the grant.
+    for (const name of [
+      'approver-deactivated-then-approved',
+      'cancelled-while-granting',
+      'escalated-then-approved',
+      'quorum-of-two-people',
+      'time-bound-granted',
+    ]) {
+      const old = `${name}-before-approval-notice-beside-grant.json`;
+      expect(patchesOf('accessRequest', old), old).not.toContain('approval-notice-beside-grant');
+      expect(patchesOf('accessRequest', `${name}.json`), name).toContain('approval-notice-beside-grant');
+    }
   });
 
   it('cover the standard path both one step after another and with its steps side by side', () => {

@@ -105,13 +105,27 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
       { catalogItemId: input.catalogItemId, approvals },
       decidersOf(approvals),
     );
+    const announceApproval = () =>
+      notifyRequester(
+        'approved',
+        `Pending fulfillment: ${item.itemName}`,
+        `Your request was approved by ${approvals.map((a) => a.approver).join(', ')}; access is being provisioned.`,
+      );
+    // The "approved" notice needs nothing the grant does and the grant nothing from it (it waits
+    // for the approved status and carries the approval's audit seq): the notice runs beside both
+    // statuses and the grant, which is then scheduled in the same workflow task, a server round
+    // trip sooner. It is awaited before the fulfilled notice, so "granted" is never written before
+    // "approved"; its key keeps it to one delivery. A rejection (a cancellation) is marked handled
+    // now and thrown where it is awaited, after the grant, which a cancellation then revokes as
+    // before. Runs from before the patch sent the notice first and replay so.
+    let approvalNotice: Promise<void> | undefined;
+    if (patched('approval-notice-beside-grant')) {
+      approvalNotice = announceApproval();
+      approvalNotice.catch(() => undefined);
+    }
     await tracker.setStatus('approved');
     tracker.admit();
-    await notifyRequester(
-      'approved',
-      `Pending fulfillment: ${item.itemName}`,
-      `Your request was approved by ${approvals.map((a) => a.approver).join(', ')}; access is being provisioned.`,
-    );
+    if (!approvalNotice) await announceApproval();
 
     await tracker.setStatus('fulfilling');
     const grantAndAudit = async () => {
@@ -193,6 +207,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestS
     } else {
       await grantAndAudit();
     }
+    if (approvalNotice) await approvalNotice;
     // The signed link is made where the notification is written, never in the history.
     const survey = patched('survey-link-at-delivery')
       ? SURVEY_LINK_REF
