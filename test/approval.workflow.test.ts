@@ -354,7 +354,13 @@ describe('approval building block', () => {
       await waitFor(h, waitingOn(1));
       await h.signal(approverDeactivatedSignal, deactivated('dave'));
       await h.signal(approverDeactivatedSignal, deactivated('erin'));
-      const moved = await waitFor(h, (s) => s.waitingOn?.who.includes('olga') === true);
+      // Who is awaited and the step's note are two publishes: wait for the second.
+      const moved = await waitFor(
+        h,
+        (s) =>
+          s.waitingOn?.who.includes('olga') === true &&
+          s.steps.some((x) => x.name === 'approval_level_1' && x.detail?.includes('moved to olga') === true),
+      );
       expect(moved.waitingOn).toMatchObject({ what: 'approval: manager of carol', who: ['olga'] });
       expect(moved.steps.find((x) => x.name === 'approval_level_1')).toMatchObject({
         state: 'waiting',
