@@ -98,19 +98,18 @@ describe('recorded workflow histories', () => {
   it('cover the standard path both one step after another and with its steps side by side', () => {
     // Lean runs recorded before patched('steps-side-by-side') awaited each local activity alone;
     // they must go on replaying so while newer runs start independent steps together.
-    const dir = join(historiesDir, 'standardServiceRequest');
-    const patchesOf = (file: string) => patchIds(readFileSync(join(dir, file), 'utf8'));
-    const outcomes = [
+    const type = 'standardServiceRequest';
+    for (const outcome of [
       'fulfilled',
       'not-entitled',
       'deployment-failed-compensated',
       'cancelled-waiting-for-device',
-    ];
-    for (const outcome of [...outcomes, 'retried-by-operator']) {
+      'retried-by-operator',
+    ]) {
       const before = `${outcome}-before-side-by-side.json`;
-      expect(patchesOf(before), before).toContain('lean-standard-path');
-      expect(patchesOf(before), before).not.toContain('steps-side-by-side');
-      expect(patchesOf(`${outcome}.json`), outcome).toContain('steps-side-by-side');
+      expect(patchesOf(type, before), before).toContain('lean-standard-path');
+      expect(patchesOf(type, before), before).not.toContain('steps-side-by-side');
+      expect(patchesOf(type, `${outcome}.json`), outcome).toContain('steps-side-by-side');
     }
   });
 

@@ -75,6 +75,13 @@ export const statusQuery = defineQuery<RequestSnapshot>('status');
  */
 export const admissionUpdate = defineUpdate<RequestSnapshot>('admission');
 
+/** What updateStep and noteStep change: the step's state and note, and whom the request awaits. */
+interface StepChange {
+  state?: StepState;
+  detail?: string;
+  waitingOn?: { what: string | null; who?: string[] };
+}
+
 /** `Date.now()` in a workflow is the deterministic workflow-task time. */
 const nowIso = () => new Date(Date.now()).toISOString();
 
@@ -187,10 +194,7 @@ export class RequestTracker {
    * Changes a step; `waitingOn` (see setWaitingOn) changes in the same publish, so a
    * step ending and what the request now waits for never cost two commands.
    */
-  async updateStep(
-    step: RequestStep,
-    change: { state?: StepState; detail?: string; waitingOn?: { what: string | null; who?: string[] } },
-  ): Promise<void> {
+  async updateStep(step: RequestStep, change: StepChange): Promise<void> {
     this.noteStep(step, change);
     await this.publish();
   }
@@ -199,10 +203,7 @@ export class RequestTracker {
    * Changes a step as updateStep does, without publishing: the next publish carries it. For a
    * step whose end is followed within milliseconds by another publish on an automated path.
    */
-  noteStep(
-    step: RequestStep,
-    change: { state?: StepState; detail?: string; waitingOn?: { what: string | null; who?: string[] } },
-  ): void {
+  noteStep(step: RequestStep, change: StepChange): void {
     if (change.state) step.state = change.state;
     if (change.detail !== undefined) step.detail = change.detail;
     if (change.waitingOn) this.snapshot.waitingOn = waitingOnOf(change.waitingOn.what, change.waitingOn.who);
